@@ -1,0 +1,198 @@
+"""The Interactions object: what models train on and what metrics evaluate against.
+
+A customer x product CSR matrix of confidences (float32) with both id maps and, optionally, aligned
+customer, product and context feature matrices with their feature names. Train, validation and test
+parts of one split share the same id maps (same shape), so a model's top-k indices can be compared
+directly with the held-out matrix. Saved in open formats: ``.npz`` for sparse matrices, Parquet for
+id maps, JSON for metadata; never pickle.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recnb.io import read_json, write_json, write_parquet, write_with
+
+
+@dataclass
+class Interactions:
+    """Customer x product confidence matrix with id maps and side features.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse.csr_matrix, shape (n_customers, n_products), float32
+        Aggregated confidence per (customer, product); explicit data keeps the rating value.
+    customer_ids, product_ids : numpy.ndarray of str
+        Index -> external id. Position ``i`` of ``customer_ids`` is row ``i`` of ``matrix``.
+    customer_features, product_features : scipy.sparse.csr_matrix or None
+        Row-aligned with ``customer_ids`` / ``product_ids``.
+    customer_feature_names, product_feature_names : list of str
+        Column names of the feature matrices.
+    timestamps : scipy.sparse.csr_matrix or None
+        Same sparsity as ``matrix``: last event time per pair in seconds since the epoch (float64),
+        for recency-aware models and chronological evaluation.
+    meta : dict
+        Split metadata (kind, cut-off dates, seeds, cold-start flags as lists, explicit/implicit).
+    """
+
+    matrix: sp.csr_matrix
+    customer_ids: np.ndarray
+    product_ids: np.ndarray
+    customer_features: sp.csr_matrix | None = None
+    customer_feature_names: list[str] = field(default_factory=list)
+    product_features: sp.csr_matrix | None = None
+    product_feature_names: list[str] = field(default_factory=list)
+    timestamps: sp.csr_matrix | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.matrix = sp.csr_matrix(self.matrix, dtype=np.float32)
+        self.matrix.sort_indices()
+        self.customer_ids = np.asarray(self.customer_ids, dtype=object)
+        self.product_ids = np.asarray(self.product_ids, dtype=object)
+        n_c, n_p = self.matrix.shape
+        if len(self.customer_ids) != n_c:
+            raise ValueError(
+                f"Interactions: {len(self.customer_ids)} customer ids for a matrix with {n_c} rows"
+            )
+        if len(self.product_ids) != n_p:
+            raise ValueError(
+                f"Interactions: {len(self.product_ids)} product ids for a matrix with {n_p} columns"
+            )
+        for name, ids in (("customer_ids", self.customer_ids), ("product_ids", self.product_ids)):
+            if len(pd.unique(ids)) != len(ids):
+                raise ValueError(f"Interactions.{name}: ids are not unique")
+        for kind, n in (("customer", n_c), ("product", n_p)):
+            f = getattr(self, f"{kind}_features")
+            names = getattr(self, f"{kind}_feature_names")
+            if f is not None:
+                f = sp.csr_matrix(f, dtype=np.float32)
+                setattr(self, f"{kind}_features", f)
+                if f.shape[0] != n:
+                    raise ValueError(
+                        f"Interactions.{kind}_features: {f.shape[0]} rows, expected {n}"
+                    )
+                if len(names) != f.shape[1]:
+                    raise ValueError(
+                        f"Interactions.{kind}_feature_names: {len(names)} names for {f.shape[1]} columns"
+                    )
+        self._cidx: dict[str, int] | None = None
+        self._pidx: dict[str, int] | None = None
+
+    # -- shape and lookups ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.matrix.shape
+
+    @property
+    def n_customers(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def n_products(self) -> int:
+        return self.matrix.shape[1]
+
+    @property
+    def nnz(self) -> int:
+        return int(self.matrix.nnz)
+
+    @property
+    def density(self) -> float:
+        n = self.n_customers * self.n_products
+        return self.nnz / n if n else 0.0
+
+    def customer_index(self, ids: Any) -> np.ndarray:
+        """External customer ids -> row indices; unknown ids map to -1."""
+        if self._cidx is None:
+            self._cidx = {c: i for i, c in enumerate(self.customer_ids)}
+        return np.fromiter((self._cidx.get(str(c), -1) for c in np.atleast_1d(ids)), np.int64)
+
+    def product_index(self, ids: Any) -> np.ndarray:
+        """External product ids -> column indices; unknown ids map to -1."""
+        if self._pidx is None:
+            self._pidx = {p: i for i, p in enumerate(self.product_ids)}
+        return np.fromiter((self._pidx.get(str(p), -1) for p in np.atleast_1d(ids)), np.int64)
+
+    def with_matrix(self, matrix: sp.spmatrix, **meta: Any) -> Interactions:
+        """A copy sharing id maps and features, with another matrix (e.g. the test part)."""
+        return Interactions(
+            matrix=matrix,
+            customer_ids=self.customer_ids,
+            product_ids=self.product_ids,
+            customer_features=self.customer_features,
+            customer_feature_names=list(self.customer_feature_names),
+            product_features=self.product_features,
+            product_feature_names=list(self.product_feature_names),
+            meta={**self.meta, **meta},
+        )
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write to ``folder`` (created): matrix.npz, ids Parquet, features npz, meta.json."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_with(folder / "matrix.npz", lambda t: _save_npz(t, self.matrix))
+        write_parquet(
+            folder / "customers.parquet", pd.DataFrame({"customer_id": self.customer_ids})
+        )
+        write_parquet(folder / "products.parquet", pd.DataFrame({"product_id": self.product_ids}))
+        if self.timestamps is not None:
+            write_with(folder / "timestamps.npz", lambda t: _save_npz(t, self.timestamps))
+        for kind in ("customer", "product"):
+            f = getattr(self, f"{kind}_features")
+            if f is not None:
+                write_with(folder / f"{kind}_features.npz", lambda t, f=f: _save_npz(t, f))
+        write_json(
+            folder / "meta.json",
+            {
+                "shape": list(self.shape),
+                "nnz": self.nnz,
+                "customer_feature_names": self.customer_feature_names,
+                "product_feature_names": self.product_feature_names,
+                "meta": self.meta,
+            },
+        )
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> Interactions:
+        folder = Path(folder)
+        if not (folder / "meta.json").exists():
+            raise FileNotFoundError(f"{folder}: no saved Interactions here (meta.json missing)")
+        info = read_json(folder / "meta.json")
+        matrix = sp.load_npz(folder / "matrix.npz").tocsr()
+        if list(matrix.shape) != list(info["shape"]):
+            raise ValueError(
+                f"{folder}/matrix.npz: shape {matrix.shape} != meta.json {info['shape']}"
+            )
+        cids = pd.read_parquet(folder / "customers.parquet")["customer_id"].to_numpy(dtype=object)
+        pids = pd.read_parquet(folder / "products.parquet")["product_id"].to_numpy(dtype=object)
+
+        def opt(name: str) -> sp.csr_matrix | None:
+            p = folder / name
+            return sp.load_npz(p).tocsr() if p.exists() else None
+
+        return cls(
+            matrix=matrix,
+            customer_ids=cids,
+            product_ids=pids,
+            customer_features=opt("customer_features.npz"),
+            customer_feature_names=list(info.get("customer_feature_names", [])),
+            product_features=opt("product_features.npz"),
+            product_feature_names=list(info.get("product_feature_names", [])),
+            timestamps=opt("timestamps.npz"),
+            meta=dict(info.get("meta", {})),
+        )
+
+
+def _save_npz(path: Path, m: sp.spmatrix) -> None:
+    # scipy appends .npz when the name lacks it; write to a file object to keep the temp name
+    with open(path, "wb") as fh:
+        sp.save_npz(fh, sp.csr_matrix(m))

@@ -1,0 +1,43 @@
+"""Shared test fixtures.
+
+BLAS and the recommender libraries run on one thread in tests so that results repeat exactly.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path | None:
+    env = os.environ.get("RECNB_DATA_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "data")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return None
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator: tests that draw random inputs repeat exactly."""
+    return np.random.default_rng(20261129)
+
+
+@pytest.fixture
+def shared_data_dir() -> Path:
+    """Folder with the real data sets (../shared/data or $RECNB_DATA_DIR); skip when absent."""
+    d = _shared_data_dir()
+    if d is None:
+        pytest.skip("real data sets not present (../shared/data or RECNB_DATA_DIR)")
+    return d

@@ -1,0 +1,165 @@
+"""The params validation and the papermill runner, on tiny notebooks written by the tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat as nbf
+import pytest
+
+from recnb.__main__ import main
+from recnb.params import ParamsError, load_params
+from recnb.runner import StageError, run
+
+
+def write_notebook(path: Path, params_src: str, body: str) -> None:
+    nb = nbf.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "recnb", "display_name": "recnb", "language": "python"}}
+    nb.cells = [
+        nbf.v4.new_markdown_cell("# A stage"),
+        nbf.v4.new_code_cell(params_src, metadata={"tags": ["parameters"]}),
+        nbf.v4.new_code_cell(body),
+    ]
+    nbf.write(nb, path)
+
+
+PARAMS_CELL = """
+params_file: str = "../params/default.yaml"  # the run's params file
+run_dir: str = "../reports/default"  # the run folder
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    write_notebook(
+        nbdir / "01_alpha.ipynb",
+        PARAMS_CELL + 'k: int = 10  # list length\nlabel: str = "x"  # a label\n',
+        "from pathlib import Path\n"
+        "Path(run_dir, 'alpha.txt').write_text(f'{k}-{label}')\n"
+        "print('SECRET_SOURCE_MARKER' if False else 'alpha output k=%d' % k)",
+    )
+    write_notebook(
+        nbdir / "02_beta.ipynb",
+        PARAMS_CELL + "fail: bool = False  # raise on purpose\n",
+        "if fail:\n    raise ValueError('planted failure in beta')\n"
+        "from pathlib import Path\nPath(run_dir, 'beta.txt').write_text('ok')",
+    )
+    return tmp_path
+
+
+def params(project: Path, text: str) -> Path:
+    p = project / "p.yaml"
+    p.write_text(text)
+    return p
+
+
+GOOD = """
+run_name: t1
+seed: 3
+stages: [01_alpha, 02_beta]
+alpha:
+  k: 5
+  label: hello
+"""
+
+
+def test_load_params_validates_sections(project):
+    s = load_params(params(project, GOOD), project / "notebooks")
+    assert s.run_name == "t1" and s.seed == 3
+    assert s.section("01_alpha") == {"k": 5, "label": "hello"}
+    assert s.stages == ("01_alpha", "02_beta")
+
+
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        (
+            GOOD.replace("  k: 5", "  kk: 5"),
+            r"unknown key 'alpha\.kk'.*allowed keys are \['k', 'label'\]",
+        ),
+        (GOOD.replace("  k: 5", "  k: five"), r"key 'alpha\.k' must be of type int.*'five'"),
+        (GOOD.replace("  k: 5", "  k: true"), r"key 'alpha\.k' must be of type int"),
+        (GOOD + "gamma:\n  a: 1\n", r"unknown key 'gamma'; allowed keys are"),
+        (GOOD.replace("seed: 3", "seed: -1"), r"key 'seed' must be a non-negative integer"),
+        (
+            GOOD.replace("run_name: t1", "run_name: ../evil"),
+            r"key 'run_name' must be a folder-safe name",
+        ),
+        (GOOD.replace("[01_alpha, 02_beta]", "[01_alpha, 03_gamma]"), r"unknown stage '03_gamma'"),
+        (GOOD + "data:\n  source: netflix\n", r"key 'data\.source' is 'netflix'; allowed values"),
+        (GOOD + "data:\n  sauce: synthetic\n", r"unknown key 'data\.sauce'"),
+        (GOOD.replace("  k: 5", "  run_dir: /tmp"), r"'alpha\.run_dir' is set by the runner"),
+        ("run_name: [unclosed\n", r"not valid YAML"),
+    ],
+)
+def test_bad_params_name_key_and_file(project, text, pattern):
+    p = params(project, text)
+    with pytest.raises(ParamsError, match=pattern) as e:
+        load_params(p, project / "notebooks")
+    assert str(p) in str(e.value)
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(ParamsError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+
+
+@pytest.mark.notebook
+def test_run_writes_reports_manifest_and_index(project):
+    p = params(project, GOOD)
+    run_dir = run(
+        p, reports_dir=project / "reports", notebook_dir=project / "notebooks", echo=lambda m: None
+    )
+    assert (run_dir / "alpha.txt").read_text() == "5-hello"  # parameters were injected
+    for stage in ("01_alpha", "02_beta"):
+        assert (run_dir / f"{stage}.ipynb").exists()
+        html = (run_dir / f"{stage}.html").read_text()
+        assert "Path(run_dir" not in html  # code is hidden from stakeholders
+    assert "alpha output k=5" in (run_dir / "01_alpha.html").read_text()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["seed"] == 3
+    assert manifest["stages"]["01_alpha"]["status"] == "ok"
+    assert manifest["stages"]["01_alpha"]["seconds"] > 0
+    assert manifest["packages"]["numpy"]
+    assert "revision" in manifest["git"]
+    index = (run_dir / "index.html").read_text()
+    assert 'href="01_alpha.html"' in index and 'href="02_beta.html"' in index
+
+
+@pytest.mark.notebook
+def test_failing_stage_names_stage_and_error_and_keeps_earlier_outputs(project):
+    nbdir = project / "notebooks"
+    run(
+        params(project, GOOD),
+        reports_dir=project / "reports",
+        notebook_dir=nbdir,
+        echo=lambda m: None,
+    )
+    run_dir = project / "reports" / "t1"
+    before = (run_dir / "01_alpha.html").read_text()
+    beta_before = (run_dir / "02_beta.html").read_text()
+    bad = params(project, GOOD + "beta:\n  fail: true\n")
+    with pytest.raises(
+        StageError, match=r"stage 02_beta failed: cell \d+ raised ValueError: planted failure"
+    ):
+        run(bad, reports_dir=project / "reports", notebook_dir=nbdir, echo=lambda m: None)
+    assert (run_dir / "01_alpha.html").read_text() != "" and before
+    assert (
+        run_dir / "02_beta.html"
+    ).read_text() == beta_before  # the good report was not clobbered
+    assert (run_dir / "02_beta.failed.ipynb").exists()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["stages"]["02_beta"]["status"] == "failed"
+    assert "planted failure" in manifest["stages"]["02_beta"]["error"]
+    assert "planted failure" in (run_dir / "index.html").read_text()
+
+
+def test_cli_reports_params_typo(tmp_path, capsys):
+    p = tmp_path / "p.yaml"
+    p.write_text("run_name: x\nsed: 1\n")
+    assert main(["check", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'sed'" in err and str(p) in err
