@@ -165,19 +165,23 @@ def daily_activity(ds: Dataset) -> pd.DataFrame:
 def customer_attributes(ds: Dataset, min_count: int = 10) -> dict[str, pd.DataFrame]:
     """Counts of customers per demographic attribute; groups under ``min_count`` are merged.
 
-    Small groups are reported as ``"other (<min_count)"`` so no report row describes fewer than
-    ``min_count`` customers.
+    Groups under ``min_count`` are merged into one ``other`` row, whose count is itself replaced by
+    ``"<min_count"`` when the merged total is still below the minimum: no report row gives the exact
+    size of a group of fewer than ``min_count`` customers.
     """
     out = {}
     for col in ("age_band", "gender", "region", "country", "device"):
         if col in ds.customers.columns and ds.customers[col].notna().any():
             vc = ds.customers[col].astype(str).value_counts()
             small = vc < min_count
+            table = vc[~small].rename("customers").rename_axis(col).reset_index()
+            table["customers"] = table["customers"].astype(object)
             if small.any():
-                vc = pd.concat(
-                    [vc[~small], pd.Series({f"other (<{min_count} each)": int(vc[small].sum())})]
-                )
-            out[col] = vc.rename("customers").rename_axis(col).reset_index()
+                merged = int(vc[small].sum())
+                label = f"other ({int(small.sum())} groups of <{min_count})"
+                # the merged row is shown only if it is itself large enough
+                table.loc[len(table)] = [label, merged if merged >= min_count else f"<{min_count}"]
+            out[col] = table
     return out
 
 

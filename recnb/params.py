@@ -44,7 +44,8 @@ class DataSettings:
     source : str
         ``"synthetic"`` (the embedded shop) or a real loader name (see :data:`SOURCES`).
     path : str or None
-        File or folder of a real source; ``None`` means ``$RECNB_DATA_DIR/<folder>``.
+        File or folder of a real source; ``None`` means ``$RECNB_DATA_DIR/<folder>``. A relative
+        path is taken relative to the params file; ``~`` and ``$VARS`` are expanded.
     options : dict
         Keyword options passed to the loader (for example ``returns: drop`` for Online Retail).
     synthetic : dict
@@ -222,9 +223,14 @@ def load_params(path: str | os.PathLike, notebook_dir: Path = NOTEBOOK_DIR) -> S
     synthetic = dict(data_raw.get("synthetic", {}) or {})
     if synthetic:
         _check_shop_keys(file, synthetic)
+    data_path = data_raw.get("path")
+    if data_path is not None:
+        # relative paths are relative to the params file, so a run works from any directory
+        expanded = Path(os.path.expandvars(os.path.expanduser(data_path)))
+        data_path = str(expanded if expanded.is_absolute() else (file.parent / expanded).resolve())
     data = DataSettings(
         source=source,
-        path=data_raw.get("path"),
+        path=data_path,
         options=dict(data_raw.get("options", {}) or {}),
         synthetic=synthetic,
         pseudonym_key=data_raw.get("pseudonym_key"),
@@ -286,3 +292,7 @@ def _check_shop_keys(file: Path, synthetic: dict[str, Any]) -> None:
     for key in synthetic:
         if key not in names:
             raise _err(file, f"unknown key 'data.synthetic.{key}'; allowed keys are {names}")
+    try:
+        ShopConfig(**synthetic)
+    except (TypeError, ValueError) as e:
+        raise _err(file, f"key 'data.synthetic': {e}") from None

@@ -243,6 +243,14 @@ def run(
         manifest["stages"][stage] = info
         echo(f"[{i}/{len(selected)}] {stage} done in {info['seconds']:.1f} s -> {info['html']}")
     manifest["data"] = _data_info(run_dir, settings)
+    privacy_error: Exception | None = None
+    if error is None:
+        echo("privacy check: scanning the run folder for raw identifiers ...")
+        try:
+            manifest["privacy_check"] = privacy_check(settings, run_dir)
+        except Exception as e:  # PrivacyError, or the raw data could not be read again
+            manifest["privacy_check"] = {"status": "failed", "error": str(e)}
+            privacy_error = e
     manifest["finished"] = _now()
     write_json(manifest_path, manifest)
     from recnb.report import write_index
@@ -250,8 +258,35 @@ def run(
     write_index(run_dir, manifest)
     if error is not None:
         raise error
+    if privacy_error is not None:
+        raise privacy_error
     echo(f"recnb: open {run_dir / 'index.html'}")
     return run_dir
+
+
+def privacy_check(settings: Settings, run_dir: Path) -> dict[str, Any]:
+    """Scan every results file and report of the run for raw identifiers; raise if one is found.
+
+    The raw identifiers (names, e-mails, phones, original customer ids) are read again from the source
+    and held in memory only; they are never written anywhere.
+    """
+    from recnb.data import load_raw
+    from recnb.privacy import SCANNED_SUFFIXES, assert_no_identifiers, forbidden_from_raw
+
+    t0 = time.perf_counter()
+    forbidden = forbidden_from_raw(load_raw(settings))
+    assert_no_identifiers(run_dir, forbidden)
+    files = [
+        p
+        for p in run_dir.rglob("*")
+        if p.is_file() and p.suffix.lower() in SCANNED_SUFFIXES and not p.name.startswith(".")
+    ]
+    return {
+        "status": "passed",
+        "files_scanned": len(files),
+        "identifier_kinds": sorted(forbidden),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
 
 
 def _data_info(run_dir: Path, settings: Settings) -> dict[str, Any]:

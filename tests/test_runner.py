@@ -59,6 +59,9 @@ def params(project: Path, text: str) -> Path:
 GOOD = """
 run_name: t1
 seed: 3
+data:
+  source: synthetic
+  synthetic: {n_customers: 60, n_products: 30, n_days: 5}
 stages: [01_alpha, 02_beta]
 alpha:
   k: 5
@@ -89,8 +92,9 @@ def test_load_params_validates_sections(project):
             r"key 'run_name' must be a folder-safe name",
         ),
         (GOOD.replace("[01_alpha, 02_beta]", "[01_alpha, 03_gamma]"), r"unknown stage '03_gamma'"),
-        (GOOD + "data:\n  source: netflix\n", r"key 'data\.source' is 'netflix'; allowed values"),
-        (GOOD + "data:\n  sauce: synthetic\n", r"unknown key 'data\.sauce'"),
+        (GOOD.replace("source: synthetic", "source: netflix"), r"key 'data\.source' is 'netflix'"),
+        (GOOD.replace("source: synthetic", "sauce: synthetic"), r"unknown key 'data\.sauce'"),
+        (GOOD.replace("n_days: 5", "n_dayz: 5"), r"unknown key 'data\.synthetic\.n_dayz'"),
         (GOOD.replace("  k: 5", "  run_dir: /tmp"), r"'alpha\.run_dir' is set by the runner"),
         ("run_name: [unclosed\n", r"not valid YAML"),
     ],

@@ -1,0 +1,76 @@
+"""Smoke test: every stage notebook runs through papermill on params/ci.yaml (the small shop)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recnb.params import REPO_ROOT, load_params
+from recnb.runner import run
+
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    return run(REPO_ROOT / "params" / "ci.yaml", reports_dir=out, echo=lambda m: None)
+
+
+def test_every_stage_has_html_and_notebook(ci_run):
+    settings = load_params(REPO_ROOT / "params" / "ci.yaml")
+    manifest = json.loads((ci_run / "manifest.json").read_text())
+    for stage in settings.stages:
+        assert manifest["stages"][stage]["status"] == "ok", stage
+        assert (ci_run / f"{stage}.ipynb").exists()
+        html = (ci_run / f"{stage}.html").read_text()
+        assert "StageContext(" not in html  # code hidden
+        assert "Traceback" not in html
+        assert (ci_run / "summaries" / f"{stage}.md").read_text().strip()
+    index = (ci_run / "index.html").read_text()
+    for stage in settings.stages:
+        assert f'href="{stage}.html"' in index
+
+
+def test_manifest_records_provenance(ci_run):
+    manifest = json.loads((ci_run / "manifest.json").read_text())
+    assert manifest["seed"] == 7
+    assert len(manifest["data"]["fingerprint"]) == 64
+    assert manifest["data"]["rows"]["events"] > 1000
+    assert manifest["packages"]["implicit"] and manifest["packages"]["papermill"]
+    assert manifest["params"]["data"]["synthetic"]["n_customers"] == 600
+
+
+def test_data_understanding_results_are_files(ci_run):
+    funnel = pd.read_parquet(ci_run / "results" / "01_data_understanding" / "funnel.parquet")
+    assert funnel["event"].iloc[0] == "view"
+    assert (
+        funnel["events"].is_monotonic_decreasing
+        or funnel["events"].iloc[0] == funnel["events"].max()
+    )
+    assert (ci_run / "figures" / "01_data_understanding" / "funnel.png").stat().st_size > 1000
+
+
+def test_reports_hold_no_raw_identifiers(ci_run):
+    from recnb.data import load_raw
+    from recnb.privacy import assert_no_identifiers, forbidden_from_raw
+
+    raw = load_raw(load_params(REPO_ROOT / "params" / "ci.yaml"))
+    assert_no_identifiers(ci_run, forbidden_from_raw(raw))
+
+
+def test_rerun_of_one_stage_keeps_the_others(ci_run, tmp_path):
+    copy = tmp_path / "ci"
+    shutil.copytree(ci_run, copy)
+    before = (copy / "01_data_understanding.html").stat().st_mtime
+    settings = load_params(REPO_ROOT / "params" / "ci.yaml")
+    last = settings.stages[-1]
+    run(REPO_ROOT / "params" / "ci.yaml", stages=[last], reports_dir=tmp_path, echo=lambda m: None)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    assert all(manifest["stages"][s]["status"] == "ok" for s in settings.stages)
+    if last != "01_data_understanding":
+        assert (copy / "01_data_understanding.html").stat().st_mtime == before
