@@ -235,3 +235,14 @@ def summary_paragraph(ds: Dataset) -> str:
         f"of events."
     )
     return text
+
+
+def fmt_value(v: object) -> str:
+    """Human-readable form of a mixed-type value for report tables (1,234 · 0.0123 · dates)."""
+    if isinstance(v, bool | np.bool_):
+        return str(v)
+    if isinstance(v, int | np.integer):
+        return f"{int(v):,}"
+    if isinstance(v, float | np.floating):
+        return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)

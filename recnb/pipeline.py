@@ -90,6 +90,19 @@ class StageContext:
         """Save a figure as ``figures/<stage>/<name>.png``."""
         return io.save_figure(fig, self.figures_dir / f"{name}.png")
 
-    def set_summary(self, text: str) -> Path:
+    def show_figure(self, fig: Any, name: str) -> None:
+        """Save a figure (see :meth:`save_figure`), show it in the notebook, and close it."""
+        import matplotlib.pyplot as plt
+
+        path = self.save_figure(fig, name)
+        plt.close(fig)
+        try:
+            from IPython.display import Image, display
+        except ImportError:  # pragma: no cover - IPython ships with the project
+            return
+        # shown as the saved PNG: independent of the notebook's matplotlib backend
+        display(Image(data=path.read_bytes(), format="png"))
+
+    def set_summary(self, text: str) -> None:
         """The one-paragraph, plain-language summary shown for this stage on ``index.html``."""
-        return io.write_text(self.run_dir / "summaries" / f"{self.stage}.md", text.strip() + "\n")
+        io.write_text(self.run_dir / "summaries" / f"{self.stage}.md", text.strip() + "\n")

@@ -32,6 +32,34 @@ def notebook_to_html(ipynb: str | os.PathLike, out: str | os.PathLike) -> Path:
     return write_text(out, body)
 
 
+def table(df: Any, precision: int = 2, percent: tuple[str, ...] = (), caption: str | None = None):
+    """A report-ready view of a DataFrame: no index column, thousands separators, rounded floats.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    precision : int
+        Decimals for float columns.
+    percent : tuple of str
+        Columns holding shares in [0, 1], shown as percentages.
+    caption : str, optional
+    """
+    import numpy as np
+
+    fmt: dict[str, Any] = {}
+    for c in df.columns:
+        if c in percent:
+            fmt[c] = "{:.1%}"
+        elif np.issubdtype(df[c].dtype, np.integer):
+            fmt[c] = "{:,}"
+        elif np.issubdtype(df[c].dtype, np.floating):
+            fmt[c] = f"{{:,.{precision}f}}"
+    st = df.style.format(fmt, na_rep="–").hide(axis="index")
+    if caption:
+        st = st.set_caption(caption)
+    return st
+
+
 def _md_to_html(text: str) -> str:
     """Tiny, safe Markdown subset for summaries: paragraphs, **bold**, `code`, bullet lists."""
     out: list[str] = []
