@@ -92,6 +92,17 @@ code{background:#f4f4f4;padding:0 3px;border-radius:3px}
 """
 
 
+def _privacy_line(check: dict[str, Any] | None) -> str:
+    if not check:
+        return ""
+    if check.get("status") == "passed":
+        return (
+            f"passed: no raw identifiers ({', '.join(check.get('identifier_kinds', []))}) in "
+            f"{check.get('files_scanned', 0)} files of this run"
+        )
+    return f"FAILED: {check.get('error', '')}"
+
+
 def write_index(run_dir: str | os.PathLike, manifest: dict[str, Any]) -> Path:
     """Write ``index.html`` linking every stage report with its one-paragraph summary."""
     run_dir = Path(run_dir)
@@ -126,7 +137,14 @@ def write_index(run_dir: str | os.PathLike, manifest: dict[str, Any]) -> Path:
     meta_rows = [
         ("Run", manifest.get("run_name", "")),
         ("Description", manifest.get("description", "")),
-        ("Data", f"{data.get('source', '')} · {data.get('rows', '')}"),
+        (
+            "Data",
+            " · ".join(
+                [str(data.get("source", ""))]
+                + [f"{n:,} {t}" for t, n in (data.get("rows") or {}).items()]
+            ),
+        ),
+        ("Privacy check", _privacy_line(manifest.get("privacy_check"))),
         ("Data fingerprint", (data.get("fingerprint") or "")[:16]),
         ("Seed", manifest.get("seed", "")),
         ("Git revision", manifest.get("git", {}).get("revision", "")),
