@@ -68,8 +68,13 @@ SCANNED_SUFFIXES: tuple[str, ...] = (
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 
 # column names / JSON keys in which a purely numeric value is read as a customer id
-_ID_CONTEXT = re.compile(r"customer|user|client|member", re.IGNORECASE)
+_ID_CONTEXT = re.compile(
+    r"(customer|user|client|member)[ _-]?(id|ids|code|no|number|key)$", re.IGNORECASE
+)
 _TOKEN = re.compile(r"\w+(?:['.-]\w+)*")
+
+MIN_IDENTIFIER_CHARS = 4
+"""Non-numeric forbidden values with fewer letters and digits are not searched for."""
 
 
 class PrivacyError(RuntimeError):
@@ -166,6 +171,8 @@ def _map_ids(col: pd.Series, mapping: dict[str, str]) -> pd.Series:
 
 
 def _band_label(lo: float, hi: float) -> str:
+    if not np.isfinite(lo) and not np.isfinite(hi):
+        return "all ages"
     if not np.isfinite(lo):
         return f"<{int(hi)}"
     if not np.isfinite(hi):
@@ -463,23 +470,27 @@ def _mask(value: str) -> str:
     return f"{value[:1]}***({len(value)} chars)"
 
 
+_Phrases = dict[str, list[tuple[str, ...]]]
+
+
 class _Forbidden:
     """Normalized forbidden values, split by how they are matched."""
 
     def __init__(self, forbidden: dict[str, Iterable[str]]):
-        self.tokens: dict[str, set[str]] = {}  # kind -> single-token values (lowercase)
-        self.phrases: dict[
-            str, dict[str, list[tuple[str, ...]]]
-        ] = {}  # kind -> first token -> phrases
-        self.numeric: dict[str, set[str]] = {}  # kind -> purely numeric values
+        # per kind: single-token values; multi-token values by first token; purely numeric values
+        self.tokens: dict[str, set[str]] = {}
+        self.phrases: dict[str, _Phrases] = {}
+        self.numeric: dict[str, set[str]] = {}
         for kind, values in forbidden.items():
-            tok, phr, num = set(), {}, set()
+            tok: set[str] = set()
+            phr: _Phrases = {}
+            num: set[str] = set()
             for v in values:
                 if v is None or (isinstance(v, float) and np.isnan(v)):
                     continue
                 s = str(v).strip().lower()
-                if not s:
-                    continue
+                if sum(ch.isalnum() for ch in s) < MIN_IDENTIFIER_CHARS and not s.isdigit():
+                    continue  # "n/a", "-", initials: too short to tell apart from ordinary text
                 if s.isdigit():
                     num.add(s.lstrip("0") or "0")
                     continue
@@ -537,11 +548,14 @@ def _table_findings(df: pd.DataFrame, rel: str, fb: _Forbidden, allow: set[str])
     out += _scan_text(header, "column names", rel, fb, allow, False)
     for c in df.columns:
         s = df[c]
+        id_ctx = bool(_ID_CONTEXT.search(str(c)))
         if isinstance(s.dtype, pd.CategoricalDtype):
             vals = s.cat.categories.astype(str)
-        elif pd.api.types.is_integer_dtype(s):
-            vals = pd.Series(s.dropna().unique()).astype(str)
-        elif pd.api.types.is_float_dtype(s):
+        elif pd.api.types.is_bool_dtype(s):
+            continue
+        elif pd.api.types.is_integer_dtype(s) or pd.api.types.is_float_dtype(s):
+            if not id_ctx:  # numbers hold no names or emails; ids only under an id-like name
+                continue
             v = s.dropna()
             v = v[(v % 1) == 0]
             vals = pd.Series(v.unique()).astype("int64").astype(str)
@@ -551,8 +565,7 @@ def _table_findings(df: pd.DataFrame, rel: str, fb: _Forbidden, allow: set[str])
             continue
         if not len(vals):
             continue
-        text = "\n".join(vals)
-        out += _scan_text(text, f"column {c!r}", rel, fb, allow, bool(_ID_CONTEXT.search(str(c))))
+        out += _scan_text("\n".join(vals), f"column {c!r}", rel, fb, allow, id_ctx)
     return out
 
 
@@ -594,13 +607,14 @@ def scan_file(
     *,
     root: str | os.PathLike | None = None,
     allow_emails: Iterable[str] = (),
-    _fb: _Forbidden | None = None,
 ) -> list[Finding]:
     """Scan one file for raw identifiers (see :func:`scan_run_folder`)."""
     path = Path(path)
     rel = str(path.relative_to(root)) if root is not None else str(path)
-    fb = _fb or _Forbidden(forbidden or {})
-    allow = {a.lower() for a in allow_emails}
+    return _scan_file(path, rel, _Forbidden(forbidden or {}), {a.lower() for a in allow_emails})
+
+
+def _scan_file(path: Path, rel: str, fb: _Forbidden, allow: set[str]) -> list[Finding]:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _table_findings(pd.read_parquet(path), rel, fb, allow)
@@ -640,8 +654,8 @@ def scan_run_folder(
         "customer id": original_ids}``. Matching is case-insensitive on whole words (a multi-word
         name matches as a phrase). Purely numeric values (such as Online Retail's 5-digit customer
         ids) would match ordinary counts in free text, so they are looked for only where a customer
-        id can stand: table columns and JSON keys whose name mentions customer, user, client or
-        member.
+        id can stand: table columns and JSON keys named like ``customer_id``, ``CustomerID``,
+        ``user_id``, ``client_no`` (see ``_ID_CONTEXT``).
     suffixes : sequence of str
         File types read (default :data:`SCANNED_SUFFIXES`).
     allow_emails : iterable of str
@@ -656,11 +670,12 @@ def scan_run_folder(
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: run folder not found")
     fb = _Forbidden(forbidden)
+    allow = {a.lower() for a in allow_emails}
     wanted = {s.lower() for s in suffixes}
     out: list[Finding] = []
     for p in sorted(root.rglob("*")):
         if p.is_file() and p.suffix.lower() in wanted and not p.name.startswith("."):
-            out += scan_file(p, root=root, allow_emails=allow_emails, _fb=fb)
+            out += _scan_file(p, str(p.relative_to(root)), fb, allow)
     return out
 
 
@@ -684,12 +699,17 @@ def assert_no_identifiers(
 def forbidden_from_raw(ds: Dataset) -> dict[str, list[str]]:
     """The identifiers a scan should look for, from a raw (unscrubbed) dataset.
 
-    Returns ``{"name": ..., "email": ..., "phone": ..., "customer id": ...}`` with the kinds the
-    customers table has. Keep the result in memory only.
+    Returns ``{"name": ..., "email": ..., "phone": ..., "address": ..., "customer id": ...}`` with
+    the kinds the customers table has. Keep the result in memory only.
     """
     out: dict[str, list[str]] = {}
     c = ds.customers
-    for col, kind in (("name", "name"), ("email", "email"), ("phone", "phone")):
+    for col, kind in (
+        ("name", "name"),
+        ("email", "email"),
+        ("phone", "phone"),
+        ("address", "address"),
+    ):
         if col in c.columns:
             out[kind] = [str(v) for v in c[col].dropna().unique()]
     out["customer id"] = [str(v) for v in c["customer_id"].unique()]

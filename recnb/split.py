@@ -1,0 +1,1162 @@
+"""Leak-free train / validation / test splits and the split artefact the model stage reads.
+
+Split kinds
+    ``"temporal"``: a global cut-off; every event before it is training, every event from it on is
+    test, and a validation window is carved from the end of the training period
+    (:func:`temporal_labels`).
+    ``"leave_last"``: per customer, the last ``n`` distinct products (by their last event) are test and
+    the ``n`` before them validation (:func:`leave_last_labels`).
+    ``"random"``: per customer, a random share of the distinct products is test, then a share of the
+    rest validation (:func:`random_holdout_labels`).
+    ``"stratified"``: Microsoft Recommenders' ``python_stratified_split``, reproduced exactly
+    (:func:`python_stratified_split`, :func:`stratified_labels`), then the same split again on the
+    training rows for validation.
+Pair-based kinds assign whole (customer, product) pairs, so a pair is never in two parts.
+
+The artefact (:func:`build_split` -> :func:`save_split` -> ``<run_dir>/split/``, read with
+:func:`load_split`) holds four :class:`~recnb.interactions.Interactions` sharing one id map:
+``train_inner`` (tuning fit), ``valid`` (tuning target), ``train`` (final fit: train_inner + valid) and
+``test``. Features are computed from ``train_inner``'s events for ``train_inner`` and ``valid``, from
+``train``'s events for ``train`` and ``test``: no feature sees an event of the part it is evaluated on.
+The evaluation parts' ``meta`` flags cold-start customers and products (no interaction in the matching
+training part). Explicit data keep the rating in the matrix (``meta["signal"] == "explicit"``) and
+save a :class:`~recnb.weighting.RatingNormalizer` fitted on the matching training part.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recnb import features as feat
+from recnb import weighting as wt
+from recnb.interactions import Interactions
+from recnb.io import read_json, write_json, write_with
+from recnb.schema import EVENT_TYPES, Dataset
+
+PARTS: tuple[str, ...] = ("train_inner", "valid", "train", "test")
+"""The parts of a saved split."""
+
+SPLIT_KINDS: tuple[str, ...] = ("temporal", "leave_last", "random", "stratified")
+SIGNALS: tuple[str, ...] = ("implicit", "explicit")
+
+TRAIN_INNER, VALID, TEST, DROPPED = 0, 1, 2, -1
+"""Row / pair labels used by the label functions."""
+
+_LABEL_NAMES = {TRAIN_INNER: "train_inner", VALID: "valid", TEST: "test"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Microsoft Recommenders' stratified split, reproduced exactly
+# ----------------------------------------------------------------------------------------------
+
+
+def process_split_ratio(ratio: float | list[float]) -> tuple[bool, list[float] | float]:
+    """Microsoft Recommenders' ``process_split_ratio``: validate a ratio or normalise a ratio list.
+
+    A float must lie in (0, 1) (single split); a list is a multi-split and is divided by its sum when
+    it does not sum to exactly 1 (``math.fsum``).
+    """
+    if isinstance(ratio, float):
+        if ratio <= 0 or ratio >= 1:
+            raise ValueError(f"split ratio has to be between 0 and 1, got {ratio}")
+        return False, ratio
+    if isinstance(ratio, list):
+        if any(x <= 0 for x in ratio):
+            raise ValueError(f"all split ratios in the ratio list should be > 0, got {ratio}")
+        if math.fsum(ratio) != 1.0:
+            ratio = [x / math.fsum(ratio) for x in ratio]
+        return True, ratio
+    raise TypeError(f"split ratio should be a float or a list of floats, got {ratio!r}")
+
+
+def stratified_labels(
+    groups: Sequence[Any] | np.ndarray,
+    ratio: float | list[float] = 0.75,
+    seed: int = 42,
+    min_rating: int = 1,
+) -> np.ndarray:
+    """Split index of each row under Microsoft Recommenders' stratified split.
+
+    The algorithm of ``recommenders.datasets.python_splitters._do_stratification``: rows of groups with
+    fewer than ``min_rating`` rows are dropped (only when ``min_rating > 1``); ``np.random.seed(seed)``
+    then one ``np.random.rand`` number per remaining row, in row order; rows sorted by (group, number);
+    within a group, ``rank = position / group size`` (position from 1); a row goes to split ``i`` when
+    ``cumsum(ratios)[i-1] < rank <= cumsum(ratios)[i]``, with ratios ``[ratio, 1 - ratio]`` for a float.
+
+    Two quirks are kept on purpose, to land the same rows in the same splits: for a float ratio the
+    train share of a group is ``floor(ratio * size)`` rows (a group of 2 at 0.75 keeps 1 row), not
+    ``round``; and with a ratio list whose cumulative sum ends just below 1 in floating point, the last
+    row of a group can fall in no split (label -1), as in theirs.
+
+    Parameters
+    ----------
+    groups : array-like
+        The group (user or item) of each row, in the data's row order.
+    ratio : float or list of float
+        See :func:`process_split_ratio`.
+    seed : int
+        Seed of the legacy global NumPy generator in their code; here a private
+        ``numpy.random.RandomState(seed)``, which draws the same numbers without touching global state.
+    min_rating : int
+        Minimum rows per group (>= 1).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Split index per row (0 = train for a float ratio, 1 = test), -1 for dropped rows.
+    """
+    if min_rating < 1:
+        raise ValueError("min_rating should be integer and larger than or equal to 1.")
+    multi, r = process_split_ratio(ratio)
+    ratios = r if multi else [r, 1 - r]
+    codes, _ = pd.factorize(pd.Series(groups), sort=False)
+    codes = codes.astype(np.int64)
+    if (codes < 0).any():
+        raise ValueError(
+            f"stratified split: {int((codes < 0).sum())} row(s) without a group (missing id)"
+        )
+    n = len(codes)
+    keep = np.ones(n, dtype=bool)
+    if min_rating > 1:
+        size = np.bincount(codes, minlength=int(codes.max()) + 1 if n else 0)
+        keep = size[codes] >= min_rating
+    sub = codes[keep]
+    rnd = np.random.RandomState(seed).rand(len(sub))
+    order = np.lexsort((rnd, sub))  # stable: ties keep row order, as pandas' sort_values
+    sorted_groups = sub[order]
+    size = np.bincount(sub, minlength=int(sub.max()) + 1 if len(sub) else 0)
+    start = np.zeros(len(size), dtype=np.int64)
+    start[1:] = np.cumsum(size)[:-1]
+    pos = np.arange(len(sub)) - start[sorted_groups] + 1
+    rank = pos / size[sorted_groups]
+    lab_sorted = np.full(len(sub), -1, dtype=np.int64)
+    prev = None
+    for i, thr in enumerate(np.cumsum(ratios)):
+        cond = rank <= thr
+        if prev is not None:
+            cond &= rank > prev
+        lab_sorted[cond] = i
+        prev = thr
+    lab_sub = np.empty(len(sub), dtype=np.int64)
+    lab_sub[order] = lab_sorted
+    out = np.full(n, -1, dtype=np.int64)
+    out[keep] = lab_sub
+    return out
+
+
+def python_stratified_split(
+    data: pd.DataFrame,
+    ratio: float | list[float] = 0.75,
+    min_rating: int = 1,
+    filter_by: str = "user",
+    col_user: str = "userID",
+    col_item: str = "itemID",
+    seed: int = 42,
+) -> list[pd.DataFrame]:
+    """Drop-in equivalent of ``recommenders.datasets.python_splitters.python_stratified_split``.
+
+    Same arguments, same rows in each split, same row order within each returned frame (sorted by the
+    filter column, then the random number) and the original index. Unlike theirs, ``data`` is not
+    modified (theirs adds a ``random`` column to the caller's frame when ``min_rating == 1``).
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        ``[train, test]`` for a float ratio, one frame per ratio for a list.
+    """
+    if filter_by not in ("user", "item"):
+        raise ValueError("filter_by should be either 'user' or 'item'.")
+    for col, what in ((col_user, "User"), (col_item, "Item")):
+        if col not in data.columns:
+            raise ValueError(f"Schema of data not valid. Missing {what} Col ({col!r})")
+    col = col_user if filter_by == "user" else col_item
+    labels = stratified_labels(data[col].to_numpy(), ratio, seed, min_rating)
+    multi, r = process_split_ratio(ratio)
+    n_splits = len(r) if multi else 2
+    # reproduce their output order: rows (after the min_rating filter) sorted by (group, random)
+    if min_rating > 1:
+        size = data.groupby(col)[col].transform("size").to_numpy()
+        kept = size >= min_rating
+    else:
+        kept = np.ones(len(data), dtype=bool)
+    d = data[kept].copy()
+    d["__random"] = np.random.RandomState(seed).rand(len(d))
+    d["__label"] = labels[kept]
+    d = d.sort_values([col, "__random"])
+    return [
+        d[d["__label"].to_numpy() == i].drop(columns=["__random", "__label"])
+        for i in range(n_splits)
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# label functions (rows or pairs -> train_inner / valid / test)
+# ----------------------------------------------------------------------------------------------
+
+
+def temporal_labels(
+    timestamps: pd.Series | np.ndarray,
+    *,
+    test_days: float = 14.0,
+    valid_days: float = 7.0,
+    cutoff: str | pd.Timestamp | None = None,
+) -> tuple[np.ndarray, dict[str, pd.Timestamp]]:
+    """Global temporal split of event rows.
+
+    Test is every event at or after the cut-off (``cutoff``, else the last event time minus
+    ``test_days``); validation is ``[cutoff - valid_days, cutoff)``; the rest is ``train_inner``.
+
+    Returns
+    -------
+    (numpy.ndarray, dict)
+        Label per row (:data:`TRAIN_INNER`, :data:`VALID`, :data:`TEST`) and the boundaries
+        ``{"cutoff", "valid_start"}``.
+    """
+    ts = pd.DatetimeIndex(np.asarray(timestamps, dtype="datetime64[ns]"))
+    if len(ts) == 0:
+        raise ValueError("temporal split: no events")
+    if cutoff is not None:
+        cut = pd.Timestamp(cutoff)
+    else:
+        if test_days <= 0:
+            raise ValueError(f"test_days must be > 0, got {test_days}")
+        cut = ts.max() - pd.Timedelta(days=float(test_days))
+    if valid_days < 0:
+        raise ValueError(f"valid_days must be >= 0, got {valid_days}")
+    vstart = cut - pd.Timedelta(days=float(valid_days))
+    t = ts.asi8
+    lab = np.full(len(t), TRAIN_INNER, dtype=np.int64)
+    lab[t >= vstart.value] = VALID
+    lab[t >= cut.value] = TEST
+    return lab, {"cutoff": cut, "valid_start": vstart}
+
+
+def _rank_in_group(
+    groups: np.ndarray, sort_key: np.ndarray, descending: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """0-based rank of each element inside its group by ``sort_key`` (ties by position) and group size."""
+    g = np.asarray(groups, dtype=np.int64)
+    k = -np.asarray(sort_key) if descending else np.asarray(sort_key)
+    order = np.lexsort((np.arange(len(g)), k, g))
+    gs = g[order]
+    size = np.bincount(g, minlength=int(g.max()) + 1 if len(g) else 0)
+    start = np.zeros(len(size), dtype=np.int64)
+    start[1:] = np.cumsum(size)[:-1]
+    rank_sorted = np.arange(len(g)) - start[gs]
+    rank = np.empty(len(g), dtype=np.int64)
+    rank[order] = rank_sorted
+    return rank, size[g]
+
+
+def leave_last_labels(
+    customers: np.ndarray, last_times: np.ndarray, n_test: int = 1, n_valid: int = 1
+) -> np.ndarray:
+    """Per-customer leave-last-n-out on distinct pairs, chronological.
+
+    A customer's pairs ordered by their last event (latest first, ties by position): the first
+    ``n_test`` are test and the next ``n_valid`` validation, but only while at least one pair stays in
+    ``train_inner`` (a customer with ``n_test`` pairs or fewer keeps everything for training).
+    """
+    if n_test < 1 or n_valid < 0:
+        raise ValueError(f"leave_last needs n_test >= 1 and n_valid >= 0, got {n_test}, {n_valid}")
+    t = np.asarray(last_times, dtype="datetime64[ns]").astype(np.int64)
+    rank, size = _rank_in_group(np.asarray(customers), t, descending=True)
+    lab = np.full(len(rank), TRAIN_INNER, dtype=np.int64)
+    lab[(rank < n_test) & (size > n_test)] = TEST
+    lab[(rank >= n_test) & (rank < n_test + n_valid) & (size > n_test + n_valid)] = VALID
+    return lab
+
+
+def random_holdout_labels(
+    customers: np.ndarray, test_fraction: float = 0.2, valid_fraction: float = 0.1, seed: int = 42
+) -> np.ndarray:
+    """Per-customer random holdout of distinct pairs.
+
+    Each customer's pairs are shuffled (``numpy.random.default_rng(seed)``); ``round(test_fraction *
+    n)`` go to test and ``round(valid_fraction * rest)`` of the rest to validation, always leaving at
+    least one pair in ``train_inner``.
+    """
+    for name, f in (("test_fraction", test_fraction), ("valid_fraction", valid_fraction)):
+        if not 0 <= f < 1:
+            raise ValueError(f"{name} must be in [0, 1), got {f}")
+    rng = np.random.default_rng(seed)
+    rank, size = _rank_in_group(np.asarray(customers), rng.random(len(customers)))
+    n_test = np.minimum(np.round(test_fraction * size), size - 1)
+    rest = size - n_test
+    n_valid = np.minimum(np.round(valid_fraction * rest), rest - 1)
+    lab = np.full(len(rank), TRAIN_INNER, dtype=np.int64)
+    lab[rank < n_test] = TEST
+    lab[(rank >= n_test) & (rank < n_test + n_valid)] = VALID
+    return lab
+
+
+# ----------------------------------------------------------------------------------------------
+# building the split
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SplitResult:
+    """Everything :func:`build_split` produced.
+
+    Attributes
+    ----------
+    parts : dict of str -> Interactions
+        ``train_inner``, ``valid``, ``train``, ``test``.
+    context : dict of str -> (csr_matrix, list of str)
+        Context features per stored pair of the training parts.
+    normalizers : dict of str -> RatingNormalizer
+        For explicit data: fitted on ``train_inner`` (key ``"train_inner"``) and ``train``.
+    tables : dict of str -> pandas.DataFrame
+        ``signal`` (rows and weight per event type), ``density`` (before / after k-core),
+        ``split`` (sizes and time ranges per part), ``cold_start``, ``features``, ``timeline``
+        (events per day and part).
+    info : dict
+        Settings and boundaries (JSON-ready).
+    """
+
+    parts: dict[str, Interactions]
+    context: dict[str, tuple[sp.csr_matrix, list[str]]] = field(default_factory=dict)
+    normalizers: dict[str, wt.RatingNormalizer] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _ids(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into the sorted distinct string ids of ``col`` (only the ids that occur)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy().astype(np.int64)
+        cats = np.asarray(col.cat.categories.astype(str), dtype=object)
+        used = np.bincount(codes, minlength=len(cats)) > 0
+        order = np.argsort(cats[used], kind="stable")
+        uniq = cats[used][order]
+        lut = np.full(len(cats), -1, dtype=np.int64)
+        lut[np.flatnonzero(used)[order]] = np.arange(len(uniq))
+        return lut[codes], uniq
+    codes, uniq = pd.factorize(col.astype(str), sort=True)
+    return codes.astype(np.int64), np.asarray(uniq, dtype=object)
+
+
+def _period(ts: np.ndarray) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    if len(ts) == 0:
+        return None, None
+    return pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+
+
+def _iso(t: pd.Timestamp | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def _cold(train: sp.csr_matrix, evaluation: sp.csr_matrix) -> dict[str, Any]:
+    tr_c = np.diff(train.indptr) > 0
+    tr_p = np.bincount(train.indices, minlength=train.shape[1]) > 0
+    ev_c = np.diff(evaluation.indptr) > 0
+    ev_p = np.bincount(evaluation.indices, minlength=evaluation.shape[1]) > 0
+    cold_c = np.flatnonzero(ev_c & ~tr_c)
+    cold_p = np.flatnonzero(ev_p & ~tr_p)
+    ev = evaluation.tocoo()
+    cold_pairs = (~tr_c[ev.row] | ~tr_p[ev.col]).sum() if ev.nnz else 0
+    return {
+        "cold_customers": cold_c.tolist(),
+        "cold_products": cold_p.tolist(),
+        "n_customers_evaluated": int(ev_c.sum()),
+        "n_cold_customers": len(cold_c),
+        "n_products_evaluated": int(ev_p.sum()),
+        "n_cold_products": len(cold_p),
+        "cold_pair_share": float(cold_pairs / ev.nnz) if ev.nnz else 0.0,
+    }
+
+
+def build_split(
+    ds: Dataset,
+    *,
+    signal: str = "implicit",
+    event_weights: Mapping[str, float] | None = None,
+    dwell_factor: float = 0.0,
+    recency_half_life_days: float = 0.0,
+    scaling: str = "log",
+    alpha: float = 1.0,
+    normalization: str = "center",
+    min_customer_interactions: int = 1,
+    min_product_interactions: int = 1,
+    kind: str = "temporal",
+    test_days: float = 14.0,
+    valid_days: float = 7.0,
+    cutoff: str | None = None,
+    leave_last_n: int = 1,
+    test_fraction: float = 0.2,
+    valid_fraction: float = 0.1,
+    stratify_by: str = "user",
+    min_rating: int = 1,
+    seed: int = 42,
+    test_events: Sequence[str] = (),
+    drop_seen_in_test: bool = True,
+    tfidf_max_features: int = 1000,
+    min_group_size: int = 1,
+    on_step: Callable[[str], None] | None = None,
+) -> SplitResult:
+    """Events of a cleaned dataset -> weighted, k-cored, split :class:`Interactions` with features.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Cleaned, privacy-scrubbed dataset (:func:`recnb.cleaning.clean`), events in source order.
+    signal : {"implicit", "explicit"}
+        ``"implicit"``: event weights -> confidences; ``"explicit"``: rating events only, the latest
+        rating per pair in the matrix.
+    event_weights, dwell_factor, recency_half_life_days, scaling, alpha
+        Implicit signal (see :mod:`recnb.weighting`). Recency is measured back from the end of each
+        training part; evaluation parts are not decayed.
+    normalization : {"center", "zscore"}
+        Explicit signal: the saved :class:`~recnb.weighting.RatingNormalizer`.
+    min_customer_interactions, min_product_interactions : int
+        k-core minimums (distinct pairs), applied to the whole log before splitting.
+    kind : {"temporal", "leave_last", "random", "stratified"}
+        Split kind (see the module docstring).
+    test_days, valid_days, cutoff
+        Temporal split; ``valid_days`` is also ignored by the pair-based kinds.
+    leave_last_n : int
+        Leave-last: pairs per customer held out for test (and as many for validation).
+    test_fraction, valid_fraction : float
+        Random and stratified: share of pairs held out for test, then share of the remaining
+        training pairs for validation (stratified: ratio ``1 - test_fraction`` as a float).
+    stratify_by : {"user", "item"}
+        Stratified split: the ``filter_by`` of Microsoft Recommenders.
+    min_rating : int
+        Stratified split: minimum pairs per group, as theirs.
+    seed : int
+        Random and stratified splits.
+    test_events : sequence of str
+        Event types that make a held-out pair relevant (empty: every weighted type).
+    drop_seen_in_test : bool
+        Temporal split: remove from validation / test the pairs already in the matching training part
+        (models exclude seen items, so such pairs could never be hit).
+    tfidf_max_features : int
+        TF-IDF vocabulary size of the product text (0: off).
+    min_group_size : int
+        Demographic values held by fewer customers are pooled as ``other`` in the features.
+    on_step : callable, optional
+        Called with the name of each phase as it starts (``"signal"``, ``"k-core"``, ``"split"``,
+        ``"matrices"``, ``"features"``, ``"assemble"``); used by the benchmark to time them.
+
+    Returns
+    -------
+    SplitResult
+    """
+    if signal not in SIGNALS:
+        raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
+    if kind not in SPLIT_KINDS:
+        raise ValueError(f"split kind must be one of {SPLIT_KINDS}, got {kind!r}")
+    if stratify_by not in ("user", "item"):
+        raise ValueError(f"stratify_by must be 'user' or 'item', got {stratify_by!r}")
+    bad = [e for e in test_events if e not in EVENT_TYPES]
+    if bad:
+        raise ValueError(
+            f"test_events: unknown event type(s) {bad}; event types are {list(EVENT_TYPES)}"
+        )
+    events = ds.events
+    n_all = len(events)
+
+    def step(name: str) -> None:
+        if on_step is not None:
+            on_step(name)
+
+    # 1. signal per event row -------------------------------------------------------------
+    step("signal")
+    weights = dict(wt.DEFAULT_EVENT_WEIGHTS if event_weights is None else event_weights)
+    if signal == "implicit":
+        w = wt.event_weights(events, weights, dwell_factor=dwell_factor)
+    else:
+        if "value" not in events.columns:
+            raise ValueError("explicit signal needs a 'value' column with the ratings in events")
+        w = (events["event"] == "rating").to_numpy().astype(np.float64)
+        if not w.any():
+            raise ValueError("explicit signal: the events hold no 'rating' event")
+    ev_codes = events["event"].cat.codes.to_numpy()
+    signal_table = pd.DataFrame(
+        {
+            "event": list(EVENT_TYPES),
+            "rows": np.bincount(ev_codes, minlength=len(EVENT_TYPES)),
+            "weight": [
+                weights.get(e, 0.0) if signal == "implicit" else float(e == "rating")
+                for e in EVENT_TYPES
+            ],
+            "total_weight": np.bincount(ev_codes, weights=w, minlength=len(EVENT_TYPES)),
+        }
+    )
+    tot = signal_table["total_weight"].sum()
+    signal_table["weight_share"] = signal_table["total_weight"] / tot if tot else 0.0
+    sel = w > 0
+    if not sel.any():
+        present = sorted(set(events["event"].astype(str)))
+        raise ValueError(
+            f"no event carries weight: the events are of type(s) {present}, the weights are "
+            f"{weights if signal == 'implicit' else {'rating': 1.0}}"
+        )
+    rows_ev = events[sel]
+    w = w[sel]
+
+    # 2. k-core ---------------------------------------------------------------------------
+    step("k-core")
+    c_all, cid_all = _ids(rows_ev["customer_id"])
+    p_all, pid_all = _ids(rows_ev["product_id"])
+    core = wt.kcore(
+        c_all,
+        p_all,
+        min_customer_interactions,
+        min_product_interactions,
+        (len(cid_all), len(pid_all)),
+    )
+    n_pairs_before = len(pd.unique(c_all * len(pid_all) + p_all))
+    keep = core.keep_customers[c_all] & core.keep_products[p_all]
+    customer_ids = cid_all[core.keep_customers]
+    product_ids = pid_all[core.keep_products]
+    if len(customer_ids) == 0:
+        raise ValueError(
+            f"k-core with minimums {min_customer_interactions} (customers) / {min_product_interactions} "
+            f"(products) removed every interaction; lower them"
+        )
+    c_new = np.cumsum(core.keep_customers) - 1
+    p_new = np.cumsum(core.keep_products) - 1
+    rows_ev = rows_ev[keep]
+    w = w[keep]
+    c = c_new[c_all[keep]]
+    p = p_new[p_all[keep]]
+    shape = (len(customer_ids), len(product_ids))
+    ts = rows_ev["timestamp"].to_numpy(dtype="datetime64[ns]")
+    density = wt.density_table(
+        {
+            "before k-core": (len(cid_all), len(pid_all), n_pairs_before),
+            "after k-core": (
+                shape[0],
+                shape[1],
+                len(pd.unique(c_all[keep] * len(pid_all) + p_all[keep])),
+            ),
+        }
+    )
+    density["rounds"] = [0, core.rounds]
+
+    # 3. labels ---------------------------------------------------------------------------
+    step("split")
+    info: dict[str, Any] = {
+        "kind": kind,
+        "signal": signal,
+        "seed": int(seed),
+        "events_in": n_all,
+        "events_zero_weight": int((~sel).sum()),
+        "events_removed_kcore": int((~keep).sum()),
+        "events_used": int(len(rows_ev)),
+    }
+    pair, pair_first = pd.factorize(c * shape[1] + p, sort=False)  # pairs in order of first event
+    pair_c = pair_first // shape[1]
+    pair_p = pair_first % shape[1]
+    if kind == "temporal":
+        lab, bounds = temporal_labels(ts, test_days=test_days, valid_days=valid_days, cutoff=cutoff)
+        info.update({"cutoff": _iso(bounds["cutoff"]), "valid_start": _iso(bounds["valid_start"])})
+        info.update({"test_days": test_days, "valid_days": valid_days})
+    else:
+        if kind == "leave_last":
+            last = np.full(len(pair_first), np.iinfo(np.int64).min)
+            np.maximum.at(last, pair, ts.astype(np.int64))
+            plab = leave_last_labels(
+                pair_c, last.astype("datetime64[ns]"), leave_last_n, leave_last_n
+            )
+            info["leave_last_n"] = leave_last_n
+        elif kind == "random":
+            plab = random_holdout_labels(pair_c, test_fraction, valid_fraction, seed)
+            info.update({"test_fraction": test_fraction, "valid_fraction": valid_fraction})
+        else:
+            groups = pair_c if stratify_by == "user" else pair_p
+            s1 = stratified_labels(groups, float(1.0 - test_fraction), seed, min_rating)
+            plab = np.where(s1 == 0, TRAIN_INNER, np.where(s1 == 1, TEST, DROPPED))
+            tr = np.flatnonzero(s1 == 0)
+            if valid_fraction > 0 and len(tr):
+                s2 = stratified_labels(groups[tr], float(1.0 - valid_fraction), seed, 1)
+                plab[tr[s2 == 1]] = VALID
+            info.update(
+                {
+                    "test_fraction": test_fraction,
+                    "valid_fraction": valid_fraction,
+                    "stratify_by": stratify_by,
+                    "min_rating": min_rating,
+                }
+            )
+        lab = plab[pair]
+
+    # 4. matrices -------------------------------------------------------------------------
+    step("matrices")
+    relevant = np.ones(len(rows_ev), dtype=bool)
+    if test_events:
+        relevant = rows_ev["event"].isin(list(test_events)).to_numpy()
+    masks = {
+        "train_inner": lab == TRAIN_INNER,
+        "valid": (lab == VALID) & relevant,
+        "train": (lab == TRAIN_INNER) | (lab == VALID),
+        "test": (lab == TEST) & relevant,
+    }
+    ends: dict[str, pd.Timestamp | None] = {}
+    for part in ("train_inner", "train"):
+        _, end = _period(ts[masks[part]])
+        ends[part] = end
+    if kind == "temporal":
+        ends["train_inner"] = bounds["valid_start"]
+        ends["train"] = bounds["cutoff"]
+    mats: dict[str, tuple[sp.csr_matrix, sp.csr_matrix]] = {}
+    for part, m in masks.items():
+        if signal == "implicit":
+            ww = w[m]
+            if (
+                part in ("train_inner", "train")
+                and recency_half_life_days > 0
+                and ends[part] is not None
+            ):
+                ww = ww * wt.recency_decay(ts[m], ends[part], recency_half_life_days)
+            mats[part] = wt.aggregate(
+                c[m], p[m], ww, shape, scaling=scaling, alpha=alpha, times=ts[m]
+            )
+        else:
+            vals = rows_ev["value"].to_numpy(dtype=float)[m]
+            mats[part] = wt.latest_ratings(c[m], p[m], vals, ts[m], shape)
+    removed_seen = {"valid": 0, "test": 0}
+    if drop_seen_in_test:
+        for ev_part, tr_part in (("valid", "train_inner"), ("test", "train")):
+            ev_m, ev_t = mats[ev_part]
+            seen = ev_m.multiply(mats[tr_part][0] != 0).astype(bool)
+            if seen.nnz:
+                removed_seen[ev_part] = int(seen.nnz)
+                keep_m = (ev_m != 0).astype(np.int8) - seen.astype(np.int8)
+                keep_m.eliminate_zeros()
+                mats[ev_part] = (
+                    sp.csr_matrix(ev_m.multiply(keep_m)),
+                    sp.csr_matrix(ev_t.multiply(keep_m)),
+                )
+    for part in ("train", "test"):
+        if mats[part][0].nnz == 0:
+            raise ValueError(
+                f"{kind} split: the {part} part is empty ({info}); check test_days / fractions / "
+                f"test_events"
+            )
+
+    # 5. features (training periods only) ------------------------------------------------
+    step("features")
+    feats: dict[str, tuple[sp.csr_matrix, list[str], sp.csr_matrix, list[str]]] = {}
+    context: dict[str, tuple[sp.csr_matrix, list[str]]] = {}
+    feature_tables = []
+    for part in ("train_inner", "train"):
+        pe = rows_ev[masks[part]]
+        cf, cn = feat.customer_features(
+            pe,
+            ds.customers,
+            ds.products,
+            customer_ids,
+            ends[part],
+            min_category_count=min_group_size,
+        )
+        pf, pn = feat.product_features(
+            pe, ds.products, product_ids, tfidf_max_features=tfidf_max_features
+        )
+        feats[part] = (cf, cn, pf, pn)
+        context[part] = feat.context_features(pe, mats[part][0], customer_ids, product_ids)
+        if part == "train":
+            feature_tables += [
+                feat.feature_summary(cf, cn, "customer"),
+                feat.feature_summary(pf, pn, "product"),
+                feat.feature_summary(context[part][0], context[part][1], "context (per pair)"),
+            ]
+
+    # 6. Interactions, normalizers, cold start --------------------------------------------
+    step("assemble")
+    normalizers: dict[str, wt.RatingNormalizer] = {}
+    if signal == "explicit":
+        for part in ("train_inner", "train"):
+            if mats[part][0].nnz:
+                normalizers[part] = wt.RatingNormalizer(normalization).fit(mats[part][0])
+    common = {
+        "signal": signal,
+        "split_kind": kind,
+        "seed": int(seed),
+        "scaling": scaling if signal == "implicit" else None,
+        "alpha": alpha if signal == "implicit" else None,
+        "event_weights": weights if signal == "implicit" else None,
+        "recency_half_life_days": recency_half_life_days,
+        "dwell_factor": dwell_factor,
+        "test_events": list(test_events),
+        "drop_seen_in_test": bool(drop_seen_in_test),
+    }
+    parts: dict[str, Interactions] = {}
+    split_rows = []
+    cold_rows = []
+    for part in PARTS:
+        feature_part = "train_inner" if part in ("train_inner", "valid") else "train"
+        cf, cn, pf, pn = feats[feature_part]
+        start, end = _period(ts[masks[part]])
+        meta = {
+            **common,
+            "part": part,
+            "features_from": feature_part,
+            "period_start": _iso(start),
+            "period_end": _iso(end),
+        }
+        if kind == "temporal":
+            meta.update({"cutoff": info["cutoff"], "valid_start": info["valid_start"]})
+        if part in ("valid", "test"):
+            train_part = "train_inner" if part == "valid" else "train"
+            cold = _cold(mats[train_part][0], mats[part][0])
+            meta.update(cold)
+            meta["removed_seen_pairs"] = removed_seen[part]
+            cold_rows.append(
+                {
+                    "part": part,
+                    "against": train_part,
+                    "customers": cold["n_customers_evaluated"],
+                    "cold_customers": cold["n_cold_customers"],
+                    "cold_customer_share": cold["n_cold_customers"]
+                    / max(cold["n_customers_evaluated"], 1),
+                    "products": cold["n_products_evaluated"],
+                    "cold_products": cold["n_cold_products"],
+                    "cold_product_share": cold["n_cold_products"]
+                    / max(cold["n_products_evaluated"], 1),
+                    "cold_pair_share": cold["cold_pair_share"],
+                    "seen_pairs_removed": removed_seen[part],
+                }
+            )
+        if part in normalizers:
+            n = normalizers[part]
+            meta["normalization"] = {
+                "method": n.method,
+                "global_mean": n.global_mean_,
+                "global_std": n.global_std_,
+            }
+        if part in context:
+            meta["context_feature_names"] = context[part][1]
+        m, tm = mats[part]
+        parts[part] = Interactions(
+            matrix=m,
+            customer_ids=customer_ids,
+            product_ids=product_ids,
+            customer_features=cf,
+            customer_feature_names=cn,
+            product_features=pf,
+            product_feature_names=pn,
+            timestamps=tm,
+            meta=meta,
+        )
+        split_rows.append(
+            {
+                "part": part,
+                "events": int(masks[part].sum()),
+                "pairs": int(m.nnz),
+                "customers": int((np.diff(m.indptr) > 0).sum()),
+                "products": int((np.bincount(m.indices, minlength=shape[1]) > 0).sum()),
+                "start": start,
+                "end": end,
+            }
+        )
+
+    # timeline: events per day and part (train = train_inner + valid, shown separately)
+    day = pd.DatetimeIndex(ts).normalize()
+    part_name = np.array(["train_inner", "valid", "test", "dropped"], dtype=object)
+    lab_named = part_name[np.where(lab < 0, 3, lab)]
+    timeline = (
+        pd.DataFrame({"day": day, "part": lab_named})
+        .groupby(["day", "part"], observed=True)
+        .size()
+        .rename("events")
+        .reset_index()
+    )
+    info.update(
+        {
+            "n_customers": shape[0],
+            "n_products": shape[1],
+            "min_customer_interactions": min_customer_interactions,
+            "min_product_interactions": min_product_interactions,
+            "drop_seen_in_test": drop_seen_in_test,
+            "removed_seen_pairs": removed_seen,
+            "dropped_by_split": int((lab == DROPPED).sum()),
+        }
+    )
+    tables = {
+        "signal": signal_table,
+        "density": density,
+        "split": pd.DataFrame(split_rows),
+        "cold_start": pd.DataFrame(cold_rows),
+        "features": pd.concat([t for t in feature_tables if len(t)], ignore_index=True),
+        "timeline": timeline,
+    }
+    return SplitResult(
+        parts=parts, context=context, normalizers=normalizers, tables=tables, info=info
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# leakage checks
+# ----------------------------------------------------------------------------------------------
+
+
+def _pairs(m: sp.csr_matrix) -> sp.csr_matrix:
+    b = sp.csr_matrix(m, copy=True)
+    b.data = np.ones_like(b.data)
+    b.eliminate_zeros()
+    return b
+
+
+def check_split(parts: Mapping[str, Interactions]) -> list[str]:
+    """Problems of a split that would let test information leak into training (empty when sound).
+
+    Checks: the parts share one id map; ``train`` holds every pair of ``train_inner``; validation and
+    test share no pair (pair-based splits, or temporal with ``drop_seen_in_test``); test pairs are not
+    in ``train`` under the same condition; for temporal splits no training event is at or after the
+    cut-off, no test event before it, no ``train_inner`` event at or after the validation start and
+    every validation event inside its window (from the saved last-event times); each evaluation part's
+    features come from its training part; cold-start flags match the matrices.
+    """
+    problems: list[str] = []
+    missing = [p for p in PARTS if p not in parts]
+    if missing:
+        return [f"missing part(s) {missing}"]
+    try:
+        _check_same_maps(parts, "check_split")
+    except ValueError as e:
+        return [str(e)]
+    tri, val, tr, te = (_pairs(parts[p].matrix) for p in PARTS)
+    if (tri - tri.multiply(tr)).nnz:
+        problems.append("train does not hold every pair of train_inner")
+    meta = parts["test"].meta
+    kind = meta.get("split_kind")
+    disjoint = kind != "temporal" or meta.get("drop_seen_in_test", False)
+    if disjoint:
+        if val.multiply(te).nnz:
+            problems.append(f"{val.multiply(te).nnz} pair(s) in both valid and test")
+        if te.multiply(tr).nnz:
+            problems.append(f"{te.multiply(tr).nnz} test pair(s) also in train")
+        if val.multiply(tri).nnz:
+            problems.append(f"{val.multiply(tri).nnz} valid pair(s) also in train_inner")
+    if kind == "temporal":
+        cut = pd.Timestamp(meta["cutoff"]).value / 1e9
+        vstart = pd.Timestamp(meta["valid_start"]).value / 1e9
+
+        def times(part: str) -> np.ndarray:
+            t = parts[part].timestamps
+            return np.zeros(0) if t is None else t.data
+
+        checks = (
+            ("train", lambda t: t >= cut, "at or after the cut-off"),
+            ("train_inner", lambda t: t >= vstart, "at or after the validation start"),
+            ("valid", lambda t: (t < vstart) | (t >= cut), "outside the validation window"),
+            ("test", lambda t: t < cut, "before the cut-off"),
+        )
+        for part, bad, what in checks:
+            if parts[part].timestamps is None:
+                problems.append(f"{part}: no timestamps saved, cannot check the temporal order")
+                continue
+            n_bad = int(bad(times(part)).sum())
+            if n_bad:
+                problems.append(f"{part}: {n_bad} pair(s) with a last event {what}")
+    for ev_part, tr_part in (("valid", "train_inner"), ("test", "train")):
+        m = parts[ev_part].meta
+        if m.get("features_from") != tr_part:
+            problems.append(
+                f"{ev_part}: features come from {m.get('features_from')!r}, expected {tr_part!r}"
+            )
+        if "cold_customers" in m:
+            trm = parts[tr_part].matrix
+            cold = np.asarray(m["cold_customers"], dtype=np.int64)
+            if len(cold) and (np.diff(trm.indptr)[cold] > 0).any():
+                problems.append(
+                    f"{ev_part}: a flagged cold-start customer has {tr_part} interactions"
+                )
+            expect = _cold(trm, parts[ev_part].matrix)
+            if expect["n_cold_customers"] != len(cold) or expect["n_cold_products"] != len(
+                m.get("cold_products", [])
+            ):
+                problems.append(f"{ev_part}: cold-start flags do not match the matrices")
+    return problems
+
+
+def assert_split_ok(parts: Mapping[str, Interactions]) -> None:
+    """Raise ``ValueError`` listing :func:`check_split`'s problems, if any."""
+    problems = check_split(parts)
+    if problems:
+        raise ValueError("split failed its leakage checks:\n  - " + "\n  - ".join(problems))
+
+
+# ----------------------------------------------------------------------------------------------
+# the artefact
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_same_maps(parts: Mapping[str, Interactions], where: str) -> None:
+    names = list(parts)
+    if not names:
+        raise ValueError(f"{where}: no parts")
+    ref = parts[names[0]]
+    for n in names[1:]:
+        o = parts[n]
+        if not (
+            np.array_equal(o.customer_ids, ref.customer_ids)
+            and np.array_equal(o.product_ids, ref.product_ids)
+        ):
+            raise ValueError(f"{where}: part {n!r} does not share the id maps of part {names[0]!r}")
+
+
+def save_split(
+    folder: str | os.PathLike,
+    parts: Mapping[str, Interactions],
+    *,
+    context: Mapping[str, tuple[sp.csr_matrix, list[str]]] | None = None,
+    normalizers: Mapping[str, wt.RatingNormalizer] | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write the parts of a split to ``folder/<part>/`` and ``folder/split.json``.
+
+    Parameters
+    ----------
+    folder : str or path
+        Usually ``<run_dir>/split``.
+    parts : dict of str -> Interactions
+        Parts sharing one id map (checked).
+    context : dict, optional
+        Per part, the context matrix (rows = stored pairs in CSR order) and its names:
+        ``<part>/context.npz`` + ``<part>/context.json``.
+    normalizers : dict, optional
+        Per part, a fitted :class:`~recnb.weighting.RatingNormalizer`: ``<part>/normalization.*``.
+    info : dict, optional
+        Split settings written to ``split.json``.
+    """
+    folder = Path(folder)
+    _check_same_maps(parts, f"save_split({folder})")
+    for name, inter in parts.items():
+        sub = inter.save(folder / name)
+        if context and name in context:
+            m, names = context[name]
+            if m.shape != (inter.nnz, len(names)):
+                raise ValueError(
+                    f"save_split: context of {name!r} has shape {m.shape}, expected ({inter.nnz}, {len(names)})"
+                )
+            write_with(sub / "context.npz", lambda t, m=m: _save_npz(t, m))
+            write_json(sub / "context.json", {"feature_names": list(names)})
+        if normalizers and name in normalizers:
+            normalizers[name].save(sub, inter.customer_ids)
+    write_json(folder / "split.json", {"parts": list(parts), "info": dict(info or {})})
+    return folder
+
+
+def _save_npz(path: Path, m: sp.spmatrix) -> None:
+    with open(path, "wb") as fh:
+        sp.save_npz(fh, sp.csr_matrix(m))
+
+
+def load_split(folder: str | os.PathLike) -> dict[str, Interactions]:
+    """Read the parts written by :func:`save_split` (checks that they share one id map)."""
+    folder = Path(folder)
+    if not (folder / "split.json").exists():
+        raise FileNotFoundError(
+            f"{folder}/split.json not found: run the preprocessing stage (02_preprocessing) first"
+        )
+    names = read_json(folder / "split.json")["parts"]
+    parts = {n: Interactions.load(folder / n) for n in names}
+    _check_same_maps(parts, f"load_split({folder})")
+    return parts
+
+
+def split_info(folder: str | os.PathLike) -> dict[str, Any]:
+    """The settings saved with a split (``split.json``'s ``info``)."""
+    return dict(read_json(Path(folder) / "split.json").get("info", {}))
+
+
+def load_context(folder: str | os.PathLike, part: str) -> tuple[sp.csr_matrix, list[str]] | None:
+    """Context features of a part (rows = stored pairs of its matrix in CSR order), or None."""
+    sub = Path(folder) / part
+    if not (sub / "context.npz").exists():
+        return None
+    return sp.load_npz(sub / "context.npz").tocsr(), list(
+        read_json(sub / "context.json")["feature_names"]
+    )
+
+
+def load_normalizer(folder: str | os.PathLike, part: str) -> wt.RatingNormalizer:
+    """The rating normalizer saved with a (training) part of an explicit split."""
+    sub = Path(folder) / part
+    if not (sub / "normalization.json").exists():
+        raise FileNotFoundError(
+            f"{sub}: no normalization saved (only explicit splits have one, for train_inner and train)"
+        )
+    ids = pd.read_parquet(sub / "customers.parquet")["customer_id"].to_numpy(dtype=object)
+    return wt.RatingNormalizer.load(sub, ids)
+
+
+# ----------------------------------------------------------------------------------------------
+# what the report says
+# ----------------------------------------------------------------------------------------------
+
+
+def removal_overview(
+    notes: Sequence[Mapping[str, Any]], cleaning_table: pd.DataFrame, result: SplitResult
+) -> pd.DataFrame:
+    """Every removal from source to split in one table: ``stage, step, rows, reason``.
+
+    For loader and privacy steps ``rows`` is what the step reported (for the privacy scrub: the
+    customer records changed); for the other stages it counts removed events, or pairs for the
+    ``split`` stage.
+
+    ``notes`` are the dataset's notes from loading and the privacy scrub (cleaning notes, which
+    :func:`recnb.cleaning.clean` also appends there, are taken from ``cleaning_table`` instead).
+    """
+    rows = [
+        {
+            "stage": "privacy" if str(n["step"]).startswith("privacy:") else "load",
+            "step": n["step"],
+            "rows": int(n["rows"]),
+            "reason": n["reason"],
+        }
+        for n in notes
+        if not str(n["step"]).startswith("cleaning:")
+    ]
+    rows += [
+        {"stage": "clean", "step": r.step, "rows": int(r.rows), "reason": r.reason}
+        for r in cleaning_table.itertuples()
+    ]
+    info = result.info
+    signal = info["signal"]
+    rows.append(
+        {
+            "stage": "signal",
+            "step": "events without weight",
+            "rows": info["events_zero_weight"],
+            "reason": "event types with weight 0"
+            if signal == "implicit"
+            else "explicit signal: events other than ratings",
+        }
+    )
+    rows.append(
+        {
+            "stage": "k-core",
+            "step": "sparse customers and products",
+            "rows": info["events_removed_kcore"],
+            "reason": f"customers with < {info['min_customer_interactions']} products or products "
+            f"with < {info['min_product_interactions']} customers, repeated until stable",
+        }
+    )
+    if info.get("dropped_by_split"):
+        rows.append(
+            {
+                "stage": "split",
+                "step": "groups below min_rating",
+                "rows": info["dropped_by_split"],
+                "reason": "stratified split: pairs of groups with fewer than min_rating pairs",
+            }
+        )
+    for part, n in info.get("removed_seen_pairs", {}).items():
+        if n:
+            rows.append(
+                {
+                    "stage": "split",
+                    "step": f"{part} pairs already seen",
+                    "rows": n,
+                    "reason": f"{part} pairs (not events) already in the matching training part",
+                }
+            )
+    return pd.DataFrame(rows, columns=["stage", "step", "rows", "reason"])
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%" if x < 0.1 else f"{100 * x:.0f}%"
+
+
+def _day(t: Any) -> str:
+    return "—" if t is None or pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d")
+
+
+def describe_split(result: SplitResult) -> str:
+    """One paragraph on the split: kind, sizes, time ranges."""
+    info = result.info
+    t = result.tables["split"].set_index("part")
+    kind = info["kind"]
+    n_train, n_test, n_valid = (int(t.loc[p, "pairs"]) for p in ("train", "test", "valid"))
+    if kind == "temporal":
+        head = (
+            f"A global temporal split at {_day(info['cutoff'])}: the model trains on "
+            f"{_day(t.loc['train', 'start'])} to {_day(t.loc['train', 'end'])} and is tested on "
+            f"what customers did from the cut-off to {_day(t.loc['test', 'end'])} "
+            f"({info['test_days']:g} days); the validation window for tuning is the last "
+            f"{info['valid_days']:g} days of training."
+        )
+    elif kind == "leave_last":
+        head = (
+            f"Leave-last-{info['leave_last_n']}-out: for every customer with enough history, the "
+            f"latest {info['leave_last_n']} product(s) are held out for testing and the ones "
+            f"before for validation."
+        )
+    elif kind == "random":
+        head = (
+            f"A per-customer random holdout: {_pct(info['test_fraction'])} of each customer's products "
+            f"for testing, then {_pct(info['valid_fraction'])} of the rest for validation."
+        )
+    else:
+        head = (
+            f"Microsoft Recommenders' stratified split (by {info['stratify_by']}, seed {info['seed']}): "
+            f"{_pct(1 - info['test_fraction'])} of each {info['stratify_by']}'s pairs for training."
+        )
+    return (
+        f"{head} Training holds {n_train:,} customer-product pairs, validation {n_valid:,} and test "
+        f"{n_test:,}, over {info['n_customers']:,} customers and {info['n_products']:,} products."
+    )
+
+
+def describe_cold_start(result: SplitResult) -> str:
+    """One sentence per evaluation part on cold-start customers and products."""
+    cs = result.tables["cold_start"]
+    out = []
+    for r in cs.itertuples():
+        out.append(
+            f"In {r.part}, {r.cold_customers:,} of {r.customers:,} customers "
+            f"({_pct(r.cold_customer_share)}) and {r.cold_products:,} of {r.products:,} products "
+            f"({_pct(r.cold_product_share)}) have no history in {r.against}; "
+            f"{_pct(r.cold_pair_share)} of its pairs involve one of them, which only models with a "
+            f"cold-start fallback or side features can hit."
+        )
+    return " ".join(out)
+
+
+def summary_paragraph(ds_events: int, cleaning_table: pd.DataFrame, result: SplitResult) -> str:
+    """The plain-language summary of the preprocessing stage, computed from the numbers."""
+    info = result.info
+    removed_clean = int(cleaning_table["rows"].sum())
+    dens = result.tables["density"].set_index("stage")
+    cold = result.tables["cold_start"].set_index("part")
+    test_cold = float(cold.loc["test", "cold_customer_share"]) if "test" in cold.index else 0.0
+    signal = (
+        "weighted event confidences" if info["signal"] == "implicit" else "the customers' ratings"
+    )
+    return (
+        f"Of {ds_events:,} events, cleaning removed {removed_clean:,} "
+        f"({_pct(removed_clean / max(ds_events, 1))}) and the k-core filter "
+        f"{info['events_removed_kcore']:,} more; {info['events_used']:,} events remain, turned into "
+        f"{signal} for {info['n_customers']:,} customers and {info['n_products']:,} products "
+        f"(density {_pct(float(dens.loc['after k-core', 'density']))}). "
+        + describe_split(result)
+        + f" {_pct(test_cold)} of the test customers are new (no training history). "
+        + _describe_checks(
+            check_split(result.parts),
+            info["kind"] != "temporal" or bool(info.get("drop_seen_in_test")),
+        )
+    )
+
+
+def _describe_checks(problems: list[str], disjoint: bool) -> str:
+    if problems:
+        return "LEAKAGE CHECKS FAILED: " + "; ".join(problems) + "."
+    pairs = "validation and test share no pair, " if disjoint else ""
+    return (
+        "Every leakage check passed: training and test are separated as the split kind promises, "
+        f"{pairs}and features come from the training part only."
+    )

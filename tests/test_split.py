@@ -1,0 +1,458 @@
+"""Splits: Microsoft Recommenders' stratified split, temporal / leave-last / random, leakage, artefact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recnb import split as sl
+from recnb.interactions import Interactions
+from recnb.schema import Dataset, validate_dataset
+
+# -- Microsoft Recommenders' python_stratified_split ----------------------------------------------
+
+
+def test_stratified_split_hand_worked_example():
+    # np.random.seed(42); np.random.rand(10) ->
+    # .3745 .9507 .7320 .5987 .1560 .1560 .0581 .8662 .6011 .7081 (row 5 is .15599 < row 4 .15602)
+    r = np.random.RandomState(42).rand(10)
+    assert r[5] < r[4]
+    df = pd.DataFrame(
+        {
+            "userID": ["A", "A", "A", "A", "B", "B", "B", "C", "C", "D"],
+            "itemID": list(range(10)),
+            "rating": [5.0] * 10,
+        }
+    )
+    train, test = sl.python_stratified_split(df, ratio=0.75, filter_by="user", seed=42)
+    # A: order r0 r3 r2 r1 -> ranks .25 .5 .75 1 -> train r0 r3 r2, test r1
+    # B: order r6 r5 r4 -> ranks 1/3 2/3 1 -> train r6 r5, test r4
+    # C: order r8 r7 -> ranks .5 1 -> train r8, test r7 (floor: round(0.75 * 2) would keep both)
+    # D: one row, rank 1 > .75 -> test
+    assert list(train.index) == [0, 3, 2, 6, 5, 8]  # sorted by (user, random), as theirs
+    assert list(test.index) == [1, 4, 7, 9]
+    assert list(sl.stratified_labels(df["userID"], 0.75, 42)) == [0, 1, 0, 0, 1, 0, 0, 1, 0, 1]
+    assert "random" not in df.columns and len(df) == 10  # input left untouched
+
+
+def test_stratified_split_filter_by_item_and_min_rating():
+    df = pd.DataFrame({"userID": list("abcdefg"), "itemID": [1, 1, 1, 1, 2, 2, 3]})
+    parts = sl.python_stratified_split(df, ratio=0.5, min_rating=2, filter_by="item", seed=1)
+    kept = sorted(pd.concat(parts).index)
+    assert kept == [0, 1, 2, 3, 4, 5]  # item 3 has one row < min_rating 2: dropped
+    assert [len(p) for p in parts] == [3, 3]  # item 1: 2 of 4, item 2: 1 of 2 in train
+    assert list(sl.stratified_labels(df["itemID"], 0.5, 1, min_rating=2))[-1] == -1
+
+
+def test_stratified_ratio_list_is_normalised_into_three_splits():
+    df = pd.DataFrame({"userID": ["u"] * 10, "itemID": range(10)})
+    parts = sl.python_stratified_split(df, ratio=[6.0, 2.0, 2.0], seed=3)
+    assert [len(p) for p in parts] == [6, 2, 2]
+    assert sorted(pd.concat(parts)["itemID"]) == list(range(10))
+    with pytest.raises(TypeError):
+        sl.python_stratified_split(df, ratio=1)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        sl.python_stratified_split(df, ratio=1.0)
+    with pytest.raises(ValueError, match="filter_by"):
+        sl.python_stratified_split(df, filter_by="session")
+
+
+# -- label functions -----------------------------------------------------------------------------
+
+
+def test_temporal_labels():
+    ts = pd.to_datetime(["2024-01-01", "2024-01-20", "2024-01-24", "2024-01-25", "2024-01-31"])
+    lab, b = sl.temporal_labels(ts, test_days=7, valid_days=5)
+    assert b["cutoff"] == pd.Timestamp("2024-01-24") and b["valid_start"] == pd.Timestamp(
+        "2024-01-19"
+    )
+    assert list(lab) == [sl.TRAIN_INNER, sl.VALID, sl.TEST, sl.TEST, sl.TEST]
+    lab2, _ = sl.temporal_labels(ts, cutoff="2024-01-25", valid_days=0)
+    assert list(lab2) == [sl.TRAIN_INNER, sl.TRAIN_INNER, sl.TRAIN_INNER, sl.TEST, sl.TEST]
+
+
+def test_leave_last_labels():
+    cust = np.array([0, 0, 0, 0, 1, 1, 2])
+    t = pd.to_datetime(
+        [
+            "2024-01-01",
+            "2024-01-04",
+            "2024-01-02",
+            "2024-01-03",
+            "2024-01-01",
+            "2024-01-02",
+            "2024-01-01",
+        ]
+    )
+    lab = sl.leave_last_labels(cust, t.to_numpy(), n_test=1, n_valid=1)
+    # customer 0: last = day 4 -> test, day 3 -> valid; customer 1: 2 pairs -> test only; 2: 1 pair
+    assert list(lab) == [0, 2, 0, 1, 0, 2, 0]
+
+
+def test_random_holdout_labels(rng):
+    cust = np.repeat(np.arange(50), 10)
+    lab = sl.random_holdout_labels(cust, test_fraction=0.2, valid_fraction=0.25, seed=5)
+    per = pd.crosstab(cust, lab)
+    assert (
+        (per[sl.TEST] == 2).all()
+        and (per[sl.VALID] == 2).all()
+        and (per[sl.TRAIN_INNER] == 6).all()
+    )
+    assert (lab == sl.random_holdout_labels(cust, 0.2, 0.25, seed=5)).all()
+    assert (lab != sl.random_holdout_labels(cust, 0.2, 0.25, seed=6)).any()
+    one = sl.random_holdout_labels(np.array([0]), 0.9, 0.9, seed=1)
+    assert list(one) == [sl.TRAIN_INNER]  # a single pair always stays in training
+
+
+# -- build_split on hand-made and synthetic data -------------------------------------------------
+
+
+def _dataset(rows, customers=None, products=None):
+    """rows: (customer, product, day of January 2024 (float), event[, value[, device]])."""
+    ev = pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "product_id": [r[1] for r in rows],
+            "timestamp": [pd.Timestamp("2024-01-01") + pd.Timedelta(days=r[2] - 1) for r in rows],
+            "event": [r[3] for r in rows],
+            "value": [r[4] if len(r) > 4 else np.nan for r in rows],
+            "device": [r[5] if len(r) > 5 else "mobile" for r in rows],
+        }
+    )
+    cust = (
+        customers
+        if customers is not None
+        else pd.DataFrame({"customer_id": sorted(set(ev["customer_id"]))})
+    )
+    prod = (
+        products
+        if products is not None
+        else pd.DataFrame(
+            {
+                "product_id": sorted(set(ev["product_id"])),
+                "category": "a/b",
+                "price": 1.0,
+            }
+        )
+    )
+    return validate_dataset(Dataset("t", cust, prod, ev))
+
+
+HAND = [
+    ("a", "p1", 1, "view"),
+    ("a", "p2", 2, "purchase"),
+    ("b", "p1", 3, "view"),
+    ("b", "p2", 12, "click"),  # valid window [10, 15)
+    ("a", "p1", 13, "view"),  # seen in train_inner: dropped from valid
+    ("c", "p3", 16, "view"),  # test (>= day 15): cold customer c, cold product p3
+    ("a", "p2", 18, "purchase"),  # seen in train: dropped from test
+    ("b", "p3", 19, "view"),
+    ("a", "p1", 20, "view"),  # last event: day 20 -> cut-off day 15 with test_days=5
+]
+
+
+def test_temporal_build_split_hand_example():
+    res = sl.build_split(
+        _dataset(HAND), kind="temporal", test_days=5, valid_days=5, tfidf_max_features=0
+    )
+    parts = res.parts
+    assert list(parts["train"].customer_ids) == ["a", "b", "c"]
+    assert list(parts["train"].product_ids) == ["p1", "p2", "p3"]
+
+    def pairs(name):
+        m = parts[name].matrix.tocoo()
+        return {
+            (parts[name].customer_ids[i], parts[name].product_ids[j])
+            for i, j in zip(m.row, m.col, strict=True)
+        }
+
+    assert pairs("train_inner") == {("a", "p1"), ("a", "p2"), ("b", "p1")}
+    assert pairs("valid") == {("b", "p2")}
+    assert pairs("train") == {("a", "p1"), ("a", "p2"), ("b", "p1"), ("b", "p2")}
+    assert pairs("test") == {("c", "p3"), ("b", "p3")}
+    assert res.info["removed_seen_pairs"] == {"valid": 1, "test": 2}
+    assert parts["test"].meta["cold_customers"] == [2]
+    assert parts["test"].meta["cold_products"] == [2]
+    assert parts["test"].meta["cold_pair_share"] == 1.0
+    # confidence: a/p2 purchase (8) in train: 1 + log1p(8)
+    assert parts["train"].matrix[0, 1] == pytest.approx(1 + np.log(9), rel=1e-6)
+    # a/p1: view day 1 and view day 13 -> x = 2 in train; only day 1 in train_inner
+    assert parts["train"].matrix[0, 0] == pytest.approx(1 + np.log(3), rel=1e-6)
+    assert parts["train_inner"].matrix[0, 0] == pytest.approx(1 + np.log(2), rel=1e-6)
+    assert sl.check_split(parts) == []
+
+
+def test_recency_decay_measured_from_each_training_end():
+    res = sl.build_split(
+        _dataset(HAND),
+        test_days=5,
+        valid_days=5,
+        recency_half_life_days=2.0,
+        scaling="none",
+        tfidf_max_features=0,
+    )
+    # train ends at the cut-off (day 15): a/p2 purchase on day 2 -> 8 * 0.5 ** (13 / 2)
+    assert res.parts["train"].matrix[0, 1] == pytest.approx(8 * 0.5**6.5, rel=1e-5)
+    # train_inner ends at the validation start (day 10): 8 * 0.5 ** 4
+    assert res.parts["train_inner"].matrix[0, 1] == pytest.approx(8 * 0.5**4, rel=1e-5)
+    assert res.parts["test"].matrix[1, 2] == 1.0  # evaluation parts are not decayed
+
+
+def test_test_events_restrict_relevance():
+    res = sl.build_split(
+        _dataset(HAND),
+        test_days=5,
+        valid_days=5,
+        test_events=["purchase"],
+        drop_seen_in_test=False,
+        tfidf_max_features=0,
+    )
+    m = res.parts["test"].matrix.tocoo()
+    assert list(zip(m.row, m.col, strict=True)) == [(0, 1)]  # a/p2 purchase only
+
+
+@pytest.fixture(scope="module")
+def shop_dataset():
+    synthetic = pytest.importorskip("recnb.synthetic")
+    from recnb import cleaning, privacy
+
+    _, raw = synthetic.make_shop(n_customers=300, n_products=120, n_days=30, seed=3)
+    ds = validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY))
+    return cleaning.clean(ds, dedup_window_seconds=5)[0]
+
+
+@pytest.mark.parametrize("kind", sl.SPLIT_KINDS)
+def test_every_kind_passes_the_leakage_checks(shop_dataset, kind):
+    res = sl.build_split(
+        shop_dataset,
+        kind=kind,
+        test_days=7,
+        valid_days=4,
+        min_customer_interactions=2,
+        tfidf_max_features=50,
+    )
+    assert sl.check_split(res.parts) == []
+    parts = res.parts
+    for name in sl.PARTS:
+        assert parts[name].shape == parts["train"].shape
+    val, te = parts["valid"].matrix, parts["test"].matrix
+    assert val.multiply(te).nnz == 0  # validation disjoint from test
+    if kind == "temporal":
+        cut = pd.Timestamp(res.info["cutoff"]).value / 1e9
+        assert parts["test"].timestamps.data.min() >= cut  # no test event before the cut-off
+        assert parts["train"].timestamps.data.max() < cut
+
+
+def test_check_split_catches_planted_leaks(shop_dataset):
+    res = sl.build_split(
+        shop_dataset, kind="temporal", test_days=7, valid_days=4, tfidf_max_features=0
+    )
+    parts = dict(res.parts)
+    # plant a test pair (with its time) into train
+    te = parts["test"]
+    leak = Interactions(
+        matrix=parts["train"].matrix + te.matrix,
+        customer_ids=te.customer_ids,
+        product_ids=te.product_ids,
+        timestamps=parts["train"].timestamps.maximum(te.timestamps),
+        meta=parts["train"].meta,
+    )
+    problems = sl.check_split({**parts, "train": leak})
+    assert any("also in train" in p for p in problems)
+    assert any("at or after the cut-off" in p for p in problems)
+    # features of the test part computed from the wrong period
+    bad = te.with_matrix(te.matrix)
+    bad.timestamps = te.timestamps
+    bad.meta["features_from"] = "test"
+    assert any("features come from 'test'" in p for p in sl.check_split({**parts, "test": bad}))
+    with pytest.raises(ValueError, match="leakage checks"):
+        sl.assert_split_ok({**parts, "train": leak})
+
+
+def test_features_never_see_a_test_period_event(shop_dataset):
+    ds = shop_dataset
+    kw = dict(kind="temporal", test_days=7, valid_days=4, tfidf_max_features=50)
+    cutoff = sl.build_split(ds, **kw).info["cutoff"]
+    clean = sl.build_split(ds, cutoff=cutoff, **kw)
+    # plant, after the cut-off, a purchase on a new device by an existing customer of an existing product
+    ev = ds.events
+    planted = ev.iloc[[0]].copy()
+    planted["timestamp"] = ev["timestamp"].max() + pd.Timedelta(hours=1)
+    planted["event"] = "purchase"
+    planted["device"] = "smartwatch"
+    planted_ds = validate_dataset(
+        Dataset(ds.name, ds.customers, ds.products, pd.concat([ev, planted], ignore_index=True))
+    )
+    leaky = sl.build_split(planted_ds, cutoff=cutoff, **kw)
+    assert leaky.parts["test"].nnz >= clean.parts["test"].nnz  # the event did land in test
+    for part in ("train_inner", "train"):
+        a, b = clean.parts[part], leaky.parts[part]
+        assert a.customer_feature_names == b.customer_feature_names
+        assert not any("smartwatch" in n for n in b.customer_feature_names)
+        assert (a.customer_features != b.customer_features).nnz == 0
+        assert (a.product_features != b.product_features).nnz == 0
+        assert (a.matrix != b.matrix).nnz == 0
+
+
+def test_stratified_build_split_lands_rows_like_microsoft(rng):
+    n = 400
+    users = rng.integers(0, 25, n)
+    items = rng.integers(0, 60, n)
+    df = pd.DataFrame({"userID": users, "itemID": items}).drop_duplicates().reset_index(drop=True)
+    df["rating"] = rng.integers(1, 6, len(df)).astype(float)
+    rows = [
+        (f"u{u}", f"i{i}", 1 + k / 1000, "rating", r)
+        for k, (u, i, r) in enumerate(df[["userID", "itemID", "rating"]].itertuples(index=False))
+    ]
+    res = sl.build_split(
+        _dataset(rows),
+        kind="stratified",
+        signal="explicit",
+        test_fraction=0.25,
+        valid_fraction=0.0,
+        stratify_by="item",
+        seed=42,
+        tfidf_max_features=0,
+    )
+    _, ms_test = sl.python_stratified_split(df, ratio=0.75, filter_by="item", seed=42)
+    te = res.parts["test"]
+    m = te.matrix.tocoo()
+    ours = {
+        (te.customer_ids[i], te.product_ids[j], float(v))
+        for i, j, v in zip(m.row, m.col, m.data, strict=True)
+    }
+    theirs = {
+        (f"u{u}", f"i{i}", r)
+        for u, i, r in ms_test[["userID", "itemID", "rating"]].itertuples(index=False)
+    }
+    assert ours == theirs
+    assert res.parts["valid"].nnz == 0
+
+
+def test_explicit_split_keeps_ratings_and_saves_normalizer(tmp_path):
+    rows = [
+        ("a", "p1", 1, "rating", 5.0),
+        ("a", "p2", 2, "rating", 3.0),
+        ("b", "p1", 3, "rating", 4.0),
+        ("a", "p1", 4, "rating", 4.0),  # re-rating: the latest (4) counts
+        ("b", "p2", 9, "rating", 2.0),
+        ("a", "p3", 10, "view"),  # not a rating: ignored by the explicit signal
+    ]
+    res = sl.build_split(
+        _dataset(rows),
+        signal="explicit",
+        test_days=2,
+        valid_days=0,
+        normalization="center",
+        tfidf_max_features=0,
+    )
+    tr = res.parts["train"]
+    assert tr.meta["signal"] == "explicit"
+    assert tr.matrix.toarray().tolist() == [[4.0, 3.0], [4.0, 0.0]]
+    assert res.parts["test"].matrix.toarray().tolist() == [[0.0, 0.0], [0.0, 2.0]]
+    sl.save_split(
+        tmp_path / "split",
+        res.parts,
+        context=res.context,
+        normalizers=res.normalizers,
+        info=res.info,
+    )
+    norm = sl.load_normalizer(tmp_path / "split", "train")
+    assert norm.mean_.tolist() == [3.5, 4.0]
+    assert norm.inverse(np.array([1]), np.array([-2.0])).tolist() == [2.0]
+    with pytest.raises(FileNotFoundError, match="only explicit"):
+        sl.load_normalizer(tmp_path / "split", "test")
+
+
+def test_save_and_load_split_round_trip(tmp_path, shop_dataset):
+    res = sl.build_split(shop_dataset, test_days=7, valid_days=4, tfidf_max_features=30)
+    folder = sl.save_split(tmp_path / "split", res.parts, context=res.context, info=res.info)
+    back = sl.load_split(folder)
+    assert list(back) == list(sl.PARTS)
+    for name in sl.PARTS:
+        a, b = res.parts[name], back[name]
+        assert (a.matrix != b.matrix).nnz == 0
+        assert list(a.customer_ids) == list(b.customer_ids)
+        assert a.product_feature_names == b.product_feature_names
+        assert (a.customer_features != b.customer_features).nnz == 0
+        assert a.meta.get("cold_customers") == b.meta.get("cold_customers")
+    ctx, names = sl.load_context(folder, "train")
+    assert ctx.shape == (back["train"].nnz, len(names))
+    assert sl.load_context(folder, "test") is None
+    assert sl.split_info(folder)["cutoff"] == res.info["cutoff"]
+    assert sl.check_split(back) == []
+
+
+def test_save_split_rejects_parts_with_other_id_maps(tmp_path):
+    a = Interactions(sp.csr_matrix(np.eye(2)), np.array(["x", "y"]), np.array(["p", "q"]))
+    b = Interactions(sp.csr_matrix(np.eye(2)), np.array(["y", "x"]), np.array(["p", "q"]))
+    with pytest.raises(ValueError, match="id maps"):
+        sl.save_split(tmp_path, {"train": a, "test": b})
+    with pytest.raises(FileNotFoundError, match="02_preprocessing"):
+        sl.load_split(tmp_path / "nothing")
+
+
+# -- the stage notebook ---------------------------------------------------------------------------
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_preprocessing_notebook_runs_with_non_default_knobs(tmp_path):
+    pytest.importorskip("recnb.synthetic")
+    from recnb.runner import run
+
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        """
+run_name: prep
+seed: 11
+data:
+  source: synthetic
+  synthetic: {n_customers: 300, n_products: 100, n_days: 20}
+stages: [02_preprocessing]
+preprocessing:
+  split_kind: random
+  event_weights: {view: 1, click: 2, add_to_cart: 4, purchase: 10}
+  recency_half_life_days: 10
+  dwell_factor: 0.2
+  scaling: linear
+  alpha: 0.5
+  test_fraction: 0.25
+  tfidf_max_features: 100
+"""
+    )
+    run_dir = run(params, reports_dir=tmp_path / "reports", echo=lambda m: None)
+    parts = sl.load_split(run_dir / "split")
+    assert sl.check_split(parts) == []
+    assert parts["train"].meta["split_kind"] == "random"
+    assert parts["train"].meta["event_weights"] == {
+        "view": 1,
+        "click": 2,
+        "add_to_cart": 4,
+        "purchase": 10,
+    }
+    assert parts["train"].meta["seed"] == 11  # seed -1: the run's seed
+    res = run_dir / "results" / "02_preprocessing"
+    removals = pd.read_parquet(res / "removals.parquet")
+    signal_rows = removals[removals["step"] == "events without weight"]["rows"]
+    assert int(signal_rows.iloc[0]) > 0  # wishlist and rating weigh 0 here
+    assert (run_dir / "figures" / "02_preprocessing" / "split_timeline.png").stat().st_size > 1000
+    assert (
+        "Every leakage check passed" in (run_dir / "summaries" / "02_preprocessing.md").read_text()
+    )
+
+
+def test_build_split_fails_loudly_on_bad_settings():
+    ds = _dataset(HAND)
+    with pytest.raises(ValueError, match="no event carries weight"):
+        sl.build_split(ds, event_weights={"rating": 1.0})
+    with pytest.raises(ValueError, match="split kind"):
+        sl.build_split(ds, kind="chrono")
+    with pytest.raises(ValueError, match="test_events: unknown event type"):
+        sl.build_split(ds, test_events=["buy"])
+    with pytest.raises(ValueError, match="test part is empty"):
+        sl.build_split(ds, cutoff="2024-02-01", tfidf_max_features=0)
+    with pytest.raises(ValueError, match="no 'rating' event"):
+        sl.build_split(ds, signal="explicit")
