@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -87,6 +88,22 @@ def find_file(folder: Path, names: Iterable[str]) -> Path | None:
     return None
 
 
+def on_uniques(s: pd.Series, fn) -> pd.Series:
+    """Apply a vectorised string function ``fn`` (Series -> Series) to the distinct values of ``s``
+    only and broadcast the result back; missing values stay missing. Much faster than a row-wise
+    string operation on columns with few distinct values (codes, invoices, countries)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    mapped = fn(pd.Series(np.asarray(uniques, dtype=object))).to_numpy()
+    out = np.empty(len(s), dtype=mapped.dtype if mapped.dtype != bool else bool)
+    if len(mapped):
+        out = mapped[np.where(codes < 0, 0, codes)]
+    missing = codes < 0
+    if missing.any():
+        out = out.astype(object)
+        out[missing] = np.nan
+    return pd.Series(out, index=s.index, name=s.name)
+
+
 def as_id_strings(s: pd.Series) -> pd.Series:
     """Ids as stripped strings (object dtype); whole numbers in integer form; blank -> missing.
 
@@ -103,11 +120,13 @@ def as_id_strings(s: pd.Series) -> pd.Series:
                 raise ValueError(f"column {s.name!r}: id {vals[frac][0]!r} is not a whole number")
         out[mask] = vals.astype("int64").astype(str)
         return out
-    if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
-        s = s.map(_one_id, na_action="ignore")
-    out = s.astype(object).str.strip()
-    out = out.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    return out.where(out.str.len() > 0, np.nan).astype(object)
+
+    def clean(u: pd.Series) -> pd.Series:
+        u = u.map(_one_id).astype(object).str.strip()
+        u = u.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+        return u.where(u.str.len() > 0, np.nan)
+
+    return on_uniques(s, clean).astype(object)
 
 
 def _one_id(v: Any) -> Any:
@@ -126,12 +145,13 @@ def _one_id(v: Any) -> Any:
 
 
 def categorical_ids(values: np.ndarray | pd.Series) -> pd.Categorical:
-    """A categorical of id strings (memory-light for long event logs)."""
-    cat = pd.Categorical(values)
-    cats = cat.categories
-    if not (pd.api.types.is_object_dtype(cats) or pd.api.types.is_string_dtype(cats)):
-        cat = cat.rename_categories([str(c) for c in cats])
-    return cat
+    """A categorical of id strings (memory-light for long event logs), categories in order of first
+    appearance."""
+    codes, uniques = pd.factorize(np.asarray(values))
+    if (codes < 0).any():
+        raise ValueError("categorical_ids: missing id")
+    cats = pd.Index(np.asarray(uniques).astype(str), dtype=object)
+    return pd.Categorical.from_codes(codes, categories=cats, validate=False)
 
 
 def mode_by_key(keys: pd.Series | np.ndarray, values: pd.Series | np.ndarray) -> pd.DataFrame:
@@ -140,7 +160,9 @@ def mode_by_key(keys: pd.Series | np.ndarray, values: pd.Series | np.ndarray) ->
     Returns a frame indexed by key with columns ``value`` and ``n_distinct`` (how many distinct values
     the key had, so a loader can report keys whose value changed).
     """
-    df = pd.DataFrame({"k": np.asarray(keys), "v": np.asarray(values)}).dropna()
+    k = keys.reset_index(drop=True) if isinstance(keys, pd.Series) else pd.Series(keys)
+    v = values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(values)
+    df = pd.DataFrame({"k": k, "v": v}).dropna()
     if df.empty:
         return pd.DataFrame({"value": pd.Series(dtype=object), "n_distinct": pd.Series(dtype=int)})
     counts = df.groupby(["k", "v"], sort=False, observed=True).size()
@@ -148,7 +170,8 @@ def mode_by_key(keys: pd.Series | np.ndarray, values: pd.Series | np.ndarray) ->
     counts = counts.sort_values(ascending=False, kind="stable")
     top = counts[~counts.index.get_level_values(0).duplicated()]
     out = pd.DataFrame(
-        {"value": top.index.get_level_values(1)}, index=top.index.get_level_values(0)
+        {"value": np.asarray(top.index.get_level_values(1), dtype=object)},
+        index=np.asarray(top.index.get_level_values(0)),
     )
     out["n_distinct"] = n_distinct.reindex(out.index).to_numpy()
     return out
@@ -163,7 +186,9 @@ def epoch_to_datetime(values: pd.Series | np.ndarray, unit: str, file: Path) -> 
     return pd.Series(pd.to_datetime(s.to_numpy(), unit=unit), index=s.index)
 
 
-def map_events(raw: pd.Series, mapping: dict[str, str | None], file: Path, column: str) -> pd.Series:
+def map_events(
+    raw: pd.Series, mapping: dict[str, str | None], file: Path, column: str
+) -> pd.Series:
     """Map the source's event names to :data:`EVENT_TYPES`; ``None`` in ``mapping`` gives a missing
     value (the caller drops and counts those rows); a name not in ``mapping`` fails loudly."""
     cat = raw.astype("category")
@@ -198,12 +223,32 @@ def count_table(s: pd.Series, limit: int = 20) -> str:
     return ", ".join(parts)
 
 
-def read_text(file: Path, encodings: tuple[str, ...] = ("utf-8", "latin-1")) -> tuple[str, str]:
-    """File text and the first encoding that decodes it strictly."""
-    data = file.read_bytes()
+def read_text(
+    file: Path, encodings: tuple[str, ...] = ("utf-8", "latin-1"), nrows: int | None = None
+) -> tuple[str, str]:
+    """Text of a file (its first ``nrows`` lines if given) and the first encoding that decodes it
+    strictly (latin-1 decodes anything, so it goes last)."""
+    if nrows is None:
+        data = file.read_bytes()
+    else:
+        with open(file, "rb") as fh:
+            data = b"".join(itertools.islice(fh, nrows))
     for enc in encodings:
         try:
             return data.decode(enc), enc
         except UnicodeDecodeError:
             continue
     raise ValueError(f"{file}: cannot decode the file with any of {encodings}")
+
+
+def read_csv_checked(file: Path | str, source: Any = None, **kwargs: Any) -> Any:
+    """``pandas.read_csv`` whose parse and dtype errors name the file (pandas' own messages do not).
+
+    ``source`` is what pandas reads (a buffer) when it is not ``file`` itself.
+    """
+    try:
+        return pd.read_csv(file if source is None else source, **kwargs)
+    except UnicodeDecodeError:
+        raise
+    except (pd.errors.ParserError, ValueError, OverflowError) as err:
+        raise ValueError(f"{file}: cannot read as the official layout: {err}") from err

@@ -1,0 +1,47 @@
+"""Real-data loaders: map public e-commerce data sets into the recnb data model.
+
+Each loader reads a local file or folder (nothing is downloaded at run time), maps what the source has
+into the customers, products and events tables of :mod:`recnb.schema` (a column the source lacks is
+absent, never invented), records every drop or change with its row count in ``Dataset.notes`` and
+returns a validated :class:`~recnb.schema.Dataset`.
+
+- :func:`load_online_retail`: UCI Online Retail (xlsx or CSV);
+- :func:`load_movielens`: MovieLens 100K, 1M/10M, latest/20M/25M;
+- :func:`load_retailrocket`: RetailRocket events, item properties, category tree;
+- :func:`load_rees46`: REES46 multi-category store monthly CSVs;
+- :func:`load_taobao`: Taobao UserBehavior.
+
+:func:`load_source` dispatches by name and finds the data through :func:`resolve_data_path` (an explicit
+path, else ``$RECNB_DATA_DIR/<folder>``); :func:`download` fetches the freely available ones.
+"""
+
+from recnb.loaders.download import ManualDownloadRequired, download
+from recnb.loaders.movielens import load_movielens
+from recnb.loaders.online_retail import NON_PRODUCT_CODES, is_product_code, load_online_retail
+from recnb.loaders.rees46 import load_rees46
+from recnb.loaders.registry import (
+    DATA_DIR_ENV,
+    SOURCE_NAMES,
+    get_source,
+    load_source,
+    resolve_data_path,
+)
+from recnb.loaders.retailrocket import load_retailrocket
+from recnb.loaders.taobao import load_taobao
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "NON_PRODUCT_CODES",
+    "SOURCE_NAMES",
+    "ManualDownloadRequired",
+    "download",
+    "get_source",
+    "is_product_code",
+    "load_movielens",
+    "load_online_retail",
+    "load_rees46",
+    "load_retailrocket",
+    "load_source",
+    "load_taobao",
+    "resolve_data_path",
+]
