@@ -9,8 +9,8 @@ Conventions used by every metric in :mod:`recnb.metrics`:
   relevance grades. An entry is *relevant* when its grade is ``> 0``; explicit zeros are ignored and
   negative grades are rejected. Row ``i`` of ``truth`` belongs to the customer of row ``i`` of ``topk``.
 
-No function builds a dense customers x products matrix: a recommended item is looked up in the
-held-out items through one ``np.searchsorted`` over the sorted keys ``row * n_products + column``.
+No function builds a dense customers x products matrix: a recommended item is looked up in its
+customer's sorted row of held-out items (scipy's sparse element lookup, a binary search per item).
 """
 
 from __future__ import annotations
@@ -146,32 +146,35 @@ def row_ids(csr: sparse.csr_matrix) -> np.ndarray:
     return np.repeat(np.arange(csr.shape[0], dtype=np.int64), np.diff(csr.indptr))
 
 
-def lookup(topk: np.ndarray, csr: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Find each recommended item among the stored entries of the same row of ``csr``.
+def lookup(topk: np.ndarray, csr: sparse.csr_matrix, transposed: bool = False) -> np.ndarray:
+    """Stored value of ``csr[i, topk[i, j]]`` for every recommended item (0 where not stored).
+
+    Uses scipy's sparse element lookup, a binary search inside each customer's sorted row, so
+    no dense customers x products array is built.
 
     Parameters
     ----------
     topk : numpy.ndarray, shape (n, K)
-        Checked top-K array (see :func:`check_topk`).
+        Checked top-K array (see :func:`check_topk`); ``-1`` entries give 0.
     csr : scipy.sparse.csr_matrix, shape (n, n_products)
         Canonical CSR (sorted indices, no duplicates).
+    transposed : bool
+        Return the result as a C-contiguous ``(K, n)`` array (rank-major), which makes
+        cumulative sums over ranks fast.
 
     Returns
     -------
-    found : numpy.ndarray of bool, shape (n, K)
-        True where ``topk[i, j]`` is stored in row ``i`` of ``csr``; False for ``-1``.
-    position : numpy.ndarray of int64, shape (n, K)
-        Index into ``csr.data`` where found, otherwise 0 (meaningless; mask with ``found``).
+    numpy.ndarray of float64, shape (n, K) or (K, n)
     """
     n, width = topk.shape
-    n_cols = np.int64(csr.shape[1])
-    keys = row_ids(csr) * n_cols + csr.indices.astype(np.int64)
-    if keys.size == 0:
-        return np.zeros((n, width), dtype=bool), np.zeros((n, width), dtype=np.int64)
-    query = np.arange(n, dtype=np.int64)[:, None] * n_cols + topk
-    query[topk < 0] = -1
-    position = np.searchsorted(keys, query.ravel()).reshape(n, width)
-    np.minimum(position, keys.size - 1, out=position)
-    found = keys[position] == query
-    position[~found] = 0
-    return found, position
+    layout = topk.T if transposed else topk
+    if csr.nnz == 0 or topk.size == 0:
+        return np.zeros(layout.shape, dtype=np.float64)
+    rows = np.broadcast_to(
+        np.arange(n, dtype=np.int64)[None, :] if transposed else np.arange(n)[:, None],
+        layout.shape,
+    ).ravel()
+    cols = layout.ravel()
+    values = np.asarray(csr[rows, np.maximum(cols, 0)], dtype=np.float64).reshape(layout.shape)
+    values[layout < 0] = 0.0
+    return np.ascontiguousarray(values)
