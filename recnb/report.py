@@ -55,6 +55,10 @@ def table(df: Any, precision: int = 2, percent: tuple[str, ...] = (), caption: s
         elif np.issubdtype(df[c].dtype, np.floating):
             fmt[c] = f"{{:,.{precision}f}}"
     st = df.style.format(fmt, na_rep="–").hide(axis="index")
+    text_cols = [c for c in df.columns if c not in fmt]
+    if text_cols:
+        st = st.set_properties(subset=text_cols, **{"text-align": "left"})
+    st = st.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
     if caption:
         st = st.set_caption(caption)
     return st
