@@ -120,8 +120,14 @@ class Interactions:
             self._pidx = {p: i for i, p in enumerate(self.product_ids)}
         return np.fromiter((self._pidx.get(str(p), -1) for p in np.atleast_1d(ids)), np.int64)
 
-    def with_matrix(self, matrix: sp.spmatrix, **meta: Any) -> Interactions:
-        """A copy sharing id maps and features, with another matrix (e.g. the test part)."""
+    def with_matrix(
+        self, matrix: sp.spmatrix, timestamps: sp.spmatrix | None = None, **meta: Any
+    ) -> Interactions:
+        """A copy sharing id maps and features, with another matrix (e.g. the test part).
+
+        ``timestamps`` (same sparsity as ``matrix``) is not carried over from ``self``: the old
+        timestamps do not describe the new matrix's pairs.
+        """
         return Interactions(
             matrix=matrix,
             customer_ids=self.customer_ids,
@@ -130,6 +136,7 @@ class Interactions:
             customer_feature_names=list(self.customer_feature_names),
             product_features=self.product_features,
             product_feature_names=list(self.product_feature_names),
+            timestamps=timestamps,
             meta={**self.meta, **meta},
         )
 

@@ -1,0 +1,23 @@
+"""Recommendation models behind one contract (:class:`recnb.models.base.Recommender`).
+
+``make_model(name, **params)`` builds a registered model; ``REGISTRY`` maps params-file names to
+classes. Model modules are imported lazily by the registry.
+"""
+
+from recnb.models.base import Recommender
+from recnb.models.registry import (
+    REGISTRY,
+    hyperparameters,
+    make_model,
+    model_capabilities,
+    register,
+)
+
+__all__ = [
+    "REGISTRY",
+    "Recommender",
+    "hyperparameters",
+    "make_model",
+    "model_capabilities",
+    "register",
+]

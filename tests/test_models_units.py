@@ -1,0 +1,364 @@
+"""Unit tests of the model layer's pieces: top-k, registry, base checks, and each family's maths."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recnb.interactions import Interactions
+from recnb.models import REGISTRY, Recommender, hyperparameters, make_model, model_capabilities
+from recnb.models.content import product_vectors
+from recnb.models.ease import EaseMemoryError
+from recnb.models.knn import top_similar, weight_rows
+from recnb.models.testing import build, checkerboard, products_table, random_interactions
+from recnb.models.topk import GROUP, topk_dense
+
+
+# -- top-k -------------------------------------------------------------------------------------
+def _oracle(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    n, m = scores.shape
+    idx = np.full((n, k), -1)
+    val = np.full((n, k), np.nan, np.float32)
+    for r in range(n):
+        order = [
+            j for j in sorted(range(m), key=lambda j: (-scores[r, j], j)) if scores[r, j] > -np.inf
+        ]
+        order = order[:k]
+        idx[r, : len(order)] = order
+        val[r, : len(order)] = scores[r, order]
+    return idx, val
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.integers(1, 12),
+    st.integers(1, 14),
+    st.integers(0, 2**31 - 1),
+)
+def test_topk_dense_matches_full_sort_with_ties_and_exclusions(n, m, k, seed):
+    g = np.random.default_rng(seed)
+    scores = g.integers(0, 4, (n, m)).astype(np.float32)  # many ties
+    scores[g.random((n, m)) < 0.3] = -np.inf
+    idx, val = topk_dense(scores, k)
+    exp_idx, exp_val = _oracle(scores, k)
+    np.testing.assert_array_equal(idx, exp_idx)
+    np.testing.assert_array_equal(val, exp_val)
+
+
+def _oracle_wide(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    n, m = scores.shape
+    idx = np.full((n, k), -1)
+    val = np.full((n, k), np.nan, np.float32)
+    for r in range(n):
+        order = np.lexsort((np.arange(m), -scores[r]))
+        order = order[np.isfinite(scores[r, order])][:k]
+        idx[r, : len(order)] = order
+        val[r, : len(order)] = scores[r, order]
+    return idx, val
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 8), st.integers(0, 300), st.integers(0, 2**31 - 1), st.booleans())
+def test_topk_dense_wide_rows_grouped_path(k, extra, seed, integer):
+    # wide enough for the grouped pre-selection (k * GROUP * 4 columns or more)
+    g = np.random.default_rng(seed)
+    m = k * GROUP * 4 + extra
+    if integer:  # heavy ties between group maxima
+        scores = g.integers(0, 6, (5, m)).astype(np.float32)
+    else:
+        scores = g.standard_normal((5, m)).astype(np.float32)
+    scores[g.random((5, m)) < g.random()] = -np.inf
+    scores[0] = -np.inf  # nothing available
+    scores[1, : m - 3] = -np.inf  # fewer than k available, all in the tail
+    idx, val = topk_dense(scores, k)
+    exp_idx, exp_val = _oracle_wide(scores, k)
+    np.testing.assert_array_equal(idx, exp_idx)
+    np.testing.assert_array_equal(val, exp_val)
+
+
+def test_topk_dense_known_case_and_errors():
+    s = np.array([[0.5, 2.0, 2.0, -np.inf, 1.0]], np.float32)
+    idx, val = topk_dense(s, 3)
+    assert idx.tolist() == [[1, 2, 4]]
+    assert val.tolist() == [[2.0, 2.0, 1.0]]
+    idx, val = topk_dense(s, 6)
+    assert idx.tolist() == [[1, 2, 4, 0, -1, -1]]
+    assert np.isnan(val[0, 4:]).all()
+    with pytest.raises(ValueError, match="NaN"):
+        topk_dense(np.array([[1.0, np.nan, 0.0]]), 2)
+    with pytest.raises(ValueError, match="k must be"):
+        topk_dense(s, 0)
+    wide = np.zeros((2, 4 * GROUP * 3), np.float32)
+    wide[1, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        topk_dense(wide, 3)
+
+
+# -- registry ----------------------------------------------------------------------------------
+def test_registry_lists_required_families():
+    required = {"random", "popularity", "trending", "item_knn", "user_knn", "content"}
+    required |= {"pure_svd", "biased_mf", "ease"}
+    assert required <= set(REGISTRY)
+
+
+def test_make_model_rejects_unknown_names_and_hyperparameters():
+    with pytest.raises(KeyError, match="known models: .*item_knn"):
+        make_model("itemknn")
+    with pytest.raises(
+        TypeError, match=r"unknown hyperparameter\(s\) \['neighbours'\].*n_neighbors"
+    ):
+        make_model("item_knn", neighbours=5)
+    model = make_model("item_knn", n_neighbors=5, random_state=1)
+    assert model.get_params()["n_neighbors"] == 5
+    assert hyperparameters("ease")["max_items"] == 20_000
+
+
+def test_model_capabilities_table():
+    caps = model_capabilities(["content", "item_knn"]).set_index("model")
+    assert caps.loc["content", "cold_products"]
+    assert not caps.loc["item_knn", "cold_products"]
+    assert caps.loc["item_knn", "cold_customers"] == "popularity fallback"
+    assert set(model_capabilities()["model"]) == set(REGISTRY)
+
+
+def test_bad_hyperparameter_values_fail_at_fit():
+    inter, _ = checkerboard()
+    for name, params, match in [
+        ("item_knn", {"n_neighbors": 0}, "n_neighbors"),
+        ("item_knn", {"weighting": "idf"}, "weighting"),
+        ("user_knn", {"shrinkage": -1.0}, "shrinkage"),
+        ("pure_svd", {"n_factors": 2.5}, "n_factors"),
+        ("biased_mf", {"regularization": -0.1}, "regularization"),
+        ("ease", {"l2": 0.0}, "l2"),
+        ("popularity", {"by": "views"}, "by"),
+        ("trending", {"window_days": 0}, "window_days"),
+        ("content", {"min_df": 0}, "min_df"),
+        ("random", {"batch_size": 0}, "batch_size"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            make_model(name, **params).fit(inter)
+
+
+# -- base class --------------------------------------------------------------------------------
+def test_recommend_indices_validates_input():
+    inter, _ = checkerboard()
+    model = build("item_knn").fit(inter)
+    with pytest.raises(IndexError, match="out of range"):
+        model.recommend_indices(np.array([inter.n_customers]))
+    with pytest.raises(IndexError, match="out of range"):
+        model.recommend_indices(np.array([-2]))
+    with pytest.raises(TypeError, match="integers"):
+        model.recommend_indices(np.array([0.5]))
+    with pytest.raises(ValueError, match="k must be"):
+        model.recommend_indices(np.array([0]), k=0)
+    with pytest.raises(IndexError, match="candidate"):
+        model.recommend_indices(np.array([0]), candidates=np.array([99]))
+
+
+def test_features_override_is_checked():
+    inter, _ = checkerboard()
+    model = build("content")
+    with pytest.raises(ValueError, match="rows, expected"):
+        model.fit(inter, features={"product_features": np.ones((3, 2))})
+    with pytest.raises(ValueError, match="names"):
+        model.fit(
+            inter,
+            features={
+                "product_features": np.ones((inter.n_products, 2)),
+                "product_feature_names": ["a"],
+            },
+        )
+    with pytest.raises(TypeError, match="DataFrame"):
+        model.fit(inter, features={"products": [1, 2]})
+
+
+def test_load_refuses_foreign_or_missing_files(tmp_path):
+    inter, _ = checkerboard()
+    model = build("popularity").fit(inter)
+    with pytest.raises(FileNotFoundError, match="model.json"):
+        Recommender.load(tmp_path / "nothing")
+    folder = model.save(tmp_path / "m")
+    info = json.loads((folder / "model.json").read_text())
+    with pytest.raises(TypeError, match="PopularityRecommender"):
+        REGISTRY["ease"].load(folder)
+    info["model"] = "no_such_model"
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(KeyError, match="no_such_model"):
+        Recommender.load(folder)
+    info["format"] = "pickle"
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="format"):
+        Recommender.load(folder)
+
+
+def test_save_refuses_unwritable_state(tmp_path):
+    inter, _ = checkerboard()
+    model = build("popularity").fit(inter)
+    model.something_ = object()
+    with pytest.raises(TypeError, match="something_"):
+        model.save(tmp_path / "m")
+
+
+# -- baselines ---------------------------------------------------------------------------------
+def test_random_is_seeded_and_personal():
+    inter = random_interactions(np.random.default_rng(0), n_customers=20, n_products=40)
+    a = make_model("random", random_state=1).fit(inter).recommend_indices(np.arange(19), k=10)[0]
+    b = make_model("random", random_state=2).fit(inter).recommend_indices(np.arange(19), k=10)[0]
+    assert not np.array_equal(a, b)
+    assert len({tuple(r) for r in a}) > 15  # lists differ between customers
+
+
+def test_popularity_by_confidence_and_trending_window():
+    day = 86_400.0
+    m = sp.csr_matrix(np.array([[5, 1, 0], [1, 1, 0], [0, 1, 1]], np.float32))
+    ts = sp.csr_matrix(
+        np.array([[1 * day, 10 * day, 0], [2 * day, 10 * day, 0], [0, 9 * day, 10 * day]])
+    )
+    inter = Interactions(m, ["a", "b", "c"], ["x", "y", "z"], timestamps=ts)
+    pop = make_model("popularity").fit(inter)
+    np.testing.assert_array_equal(pop.item_scores_, [2, 3, 1])
+    conf = make_model("popularity", by="confidence").fit(inter)
+    np.testing.assert_array_equal(conf.item_scores_, [6, 3, 1])
+    trend = make_model("trending", window_days=3).fit(inter)
+    np.testing.assert_array_equal(trend.item_scores_, [0, 3, 1])
+    decay = make_model("trending", window_days=3, half_life_days=1).fit(inter)
+    np.testing.assert_allclose(decay.item_scores_, [0, 2.5, 1])
+    with pytest.raises(ValueError, match="timestamps"):
+        make_model("trending").fit(Interactions(m, ["a", "b", "c"], ["x", "y", "z"]))
+
+
+# -- kNN ---------------------------------------------------------------------------------------
+def test_top_similar_matches_dense_cosine(rng):
+    x = sp.random(30, 12, density=0.3, random_state=4, format="csr", dtype=np.float32)
+    sims = top_similar(x, n_neighbors=4, shrinkage=0.5, budget=64).toarray()
+    d = x.toarray().astype(np.float64)
+    norms = np.linalg.norm(d, axis=1)
+    full = d @ d.T / (norms[:, None] * norms[None, :] + 0.5)
+    np.fill_diagonal(full, 0)
+    for r in range(30):
+        kept = np.flatnonzero(sims[r])
+        positive = np.flatnonzero(full[r] > 0)
+        assert len(kept) == min(4, len(positive))
+        np.testing.assert_allclose(sims[r, kept], full[r, kept], rtol=1e-5)
+        if len(kept):  # nothing better was dropped
+            assert full[r].max() <= sims[r, kept].max() + 1e-6
+            assert np.sort(full[r])[::-1][len(kept) - 1] == pytest.approx(sims[r, kept].min())
+
+
+def test_weight_rows_bm25_and_tfidf():
+    x = sp.csr_matrix(np.array([[1, 4, 0], [0, 1, 1], [2, 0, 0]], np.float32))
+    tf = weight_rows(x, "tfidf").toarray()
+    idf = np.log1p(3 / np.array([2, 2, 1]))
+    np.testing.assert_allclose(tf, np.sqrt(x.toarray()) * idf, rtol=1e-6)
+    bm = weight_rows(x, "bm25", k1=1.2, b=0.75).toarray()
+    lengths = np.array([5, 2, 2.0])
+    norm = 0.25 + 0.75 * lengths / lengths.mean()
+    d = x.toarray()
+    expected = np.where(d > 0, d * 2.2 / (1.2 * norm[:, None] + d) * idf, 0)
+    np.testing.assert_allclose(bm, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="weighting"):
+        weight_rows(x, "idf")
+
+
+def test_item_knn_scores_are_history_times_similarity(rng):
+    inter = random_interactions(rng)
+    model = build("item_knn", n_neighbors=5, weighting="bm25").fit(inter)
+    assert model.similarity_.getnnz(axis=1).max() <= 5
+    s = model.score_pairs(np.arange(5), np.full(5, 2))
+    expected = (inter.matrix[:5] @ model.similarity_[:, 2]).toarray().ravel()
+    np.testing.assert_allclose(s, expected, rtol=1e-6)
+
+
+# -- content -----------------------------------------------------------------------------------
+def test_product_vectors_blocks_and_alignment():
+    ids = np.array(["a", "b", "c", "d"], dtype=object)
+    products = products_table(ids, np.random.default_rng(0)).iloc[[2, 0, 1]]  # 'd' missing
+    m, names = product_vectors(products, ids, min_df=1)
+    assert m.shape == (4, len(names))
+    assert m[3].nnz == 0
+    assert "category:home" in names and "category:home/kitchen" in names
+    assert any(n.startswith("term:") for n in names)
+    assert any(n.startswith("brand:") for n in names)
+    assert any(n.startswith("price:") for n in names)
+    with pytest.raises(KeyError, match="product_id"):
+        product_vectors(products.drop(columns="product_id"), ids)
+
+
+def test_content_serves_cold_products_and_needs_features(rng):
+    inter, _ = checkerboard()
+    # product p5 gets no interactions at all: still reachable through its features
+    m = inter.matrix.tolil()
+    m[:, 5] = 0
+    cold = inter.with_matrix(m.tocsr())
+    model = build("content").fit(cold)
+    assert model.popularity_[5] == 0
+    idx, _ = model.recommend_indices(np.arange(12), k=2)
+    assert (idx == 5).any()
+    bare = Interactions(inter.matrix, inter.customer_ids, inter.product_ids)
+    with pytest.raises(ValueError, match="no product features"):
+        build("content").fit(bare)
+
+
+# -- factorisation -----------------------------------------------------------------------------
+def test_pure_svd_matches_exact_svd_projection(rng):
+    inter = random_interactions(rng, n_customers=30, n_products=15)
+    model = build("pure_svd", n_factors=5, n_iter=30).fit(inter)
+    x = inter.matrix.toarray().astype(np.float64)
+    _, _, vt = np.linalg.svd(x)
+    v = vt[:5].T
+    expected = x @ v @ v.T
+    got = model.score_pairs(np.repeat(np.arange(29), 15), np.tile(np.arange(15), 29))
+    np.testing.assert_allclose(got.reshape(29, 15), expected[:29], atol=2e-3)
+    assert model.item_factors_.dtype == np.float32
+
+
+def test_biased_mf_recovers_low_rank_ratings():
+    g = np.random.default_rng(5)
+    n_c, n_p, f = 120, 60, 2
+    truth = 3.0 + g.normal(0, 0.3, (n_c, 1)) + g.normal(0, 0.3, (1, n_p))
+    truth += g.normal(0, 0.6, (n_c, f)) @ g.normal(0, 0.6, (f, n_p))
+    mask = g.random((n_c, n_p)) < 0.5
+    noisy = truth + g.normal(0, 0.1, truth.shape)
+    r, c = np.nonzero(mask)
+    inter = Interactions(
+        sp.csr_matrix((noisy[r, c].astype(np.float32), (r, c)), shape=(n_c, n_p)),
+        [f"u{i}" for i in range(n_c)],
+        [f"i{j}" for j in range(n_p)],
+    )
+    model = make_model("biased_mf", n_factors=2, n_epochs=25, regularization=0.02, random_state=0)
+    model.fit(inter)
+    hr, hc = np.nonzero(~mask)
+    pred = model.predict(np.array(inter.customer_ids)[hr], np.array(inter.product_ids)[hc])
+    rmse = float(np.sqrt(np.mean((pred - truth[hr, hc]) ** 2)))
+    baseline = float(np.sqrt(np.mean((noisy[r, c].mean() - truth[hr, hc]) ** 2)))
+    assert rmse < 0.1 < baseline
+    # unknown ids fall back to biases / the global mean; predictions are clipped to the range
+    p = model.predict(["u0", "ghost", "ghost"], ["ghost", "i0", "ghost"])
+    assert p[2] == pytest.approx(model.global_mean_)
+    assert p[0] == pytest.approx(model.global_mean_ + model.customer_bias_[0], rel=1e-6)
+    assert (model.predict(["u0"] * n_p, inter.product_ids) <= noisy[r, c].max() + 1e-6).all()
+
+
+# -- EASE --------------------------------------------------------------------------------------
+def test_ease_matches_closed_form(rng):
+    inter = random_interactions(rng, n_customers=40, n_products=12)
+    model = build("ease", l2=3.0).fit(inter)
+    x = (inter.matrix.toarray() > 0).astype(np.float64)
+    p = np.linalg.inv(x.T @ x + 3.0 * np.eye(12))
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    np.testing.assert_allclose(model.weights_, b, atol=1e-5)
+    assert model.weights_.dtype == np.float32
+
+
+def test_ease_refuses_large_catalogue_with_clear_message():
+    inter, _ = checkerboard()
+    with pytest.raises(EaseMemoryError, match=r"12 products, above max_items=10.*GiB"):
+        build("ease", max_items=10).fit(inter)
+    assert issubclass(EaseMemoryError, MemoryError)
