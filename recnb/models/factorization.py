@@ -20,20 +20,11 @@ import scipy.sparse as sp
 from sklearn.utils.extmath import randomized_svd
 
 from recnb.interactions import Interactions
+from recnb.models._checks import check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register
 
 __all__ = ["BiasedMF", "PureSVD"]
-
-
-def _check_pos_int(who: str, key: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-        raise ValueError(f"{who}: {key} must be a positive int, got {v!r}")
-
-
-def _check_nonneg(who: str, key: str, v: Any) -> None:
-    if not (isinstance(v, int | float | np.floating) and np.isfinite(v) and v >= 0):
-        raise ValueError(f"{who}: {key} must be a finite number >= 0, got {v!r}")
 
 
 @register
@@ -72,8 +63,8 @@ class PureSVD(Recommender):
         self.batch_size = batch_size
 
     def _check_params(self) -> None:
-        _check_pos_int("pure_svd", "n_factors", self.n_factors)
-        _check_pos_int("pure_svd", "n_iter", self.n_iter)
+        check_positive_int("pure_svd", "n_factors", self.n_factors)
+        check_positive_int("pure_svd", "n_iter", self.n_iter)
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         x = self.seen_.copy() if self.binarize else train.matrix.multiply(train.matrix > 0)
@@ -208,10 +199,10 @@ class BiasedMF(Recommender):
         self.batch_size = batch_size
 
     def _check_params(self) -> None:
-        _check_pos_int("biased_mf", "n_factors", self.n_factors)
-        _check_pos_int("biased_mf", "n_epochs", self.n_epochs)
+        check_positive_int("biased_mf", "n_factors", self.n_factors)
+        check_positive_int("biased_mf", "n_epochs", self.n_epochs)
         for key in ("regularization", "bias_regularization", "init_std"):
-            _check_nonneg("biased_mf", key, getattr(self, key))
+            check_nonnegative("biased_mf", key, getattr(self, key))
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         r = sp.csr_matrix(train.matrix, dtype=np.float32)

@@ -34,25 +34,12 @@ from implicit.cpu.bpr import BayesianPersonalizedRanking
 from threadpoolctl import threadpool_limits
 
 from recnb.interactions import Interactions
+from recnb.models._checks import check_nonnegative as _check_nonnegative
+from recnb.models._checks import check_positive_int as _check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register
 
 __all__ = ["ImplicitALS", "ImplicitBPR"]
-
-
-def _check_positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
-
-
-def _check_nonnegative(owner: str, name: str, value: Any, strict: bool = False) -> None:
-    ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-    ok = ok and np.isfinite(value) and (value > 0 if strict else value >= 0)
-    if not ok:
-        raise ValueError(
-            f"{owner}: {name} must be a {'positive' if strict else 'non-negative'} "
-            f"finite number, got {value!r}"
-        )
 
 
 class _ImplicitFactorization(Recommender):
