@@ -21,6 +21,17 @@ def test_failed_write_keeps_previous_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temp file left behind
 
 
+def test_written_files_get_normal_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
 def test_json_rejects_nan_and_converts_numpy(tmp_path):
     write_json(tmp_path / "a.json", {"x": np.float32(1.5), "n": np.int64(3), "arr": np.arange(2)})
     assert read_json(tmp_path / "a.json") == {"x": 1.5, "n": 3, "arr": [0, 1]}
