@@ -41,7 +41,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    # read without changing it for longer than this call (os.umask has no getter)
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
