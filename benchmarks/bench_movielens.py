@@ -1,0 +1,195 @@
+"""MovieLens benchmark: recnb's models under Microsoft Recommenders' README protocol, their rows beside ours.
+
+Protocol (their README "Algorithm Comparison" table and ``examples/06_benchmarks/movielens.ipynb``):
+``python_stratified_split(ratio=0.75, filter_by="item", seed=42)``; top-10 lists; every held-out rating
+is relevant; movies the user rated in train are removed; MAP as their ``map`` (``map_msr``) and as
+``map_at_k`` (``map_min``). Our hyperparameters are chosen on a validation split carved from train
+(notebook 03's tuning), never on test.
+
+The script runs stages 02 (split) and 03 (tuning, evaluation) of a params file through the runner, so
+the figures are exactly those of the HTML report, then
+
+1. checks that the pipeline's test part holds exactly the ratings that the stratified split of the raw
+   ratings file (read here directly with pandas, in file order) puts in test;
+2. prints our leaderboard beside the published table (``recnb.reference.msr_movielens100k``) and, for
+   ML-100K, the issue's targets.
+
+Usage (the data is never shipped; see the params file for where to put it)::
+
+    RECNB_DATA_DIR=/path/to/data .venv/bin/python benchmarks/bench_movielens.py params/movielens100k.yaml
+    RECNB_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_movielens.py params/ml_latest_small.yaml
+
+``--reuse`` skips the run when the run folder already holds the results. Without
+``RECNB_PSEUDONYM_KEY`` a random key is used for this run (customer pseudonyms do not matter here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from recnb.io import read_parquet  # noqa: E402
+from recnb.loaders import resolve_data_path  # noqa: E402
+from recnb.params import load_params, section_name  # noqa: E402
+from recnb.privacy import KEY_ENV_VAR, pseudonymize, resolve_key  # noqa: E402
+from recnb.reference import msr_movielens100k  # noqa: E402
+from recnb.split import python_stratified_split  # noqa: E402
+
+STAGES = ["02_preprocessing", "03_model_comparison"]
+#: the issue's targets on the real ML-100K (nDCG@10): model -> minimum
+TARGETS_100K = {"best model": 0.49, "bpr": 0.442, "als": 0.45, "pure_svd": 0.44}
+
+
+def raw_ratings(settings) -> pd.DataFrame:
+    """The ratings file of the run's MovieLens folder, read directly, in file order."""
+    folder = resolve_data_path(
+        "movielens", settings.data.path, variant=settings.data.options.get("variant")
+    )
+    if folder.is_file():
+        folder = folder.parent
+    if (folder / "u.data").is_file():
+        df = pd.read_csv(
+            folder / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"], dtype=str
+        )
+    elif (folder / "ratings.csv").is_file():
+        df = pd.read_csv(folder / "ratings.csv", dtype=str).rename(
+            columns={"userId": "user", "movieId": "item"}
+        )
+    else:
+        raise FileNotFoundError(
+            f"{folder}: neither u.data nor ratings.csv (this script reads those two)"
+        )
+    return df[["user", "item", "rating", "timestamp"]]
+
+
+def check_split(settings, run_dir: Path) -> dict[str, int]:
+    """Compare the saved test part with the stratified split of the raw file; raise on a difference."""
+    from recnb.interactions import Interactions
+
+    prep = settings.section("preprocessing")
+    ratio = 1.0 - float(prep.get("test_fraction", 0.25))
+    by = prep.get("stratify_by", "item")
+    seed = int(prep.get("seed", settings.seed))
+    df = raw_ratings(settings)
+    _, test_ref = python_stratified_split(
+        df, ratio=ratio, filter_by=by, col_user="user", col_item="item", seed=seed
+    )
+    key = resolve_key(settings.data.pseudonym_key)
+    want = set(zip(pseudonymize(test_ref["user"], key), test_ref["item"].astype(str), strict=True))
+    test = Interactions.load(run_dir / "split" / "test")
+    coo = test.matrix.tocoo()
+    got = set(zip(test.customer_ids[coo.row], test.product_ids[coo.col], strict=True))
+    out = {
+        "ratings": len(df),
+        "test_reference": len(want),
+        "test_pipeline": len(got),
+        "only_reference": len(want - got),
+        "only_pipeline": len(got - want),
+    }
+    if want != got:
+        raise AssertionError(f"the pipeline's test part differs from the stratified split: {out}")
+    return out
+
+
+def our_table(run_dir: Path) -> pd.DataFrame:
+    res = run_dir / "results" / "03_model_comparison"
+    s = read_parquet(res / "metrics.parquet")
+    t = read_parquet(res / "timing.parquet").set_index("model")
+    s10 = s[s["k"] == 10]
+    wide = s10.pivot(index="model", columns="metric", values="value")
+    cols = {
+        "map_msr": "map",
+        "ndcg": "ndcg_at_10",
+        "precision": "precision_at_10",
+        "recall": "recall_at_10",
+        "map_min": "map_at_k (ours: map_min)",
+    }
+    out = wide[[c for c in cols if c in wide.columns]].rename(columns=cols)
+    rating = read_parquet(res / "rating_metrics.parquet")
+    for m in ("rmse", "mae"):
+        out[m] = rating[rating["metric"] == m].set_index("model")["value"].reindex(out.index)
+    out["fit_s"] = t["fit_seconds"].reindex(out.index)
+    out["ndcg_ci"] = [
+        "[{:.3f}, {:.3f}]".format(
+            *s10[(s10["model"] == m) & (s10["metric"] == "ndcg")][["ci_low", "ci_high"]].iloc[0]
+        )
+        for m in out.index
+    ]
+    return out.sort_values("ndcg_at_10", ascending=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("params", nargs="?", default=str(REPO / "params" / "movielens100k.yaml"))
+    ap.add_argument("--reports-dir", default=str(REPO / "reports"))
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse the run folder's results if present"
+    )
+    args = ap.parse_args(argv)
+
+    if not os.environ.get(KEY_ENV_VAR):
+        os.environ[KEY_ENV_VAR] = secrets.token_hex(16)
+        print(f"{KEY_ENV_VAR} not set: using a random key for this run")
+    settings = load_params(args.params)
+    for stage in STAGES:
+        if section_name(stage) not in settings.sections:
+            raise SystemExit(f"{args.params}: no '{section_name(stage)}' section")
+    run_dir = Path(args.reports_dir) / settings.run_name
+    have = (run_dir / "results" / "03_model_comparison" / "metrics.parquet").exists()
+    t0 = time.perf_counter()
+    if not (args.reuse and have):
+        from recnb.runner import run
+
+        run(args.params, stages=STAGES, reports_dir=args.reports_dir)
+    elapsed = time.perf_counter() - t0
+
+    print(
+        f"\n== {settings.run_name}: split check (their stratified split of the raw file vs our test part)"
+    )
+    print(check_split(settings, run_dir))
+
+    ours = our_table(run_dir)
+    pd.set_option("display.width", 160)
+    print(
+        f"\n== ours ({settings.run_name}; hyperparameters tuned on validation; top-10; seen removed)"
+    )
+    print(ours.round(6).to_string())
+    ref = msr_movielens100k().set_index("algo")
+    print(
+        "\n== Microsoft Recommenders, README 'Algorithm Comparison' (MovieLens 100k, as published)"
+    )
+    print(ref.to_string())
+    if "100k" in settings.run_name.lower() or settings.data.options.get("variant") == "ml-100k":
+        best = float(ours["ndcg_at_10"].max())
+        rows = []
+        for name, target in TARGETS_100K.items():
+            value = best if name == "best model" else float(ours["ndcg_at_10"].get(name, np.nan))
+            rows.append(
+                {
+                    "target": name,
+                    "ndcg_at_10": value,
+                    "minimum": target,
+                    "met": bool(value >= target),
+                }
+            )
+        print("\n== targets on ML-100K (nDCG@10)")
+        print(pd.DataFrame(rows).to_string(index=False))
+    tuned = read_parquet(run_dir / "results" / "03_model_comparison" / "tuning_chosen.parquet")
+    print("\n== chosen hyperparameters (validation split)")
+    print(tuned.to_string(index=False))
+    print(f"\nstages 02+03: {elapsed:.0f} s ({'reused' if args.reuse and have else 'run'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,214 @@
+"""Hyperparameter search: space parsing, history, determinism, and it never reads the test part."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recnb.evaluation import ModelSpec, model_specs
+from recnb.interactions import Interactions
+from recnb.split import load_split, save_split
+from recnb.tuning import (
+    Dimension,
+    load_validation_parts,
+    parse_space,
+    tune_model,
+    tune_models,
+    validation_score,
+)
+
+
+def _parts(rng, n_c=60, n_p=30):
+    """train_inner / valid / train / test of a block-structured random matrix (shared maps)."""
+    blocks = np.arange(n_c)[:, None] % 3 == np.arange(n_p)[None, :] % 3
+    dense = (rng.random((n_c, n_p)) < np.where(blocks, 0.6, 0.05)).astype(np.float32)
+    u = rng.random((n_c, n_p))
+    ids_c, ids_p = [f"c{i}" for i in range(n_c)], [f"p{j}" for j in range(n_p)]
+    base = Interactions(sp.csr_matrix(dense * (u < 0.6)), ids_c, ids_p)
+    parts = {
+        "train_inner": base,
+        "valid": base.with_matrix(sp.csr_matrix(dense * ((u >= 0.6) & (u < 0.8)))),
+        "train": base.with_matrix(sp.csr_matrix(dense * (u < 0.8))),
+        "test": base.with_matrix(sp.csr_matrix(dense * (u >= 0.8))),
+    }
+    return parts
+
+
+SPACE = {"n_neighbors": {"low": 2, "high": 20}, "shrinkage": {"low": 0.0, "high": 50.0}}
+
+
+def test_parse_space_forms_and_errors():
+    dims = parse_space(
+        "als",
+        {
+            "factors": {"low": 4, "high": 64, "log": True},
+            "regularization": {"low": 0.001, "high": 1.0, "log": True},
+            "iterations": [5, 10],
+            "use_cg": {"choices": [True, False]},
+            "alpha": {"low": 1, "high": 9, "type": "float", "step": 2},
+        },
+    )
+    by = {d.name: d for d in dims}
+    assert by["factors"].kind == "int" and by["factors"].log
+    assert by["regularization"].kind == "float"
+    assert by["iterations"] == Dimension("iterations", "categorical", choices=(5, 10))
+    assert by["use_cg"].choices == (True, False)
+    assert by["alpha"].kind == "float" and by["alpha"].step == 2
+    bad = [
+        ({"factor": [1, 2]}, "not a hyperparameter"),
+        ({"factors": []}, "empty"),
+        ({"factors": 8}, "model_params"),
+        ({"factors": {"low": 8}}, "both 'low' and 'high'"),
+        ({"factors": {"low": 8, "high": 8}}, "below high"),
+        ({"regularization": {"low": 0.0, "high": 1.0, "log": True}}, "low > 0"),
+        ({"factors": {"low": 1, "high": 9, "scale": "log"}}, "unknown key"),
+        ({"factors": {"low": 1, "high": 9, "type": "str"}}, "type must be"),
+    ]
+    for space, msg in bad:
+        with pytest.raises(ValueError, match=msg):
+            parse_space("als", space)
+
+
+def test_dimension_contains():
+    assert Dimension("a", "int", 2, 20).contains(20)
+    assert not Dimension("a", "int", 2, 20).contains(21)
+    assert not Dimension("a", "int", 2, 20).contains(2.5)
+    assert Dimension("a", "float", 0.0, 1.0, step=0.25).contains(0.75)
+    assert not Dimension("a", "float", 0.0, 1.0, step=0.25).contains(0.7)
+    assert Dimension("a", "categorical", choices=("none", "bm25")).contains("bm25")
+    assert not Dimension("a", "categorical", choices=(1, 2)).contains(True)
+
+
+def test_tune_model_records_every_trial_and_repeats(rng):
+    parts = _parts(rng)
+    spec = ModelSpec("knn", "item_knn", {"n_neighbors": 5, "shrinkage": 0.0})
+    res = tune_model(spec, parts["train_inner"], parts["valid"], SPACE, n_trials=6, seed=4)
+    h = res.history
+    assert len(h) == 6 and h["trial"].tolist() == list(range(6))
+    assert h["configured"].tolist() == [True] + [False] * 5
+    assert json.loads(h["params"].iloc[0]) == {"n_neighbors": 5, "shrinkage": 0.0}
+    assert (np.diff(h["best_so_far"]) >= 0).all()
+    assert res.best_value == h["value"].max() >= res.configured_value
+    assert res.spec.params == {**spec.params, **res.best_params}
+    for name, value in res.best_params.items():
+        assert next(d for d in parse_space("item_knn", SPACE) if d.name == name).contains(value)
+    # the recorded score is what validation_score gives for the chosen values
+    cidx = np.flatnonzero(np.diff(parts["valid"].matrix.indptr) > 0)
+    again, _ = validation_score(res.spec, parts["train_inner"], parts["valid"], cidx, seed=4)
+    assert again == pytest.approx(res.best_value, abs=1e-12)
+    # same seed, same search
+    res2 = tune_model(spec, parts["train_inner"], parts["valid"], SPACE, n_trials=6, seed=4)
+    assert res2.history["params"].tolist() == h["params"].tolist()
+    np.testing.assert_array_equal(res2.history["value"], h["value"])
+
+
+def test_random_method_and_configured_outside_the_space(rng):
+    parts = _parts(rng)
+    spec = ModelSpec("knn", "item_knn", {"n_neighbors": 100})  # outside 2..20
+    res = tune_model(
+        spec, parts["train_inner"], parts["valid"], SPACE, n_trials=3, method="random", seed=1
+    )
+    assert res.configured_value is None and not res.history["configured"].any()
+    with pytest.raises(ValueError, match="unknown"):
+        tune_model(spec, parts["train_inner"], parts["valid"], SPACE, n_trials=2, method="grid")
+    with pytest.raises(ValueError, match="n_trials"):
+        tune_model(spec, parts["train_inner"], parts["valid"], SPACE, n_trials=0)
+
+
+def test_tune_models_tables_and_untuned_models(rng):
+    parts = _parts(rng)
+    specs = model_specs(["popularity", "item_knn"], {"item_knn": {"n_neighbors": 5}})
+    t = tune_models(
+        specs, parts["train_inner"], parts["valid"], {"item_knn": SPACE}, n_trials=3, seed=2
+    )
+    assert [s.label for s in t.specs] == ["popularity", "item_knn"]
+    assert t.specs[0] == specs[0]
+    assert set(t.history["model"]) == {"item_knn"} and len(t.history) == 3
+    chosen = t.chosen.set_index("hyperparameter")
+    assert set(chosen["source"]) == {"tuned"}
+    assert json.loads(chosen.loc["n_neighbors", "value"]) == t.specs[1].params["n_neighbors"]
+    row = t.summary.iloc[0]
+    assert row["model"] == "item_knn" and row["best_value"] >= row["configured_value"]
+    none = tune_models(specs, parts["train_inner"], parts["valid"], {"item_knn": SPACE}, 0)
+    assert none.specs == specs and none.history.empty
+    with pytest.raises(ValueError, match="not in the comparison"):
+        tune_models(specs, parts["train_inner"], parts["valid"], {"als": {}}, n_trials=2)
+    with pytest.raises(ValueError, match="not a hyperparameter"):
+        tune_models(specs, parts["train_inner"], parts["valid"], {"item_knn": {"k": [1]}}, 2)
+
+
+def test_tuning_never_reads_the_test_part(rng, tmp_path, monkeypatch):
+    parts = _parts(rng)
+    clean = tmp_path / "clean"
+    save_split(clean, parts)
+    # a poisoned copy: the test part holds NaN and different values; train is poisoned too
+    poisoned = dict(parts)
+    for name in ("test", "train"):
+        m = parts[name].matrix.copy()
+        m.data[:] = np.nan
+        poisoned[name] = parts[name].with_matrix(m)
+    bad = tmp_path / "poisoned"
+    save_split(bad, poisoned)
+
+    loaded: list[str] = []
+    original = Interactions.load.__func__
+
+    def spy(cls, folder):
+        loaded.append(str(folder))
+        return original(cls, folder)
+
+    monkeypatch.setattr(Interactions, "load", classmethod(spy))
+    load_split(clean)  # the spy sees every part read by the generic loader ...
+    assert any(p.endswith("test") for p in loaded)
+    loaded.clear()
+
+    specs = model_specs(["item_knn"])
+    results = []
+    for folder in (clean, bad):
+        ti, va = load_validation_parts(folder)
+        results.append(tune_models(specs, ti, va, {"item_knn": SPACE}, n_trials=4, seed=3))
+    # ... but tuning opened train_inner and valid only, and the poison changed nothing
+    assert loaded and all(p.endswith(("train_inner", "valid")) for p in loaded)
+    assert results[0].history["value"].tolist() == results[1].history["value"].tolist()
+    assert results[0].specs == results[1].specs
+
+
+def test_per_model_budgets(rng):
+    parts = _parts(rng)
+    specs = model_specs(["item_knn", "pure_svd"])
+    spaces = {"item_knn": SPACE, "pure_svd": {"n_factors": {"low": 2, "high": 10}}}
+    t = tune_models(
+        specs,
+        parts["train_inner"],
+        parts["valid"],
+        spaces,
+        n_trials=3,
+        seed=0,
+        n_trials_per_model={"pure_svd": 2},
+    )
+    assert t.history.groupby("model").size().to_dict() == {"item_knn": 3, "pure_svd": 2}
+    t = tune_models(
+        specs,
+        parts["train_inner"],
+        parts["valid"],
+        spaces,
+        n_trials=3,
+        n_trials_per_model={"item_knn": 0},
+    )
+    assert set(t.history["model"]) == {"pure_svd"}
+    with pytest.raises(ValueError, match="not in the comparison"):
+        tune_models(
+            specs, parts["train_inner"], parts["valid"], spaces, 3, n_trials_per_model={"ease": 2}
+        )
+    with pytest.raises(ValueError, match="budget"):
+        tune_models(
+            specs,
+            parts["train_inner"],
+            parts["valid"],
+            spaces,
+            3,
+            n_trials_per_model={"item_knn": -1},
+        )
