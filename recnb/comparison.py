@@ -512,7 +512,9 @@ def recommendations_with_reasons(
     -------
     pandas.DataFrame
         ``customer_id, rank, product_id, product, score, because``; ``because`` lists the top
-        contributors with their contribution ("" when the model cannot explain).
+        contributors with their contribution ("" when the model cannot explain). Contributions of
+        other customers (user-kNN neighbours) are pooled into one reason, so no other customer is
+        named.
     """
     recs = model.recommend(list(customer_ids), k=k)
     names = product_labels(products, model.product_ids_)
@@ -522,9 +524,17 @@ def recommendations_with_reasons(
         if not model.can_explain:
             reasons.append("")
             continue
-        ex = model.explain(c, p).head(n_reasons)
+        ex = model.explain(c, p)
         terms = []
-        for r in ex.itertuples(index=False):
+        # other customers are never named in a report, not even by pseudonym: their
+        # contributions are pooled into one reason
+        peers = ex[ex["kind"] == "neighbour"]
+        if len(peers):
+            terms.append(
+                f"{len(peers)} similar customer{'s' if len(peers) > 1 else ''} chose it "
+                f"(neighbour, {peers['contribution'].sum():+.3g})"
+            )
+        for r in ex[ex["kind"] != "neighbour"].head(n_reasons).itertuples(index=False):
             who = names.get(str(r.contributor), str(r.contributor))
             terms.append(f"{who} ({r.kind}, {r.contribution:+.3g})")
         reasons.append("; ".join(terms))

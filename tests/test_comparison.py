@@ -210,6 +210,20 @@ def test_recommendations_with_reasons_use_product_names():
     assert cold["because"].str.contains("fallback").all()
 
 
+def test_user_knn_reasons_never_name_other_customers():
+    from recnb.models.registry import make_model
+    from recnb.models.testing import checkerboard
+
+    inter, _ = checkerboard()
+    model = make_model("user_knn", shrinkage=0.0).fit(inter)
+    recs = cmp.recommendations_with_reasons(model, ["c0", "c1"], k=2)
+    others = set(inter.customer_ids) - {"c0", "c1"}
+    first = recs[recs["rank"] == 1]["because"]
+    assert first.str.contains(r"\d+ similar customers? chose it \(neighbour, \+").all()
+    for because in recs["because"]:
+        assert not any(c in because.replace(";", " ").split() for c in others)
+
+
 def test_figures_render(rng):
     pc, summary, timing = _tables(rng, {"popularity": 0.1, "als": 0.3})
     history = pd.DataFrame(
