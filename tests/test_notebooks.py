@@ -74,3 +74,30 @@ def test_rerun_of_one_stage_keeps_the_others(ci_run, tmp_path):
     assert all(manifest["stages"][s]["status"] == "ok" for s in settings.stages)
     if last != "01_data_understanding":
         assert (copy / "01_data_understanding.html").stat().st_mtime == before
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    "params_name, folder",
+    [("online_retail", "online-retail"), ("ml_latest_small", "ml-latest-small")],
+)
+def test_real_data_runs_stages_01_and_02(
+    params_name, folder, shared_data_dir, tmp_path, monkeypatch
+):
+    """Notebooks 01 and 02 on the real data sets in ../shared/data (skipped when absent)."""
+    if not (shared_data_dir / folder).is_dir():
+        pytest.skip(f"{shared_data_dir / folder} not present")
+    monkeypatch.setenv("RECNB_DATA_DIR", str(shared_data_dir))
+    monkeypatch.setenv("RECNB_PSEUDONYM_KEY", "test-only-key-not-a-secret")
+    params = REPO_ROOT / "params" / f"{params_name}.yaml"
+    run_dir = run(
+        params,
+        stages=["01_data_understanding", "02_preprocessing"],
+        reports_dir=tmp_path,
+        echo=lambda m: None,
+    )
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["privacy_check"]["status"] == "passed"
+    for stage in ("01_data_understanding", "02_preprocessing"):
+        assert manifest["stages"][stage]["status"] == "ok"
+    assert (run_dir / "split" / "test" / "matrix.npz").exists()
