@@ -588,8 +588,12 @@ def describe_significance(significance: pd.DataFrame, alpha: float = 0.05) -> st
     return text
 
 
-def describe_segment_sizes(customers: pd.DataFrame, light_max: int) -> str:
-    """How many evaluated customers fall in each activity segment, and the thresholds."""
+def describe_segment_sizes(customers: pd.DataFrame, light_max: int, min_group_size: int = 0) -> str:
+    """How many evaluated customers fall in each activity segment, and the thresholds.
+
+    A segment with fewer than ``min_group_size`` customers is reported as "fewer than N" (and is
+    left out of the segment tables).
+    """
     n = len(customers)
     counts = customers["segment"].astype(str).value_counts()
     parts = []
@@ -599,7 +603,10 @@ def describe_segment_sizes(customers: pd.DataFrame, light_max: int) -> str:
         ("heavy", f"more than {light_max}"),
     ):
         c = int(counts.get(seg, 0))
-        parts.append(f"{c:,} {seg} ({what}; {_pct(c / n) if n else 'n/a'})")
+        if 0 < c < min_group_size:
+            parts.append(f"fewer than {min_group_size} {seg} ({what}; not shown below)")
+        else:
+            parts.append(f"{c:,} {seg} ({what}; {_pct(c / n) if n else 'n/a'})")
     return f"Of {n:,} test customers: " + ", ".join(parts) + "."
 
 

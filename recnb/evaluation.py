@@ -669,6 +669,7 @@ def evaluate_models(
     exclude_seen: bool = True,
     rating_metrics: bool = True,
     progress: Callable[[str], None] | None = None,
+    min_group_size: int = 10,
 ) -> Evaluation:
     """Fit every model on ``train``, recommend to the test customers and measure everything.
 
@@ -801,7 +802,12 @@ def evaluate_models(
     summary = _order_models(summary, labels)
     seg_metrics = list(segment_metrics) if segment_metrics is not None else list(metrics)
     segments = segment_summary(
-        pc[pc["metric"].isin(seg_metrics)], customers, n_bootstrap, alpha, seed
+        pc[pc["metric"].isin(seg_metrics)],
+        customers,
+        n_bootstrap,
+        alpha,
+        seed,
+        min_group_size=min_group_size,
     )
     rating_df = (
         pd.concat(rating_parts, ignore_index=True)
@@ -827,8 +833,12 @@ def segment_summary(
     n_bootstrap: int = 1000,
     alpha: float = 0.05,
     seed: int | None = 0,
+    min_group_size: int = 10,
 ) -> pd.DataFrame:
     """Metric means with bootstrap intervals per activity segment and, if known, per device.
+
+    Segments with fewer than ``min_group_size`` evaluated customers are left out (privacy: no
+    report row describes a handful of people).
 
     Parameters
     ----------
@@ -838,12 +848,14 @@ def segment_summary(
         ``customer``, ``segment`` and optionally ``device`` (see :class:`Evaluation`).
     n_bootstrap, alpha, seed
         Bootstrap settings.
+    min_group_size : int
+        Smallest segment reported.
 
     Returns
     -------
     pandas.DataFrame
         ``model, segment_kind, segment, metric, k, value, ci_low, ci_high, n``; segments with no
-        customer are absent.
+        customer, or fewer than ``min_group_size``, are absent.
     """
     columns = ["model", "segment_kind", "segment", "metric", "k", "value", "ci_low", "ci_high", "n"]
     kinds = [("activity", "segment")]
@@ -856,6 +868,8 @@ def segment_summary(
         for value in _segment_order(labels):
             sel = per_customer[seg == value]
             if sel.empty or sel["value"].notna().sum() == 0:
+                continue
+            if sel["customer"].nunique() < min_group_size:
                 continue
             s = summarize(sel, n_boot=n_bootstrap, alpha=alpha, seed=seed)
             s.insert(1, "segment_kind", kind)

@@ -183,6 +183,23 @@ def test_device_segments_in_the_evaluation():
         evaluate_models(specs, train, test, k_values=[1], n_bootstrap=20, devices=dev[:3])
 
 
+def test_small_segments_are_not_reported():
+    train, test, _ = _board_parts()
+    # 24 evaluated customers: 2 on "tv", 22 on "app"
+    dev = pd.Series(["tv" if i < 2 else "app" for i in range(train.n_customers)])
+    specs = model_specs(["item_knn"], {"item_knn": TEST_PARAMS["item_knn"]})
+    ev = evaluate_models(
+        specs, train, test, k_values=[1], n_bootstrap=20, devices=dev, min_group_size=10
+    )
+    d = ev.segments[ev.segments["segment_kind"] == "device"]
+    assert d["segment"].unique().tolist() == ["app"]
+    ev = evaluate_models(
+        specs, train, test, k_values=[1], n_bootstrap=20, devices=dev, min_group_size=1
+    )
+    d = ev.segments[ev.segments["segment_kind"] == "device"]
+    assert sorted(d["segment"].unique()) == ["app", "tv"]
+
+
 def test_evaluation_customers_and_sample():
     m = sp.csr_matrix(np.array([[0, 1], [0, 0], [2, 0], [1, 1], [0, 3]], np.float32))
     assert evaluation_customers(m).tolist() == [0, 2, 3, 4]
