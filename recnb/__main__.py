@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from recnb.params import ParamsError, load_params
+    from recnb.privacy import PrivacyError
     from recnb.runner import StageError, run
 
     try:
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.params}: ok (run {s.run_name!r}, stages {list(s.stages)})")
             return 0
         run(args.params, stages=args.stages, reports_dir=args.reports_dir)
-    except (ParamsError, StageError, ValueError, FileNotFoundError) as e:
+    except (ParamsError, StageError, PrivacyError, ValueError, FileNotFoundError) as e:
         print(f"recnb: error: {e}", file=sys.stderr)
         return 2
     return 0

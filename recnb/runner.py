@@ -119,6 +119,25 @@ def _failing_cell_error(exc: Exception) -> str:
     return f"{where} raised {ename}: {evalue}"
 
 
+def preflight(settings: Settings) -> None:
+    """Fail before any stage runs if the data or the pseudonym key cannot be found.
+
+    Raises
+    ------
+    FileNotFoundError
+        A real source's files are not where ``data.path`` / ``$RECNB_DATA_DIR`` point.
+    recnb.privacy.PrivacyError
+        A real source and no pseudonym key (``RECNB_PSEUDONYM_KEY`` or ``data.pseudonym_key``).
+    """
+    if settings.data.source == "synthetic":
+        return
+    from recnb.loaders import resolve_data_path
+    from recnb.privacy import resolve_key
+
+    resolve_data_path(settings.data.source, settings.data.path)
+    resolve_key(settings.data.pseudonym_key, allow_demo=False)
+
+
 def run_stage(
     settings: Settings,
     stage: str,
@@ -207,6 +226,7 @@ def run(
                 f"{params_file}: --stages {unknown} not in this file's stages {list(settings.stages)}"
             )
         selected = [s for s in settings.stages if s in stages]
+    preflight(settings)
     run_dir = (Path(reports_dir) if reports_dir else REPO_ROOT / "reports") / settings.run_name
     run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -167,3 +167,21 @@ def test_cli_reports_params_typo(tmp_path, capsys):
     assert main(["check", str(p)]) == 2
     err = capsys.readouterr().err
     assert "unknown key 'sed'" in err and str(p) in err
+
+
+def test_preflight_stops_before_any_stage_without_data_or_key(project, tmp_path, monkeypatch):
+    from recnb.privacy import PrivacyError
+
+    monkeypatch.delenv("RECNB_DATA_DIR", raising=False)
+    monkeypatch.delenv("RECNB_PSEUDONYM_KEY", raising=False)
+    text = GOOD.replace("source: synthetic", f"source: online_retail\n  path: {tmp_path / 'nope'}")
+    text = text.replace("  synthetic: {n_customers: 60, n_products: 30, n_days: 5}\n", "")
+    nbdir, reports = project / "notebooks", project / "reports"
+    with pytest.raises(FileNotFoundError, match="online_retail"):
+        run(params(project, text), reports_dir=reports, notebook_dir=nbdir, echo=lambda m: None)
+    data = tmp_path / "nope"
+    data.mkdir()
+    (data / "online_retail.csv").write_text("InvoiceNo\n")
+    with pytest.raises(PrivacyError, match="RECNB_PSEUDONYM_KEY"):
+        run(params(project, text), reports_dir=reports, notebook_dir=nbdir, echo=lambda m: None)
+    assert not reports.exists()  # nothing was started
