@@ -133,12 +133,14 @@ def test_bad_hyperparameter_values_fail_at_fit():
         ("item_knn", {"n_neighbors": 0}, "n_neighbors"),
         ("item_knn", {"weighting": "idf"}, "weighting"),
         ("user_knn", {"shrinkage": -1.0}, "shrinkage"),
+        ("user_knn", {"shrinkage": "none"}, "shrinkage"),
         ("pure_svd", {"n_factors": 2.5}, "n_factors"),
         ("biased_mf", {"regularization": -0.1}, "regularization"),
         ("ease", {"l2": 0.0}, "l2"),
         ("popularity", {"by": "views"}, "by"),
         ("trending", {"window_days": 0}, "window_days"),
         ("content", {"min_df": 0}, "min_df"),
+        ("content", {"text_weight": True}, "text_weight"),
         ("random", {"batch_size": 0}, "batch_size"),
     ]:
         with pytest.raises(ValueError, match=match):

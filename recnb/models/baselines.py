@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from recnb.interactions import Interactions
+from recnb.models._checks import check_nonnegative
 from recnb.models.base import Recommender
 from recnb.models.registry import register
 
@@ -43,16 +44,6 @@ class RandomRecommender(Recommender):
 
     name = "random"
     explain_note = "scores are random draws, there is nothing to explain"
-
-    def __init__(
-        self,
-        random_state: int | None = None,
-        unknown: str = "popularity",
-        batch_size: int | None = None,
-    ) -> None:
-        self.random_state = random_state
-        self.unknown = unknown
-        self.batch_size = batch_size
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         self.seed_ = int(rng.integers(0, 2**62))
@@ -154,12 +145,9 @@ class TrendingRecommender(Recommender):
         self.batch_size = batch_size
 
     def _check_params(self) -> None:
-        if not self.window_days > 0:
-            raise ValueError(f"trending: window_days must be > 0, got {self.window_days!r}")
-        if self.half_life_days is not None and not self.half_life_days > 0:
-            raise ValueError(
-                f"trending: half_life_days must be > 0 or None, got {self.half_life_days!r}"
-            )
+        check_nonnegative("trending", "window_days", self.window_days, strict=True)
+        if self.half_life_days is not None:
+            check_nonnegative("trending", "half_life_days", self.half_life_days, strict=True)
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         ts = train.timestamps

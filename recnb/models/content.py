@@ -30,6 +30,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from recnb.interactions import Interactions
+from recnb.models._checks import check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register
 
@@ -195,13 +196,9 @@ class ContentRecommender(Recommender):
 
     def _check_params(self) -> None:
         for key in ("max_terms", "min_df", "n_price_bins"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise ValueError(f"content: {key} must be a positive int, got {v!r}")
+            check_positive_int("content", key, getattr(self, key))
         for key in ("text_weight", "category_weight", "brand_weight", "price_weight"):
-            v = getattr(self, key)
-            if not (isinstance(v, int | float) and np.isfinite(v) and v >= 0):
-                raise ValueError(f"content: {key} must be a finite number >= 0, got {v!r}")
+            check_nonnegative("content", key, getattr(self, key))
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         feats = self._fit_features

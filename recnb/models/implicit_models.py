@@ -34,8 +34,7 @@ from implicit.cpu.bpr import BayesianPersonalizedRanking
 from threadpoolctl import threadpool_limits
 
 from recnb.interactions import Interactions
-from recnb.models._checks import check_nonnegative as _check_nonnegative
-from recnb.models._checks import check_positive_int as _check_positive_int
+from recnb.models._checks import check_bool, check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register
 
@@ -44,6 +43,14 @@ __all__ = ["ImplicitALS", "ImplicitBPR"]
 
 class _ImplicitFactorization(Recommender):
     """Shared fitting and scoring of the ``implicit`` factor models."""
+
+    def _check_params(self) -> None:
+        """Checks of the hyperparameters both adapters share (subclasses add their own)."""
+        who = type(self).__name__
+        check_positive_int(who, "factors", self.factors)
+        check_positive_int(who, "iterations", self.iterations)
+        check_positive_int(who, "num_threads", self.num_threads, minimum=0)
+        check_nonnegative(who, "regularization", self.regularization)
 
     def _new_model(self, rng: np.random.Generator) -> Any:
         raise NotImplementedError
@@ -123,15 +130,11 @@ class ImplicitALS(_ImplicitFactorization):
         self.num_threads = num_threads
 
     def _check_params(self) -> None:
+        super()._check_params()
         who = type(self).__name__
-        _check_positive_int(who, "factors", self.factors)
-        _check_positive_int(who, "iterations", self.iterations)
-        _check_positive_int(who, "num_threads", self.num_threads, minimum=0)
-        _check_nonnegative(who, "regularization", self.regularization)
-        _check_nonnegative(who, "alpha", self.alpha, strict=True)
-        for key in ("use_cg", "exact_user_factors"):
-            if not isinstance(getattr(self, key), bool):
-                raise ValueError(f"{who}: {key} must be a bool, got {getattr(self, key)!r}")
+        check_nonnegative(who, "alpha", self.alpha, strict=True)
+        check_bool(who, "use_cg", self.use_cg)
+        check_bool(who, "exact_user_factors", self.exact_user_factors)
 
     def _new_model(self, rng: np.random.Generator | None = None) -> AlternatingLeastSquares:
         return AlternatingLeastSquares(
@@ -268,16 +271,10 @@ class ImplicitBPR(_ImplicitFactorization):
         self.num_threads = num_threads
 
     def _check_params(self) -> None:
+        super()._check_params()
         who = type(self).__name__
-        _check_positive_int(who, "factors", self.factors)
-        _check_positive_int(who, "iterations", self.iterations)
-        _check_positive_int(who, "num_threads", self.num_threads, minimum=0)
-        _check_nonnegative(who, "learning_rate", self.learning_rate, strict=True)
-        _check_nonnegative(who, "regularization", self.regularization)
-        if not isinstance(self.verify_negative_samples, bool):
-            raise ValueError(
-                f"{who}: verify_negative_samples must be a bool, got {self.verify_negative_samples!r}"
-            )
+        check_nonnegative(who, "learning_rate", self.learning_rate, strict=True)
+        check_bool(who, "verify_negative_samples", self.verify_negative_samples)
 
     def _new_model(self, rng: np.random.Generator) -> BayesianPersonalizedRanking:
         return BayesianPersonalizedRanking(

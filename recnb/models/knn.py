@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recnb.interactions import Interactions
+from recnb.models._checks import check_nonnegative, check_positive_int
 from recnb.models.base import SCORE_BUDGET, Recommender
 from recnb.models.registry import register
 from recnb.models.topk import topk_dense
@@ -141,12 +142,8 @@ class _KNNBase(Recommender):
 
     def _check_params(self) -> None:
         who = self.name
-        if isinstance(self.n_neighbors, bool) or not isinstance(self.n_neighbors, int | np.integer):
-            raise ValueError(f"{who}: n_neighbors must be an int, got {self.n_neighbors!r}")
-        if self.n_neighbors < 1:
-            raise ValueError(f"{who}: n_neighbors must be >= 1, got {self.n_neighbors}")
-        if not self.shrinkage >= 0:
-            raise ValueError(f"{who}: shrinkage must be >= 0, got {self.shrinkage!r}")
+        check_positive_int(who, "n_neighbors", self.n_neighbors)
+        check_nonnegative(who, "shrinkage", self.shrinkage)
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"{who}: weighting={self.weighting!r}; allowed: {list(WEIGHTINGS)}")
         if not self.bm25_k1 >= 0 or not 0 <= self.bm25_b <= 1:

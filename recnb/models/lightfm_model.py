@@ -8,9 +8,10 @@ L1-normalised as ``lightfm.data.Dataset`` does by default; with ``use_features=F
 identities only (pure collaborative filtering), so the report can show what features add.
 
 Cold products: with side features, a product (or customer) without positive training
-interactions gets no identity feature, only its side features (unless it has none). Its representation is therefore the one a brand-new product with
-the same attributes would get, and :meth:`LightFMRecommender.score_new_products` scores products
-that were not in the training catalogue at all from their feature rows. Customers without history
+interactions gets no identity feature, only its side features (unless it has none). Its
+representation is therefore the one a brand-new product with the same attributes would get,
+and :meth:`LightFMRecommender.score_new_products` scores products that were not in the training
+catalogue at all from their feature rows. Customers without history
 still get the popularity fallback of :class:`Recommender`.
 
 Context features (device, location) are not modelled: :class:`Interactions` carries none, and LightFM
@@ -41,7 +42,8 @@ import scipy.sparse as sp
 from lightfm import LightFM
 
 from recnb.interactions import Interactions
-from recnb.models.base import Recommender
+from recnb.models._checks import check_bool, check_nonnegative, check_positive_int
+from recnb.models.base import Recommender, _as_id_array
 from recnb.models.registry import register
 
 __all__ = ["LOSSES", "LightFMBPR", "LightFMRecommender", "LightFMWarp"]
@@ -125,35 +127,17 @@ class LightFMRecommender(Recommender):
         who = type(self).__name__
         if self.loss not in LOSSES:
             raise ValueError(f"{who}: loss={self.loss!r}; allowed: {list(LOSSES)}")
-        for key, minimum in (("no_components", 1), ("max_sampled", 1), ("epochs", 1)):
-            value = getattr(self, key)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | np.integer)
-                or value < minimum
-            ):
-                raise ValueError(f"{who}: {key} must be an int >= {minimum}, got {value!r}")
-        if (
-            isinstance(self.num_threads, bool)
-            or not isinstance(self.num_threads, int | np.integer)
-            or self.num_threads < 1
-        ):
-            raise ValueError(f"{who}: num_threads must be an int >= 1, got {self.num_threads!r}")
-        for key, strict in (("learning_rate", True), ("item_alpha", False), ("user_alpha", False)):
-            value = getattr(self, key)
-            ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-            if not (ok and np.isfinite(value) and (value > 0 if strict else value >= 0)):
-                raise ValueError(
-                    f"{who}: {key} must be a {'positive' if strict else 'non-negative'}"
-                    f" finite number, got {value!r}"
-                )
+        for key in ("no_components", "max_sampled", "epochs", "num_threads"):
+            check_positive_int(who, key, getattr(self, key))
+        check_nonnegative(who, "learning_rate", self.learning_rate, strict=True)
+        check_nonnegative(who, "item_alpha", self.item_alpha)
+        check_nonnegative(who, "user_alpha", self.user_alpha)
         for key in ("use_features", "normalize_features", "use_weights"):
-            if not isinstance(getattr(self, key), bool):
-                raise ValueError(f"{who}: {key} must be a bool, got {getattr(self, key)!r}")
+            check_bool(who, key, getattr(self, key))
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         feats = self._fit_features
-        has_user = np.diff(self.seen_.indptr) > 0
+        has_user = self.has_history_
         has_item = np.asarray(self.seen_.getnnz(axis=0)) > 0
         side_user = feats.customer if self.use_features else None
         side_item = feats.product if self.use_features else None
@@ -270,7 +254,7 @@ class LightFMRecommender(Recommender):
             )
         if not np.isfinite(new.data).all():
             raise ValueError(f"{type(self).__name__}.score_new_products: non-finite feature value")
-        ids = np.atleast_1d(np.asarray(customers, dtype=object))
+        ids = _as_id_array(customers)
         cidx = self.customer_indices(ids)
         if (cidx < 0).any():
             missing = [str(c) for c in ids[cidx < 0][:5]]

@@ -33,6 +33,7 @@ from torch.nn import functional as F
 from torch.nn.utils import skip_init
 
 from recnb.interactions import Interactions
+from recnb.models._checks import check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register
 
@@ -154,38 +155,19 @@ class MultVAE(Recommender):
     # -- fitting -------------------------------------------------------------------------------
     def _check_params(self) -> None:
         who = type(self).__name__
-        for key, minimum in (
-            ("hidden_dim", 1),
-            ("latent_dim", 1),
-            ("epochs", 1),
-            ("train_batch_size", 1),
-            ("anneal_steps", 0),
-            ("num_threads", 1),
-        ):
-            value = getattr(self, key)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | np.integer)
-                or value < minimum
-            ):
-                raise ValueError(f"{who}: {key} must be an int >= {minimum}, got {value!r}")
-        for key, low, high, strict in (
-            ("dropout", 0.0, 1.0, True),
-            ("learning_rate", 0.0, np.inf, False),
-            ("weight_decay", 0.0, np.inf, False),
-            ("beta_max", 0.0, np.inf, False),
-        ):
-            value = getattr(self, key)
-            ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-            ok = ok and np.isfinite(value) and low <= value and (value < high if strict else True)
-            if key == "learning_rate":
-                ok = ok and value > 0
-            if not ok:
-                raise ValueError(f"{who}: {key}={value!r} out of range")
+        for key in ("hidden_dim", "latent_dim", "epochs", "train_batch_size", "num_threads"):
+            check_positive_int(who, key, getattr(self, key))
+        check_positive_int(who, "anneal_steps", self.anneal_steps, minimum=0)
+        check_nonnegative(who, "dropout", self.dropout)
+        if not self.dropout < 1:
+            raise ValueError(f"{who}: dropout must be below 1, got {self.dropout!r}")
+        check_nonnegative(who, "learning_rate", self.learning_rate, strict=True)
+        check_nonnegative(who, "weight_decay", self.weight_decay)
+        check_nonnegative(who, "beta_max", self.beta_max)
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         x = self.seen_
-        rows = np.flatnonzero(np.diff(x.indptr) > 0)
+        rows = np.flatnonzero(self.has_history_)
         gen = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
         with _torch_settings(self.num_threads):
             net = _MultVAENet(self.n_products_, int(self.hidden_dim), int(self.latent_dim))
