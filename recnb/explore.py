@@ -220,13 +220,14 @@ def describe_long_tail(tail: pd.DataFrame, what: str = "products") -> str:
 
 def summary_paragraph(ds: Dataset) -> str:
     """The stakeholder summary of notebook 01, computed from the data."""
-    ov = dict(zip(overview(ds)["measure"], overview(ds)["value"], strict=True))
+    table = overview(ds)
+    ov = dict(zip(table["measure"], table["value"], strict=True))
     f = funnel(ds)
     tail = long_tail(ds, "product_id")
     text = (
         f"The **{ds.name}** data holds {ov['customers']:,} customers, {ov['products']:,} products "
         f"and {ov['events']:,} events over {ov['days covered']} days; only "
-        f"{100 * ov['density of customer x product matrix']:.2f}% of possible customer-product "
+        f"{100 * ov['density of customer x product matrix']:.3g}% of possible customer-product "
         f"pairs have any interaction. "
     )
     text += describe_funnel(f) + " "

@@ -188,9 +188,12 @@ def customer_features(
     ok = rows >= 0
     ev = events[ok]
     rows = rows[ok]
-    prod_idx = pd.Index(products["product_id"].astype(str))
-    pcol = ev["product_id"].astype(object).astype(str) if len(ev) else pd.Series([], dtype=object)
-    ppos = prod_idx.get_indexer(pcol)
+    # catalogue row of each event's product (-1 when absent), one lookup per distinct id
+    ppos = (
+        _index_of(ev["product_id"], products["product_id"].astype(str).to_numpy())
+        if len(ev)
+        else np.zeros(0, np.int64)
+    )
 
     # RFM
     if len(ev):
@@ -394,8 +397,8 @@ def product_features(
             )
         )
     if len(ev):
-        crow = _index_of(ev["customer_id"], pd.unique(ev["customer_id"].astype(object)))
-        key = pd.unique(crow.astype(np.int64) * n + cols)
+        crow, _ = _factorize(ev["customer_id"])
+        key = pd.unique(crow * n + cols)
         pop = np.bincount(key % n, minlength=n).astype(float)
     else:
         pop = np.zeros(n)

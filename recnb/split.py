@@ -1083,11 +1083,15 @@ def describe_split(result: SplitResult) -> str:
     kind = info["kind"]
     n_train, n_test, n_valid = (int(t.loc[p, "pairs"]) for p in ("train", "test", "valid"))
     if kind == "temporal":
+        # measured, not info["test_days"]: a fixed cutoff overrides test_days
+        test_span = (
+            pd.Timestamp(t.loc["test", "end"]) - pd.Timestamp(info["cutoff"])
+        ) / pd.Timedelta(days=1)
         head = (
             f"A global temporal split at {_day(info['cutoff'])}: the model trains on "
             f"{_day(t.loc['train', 'start'])} to {_day(t.loc['train', 'end'])} and is tested on "
             f"what customers did from the cut-off to {_day(t.loc['test', 'end'])} "
-            f"({info['test_days']:g} days); the validation window for tuning is the last "
+            f"({test_span:.3g} days); the validation window for tuning is the last "
             f"{info['valid_days']:g} days of training."
         )
     elif kind == "leave_last":
@@ -1142,7 +1146,7 @@ def summary_paragraph(ds_events: int, cleaning_table: pd.DataFrame, result: Spli
         f"({_pct(removed_clean / max(ds_events, 1))}) and the k-core filter "
         f"{info['events_removed_kcore']:,} more; {info['events_used']:,} events remain, turned into "
         f"{signal} for {info['n_customers']:,} customers and {info['n_products']:,} products "
-        f"(density {_pct(float(dens.loc['after k-core', 'density']))}). "
+        f"(density {100 * float(dens.loc['after k-core', 'density']):.3g}%). "
         + describe_split(result)
         + f" {_pct(test_cold)} of the test customers are new (no training history). "
         + _describe_checks(

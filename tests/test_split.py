@@ -184,6 +184,15 @@ def test_temporal_build_split_hand_example():
     assert sl.check_split(parts) == []
 
 
+def test_describe_split_reports_the_test_span_of_a_fixed_cutoff():
+    kw = dict(kind="temporal", test_days=5, valid_days=5, tfidf_max_features=0)
+    by_days = sl.describe_split(sl.build_split(_dataset(HAND), **kw))
+    assert "at 2024-01-15" in by_days and "to 2024-01-20 (5 days)" in by_days
+    # a fixed cutoff overrides test_days: the sentence gives the span actually tested
+    fixed = sl.describe_split(sl.build_split(_dataset(HAND), cutoff="2024-01-17", **kw))
+    assert "at 2024-01-17" in fixed and "to 2024-01-20 (3 days)" in fixed
+
+
 def test_recency_decay_measured_from_each_training_end():
     res = sl.build_split(
         _dataset(HAND),
