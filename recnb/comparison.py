@@ -474,8 +474,10 @@ def product_labels(products: pd.DataFrame | None, product_ids: Sequence[str]) ->
     ids = pd.Index(np.asarray(product_ids, dtype=object).astype(str))
     if products is None or products.empty:
         return pd.Series(ids, index=ids)
-    p = products.drop_duplicates("product_id").set_index(
-        products["product_id"].drop_duplicates().astype(str)
+    p = (
+        products.assign(product_id=products["product_id"].astype(str))
+        .drop_duplicates("product_id")
+        .set_index("product_id")
     )
     label = pd.Series(np.nan, index=p.index, dtype=object)
     for col in ("title", "description", "category"):

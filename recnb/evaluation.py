@@ -161,9 +161,10 @@ def model_specs(
         )
     specs = []
     for label in labels:
-        params = dict(model_params.get(label) or {})
-        if not isinstance(model_params.get(label, {}) or {}, Mapping):
-            raise ValueError(f"model_params[{label!r}] must be a mapping, got {params!r}")
+        given = model_params.get(label) or {}
+        if not isinstance(given, Mapping):
+            raise ValueError(f"model_params[{label!r}] must be a mapping, got {given!r}")
+        params = dict(given)
         name = str(params.pop("model", label))
         if name not in REGISTRY:
             raise KeyError(
@@ -711,6 +712,9 @@ def evaluate_models(
         RMSE and MAE for models with a ``predict`` method (explicit ratings).
     progress : callable, optional
         Called with a short message before each model.
+    min_group_size : int
+        Smallest customer segment reported in :attr:`Evaluation.segments` (see
+        :func:`segment_summary`).
 
     Returns
     -------
@@ -864,6 +868,9 @@ def segment_summary(
     out = []
     for kind, column in kinds:
         labels = customers.set_index("customer")[column]
+        if not isinstance(labels.dtype, pd.CategoricalDtype):
+            # compare as text, as _segment_order lists them (e.g. integer device codes)
+            labels = labels.where(labels.isna(), labels.astype(str))
         seg = per_customer["customer"].map(labels).to_numpy()
         for value in _segment_order(labels):
             sel = per_customer[seg == value]
@@ -884,7 +891,7 @@ def segment_summary(
 def _segment_order(labels: pd.Series) -> list[Any]:
     if isinstance(labels.dtype, pd.CategoricalDtype):
         return [c for c in labels.cat.categories if (labels == c).any()]
-    return sorted(pd.unique(labels.astype(str)))
+    return sorted(pd.unique(labels.dropna().astype(str)))
 
 
 def _order_models(df: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:

@@ -283,7 +283,8 @@ class TuningResult:
     configured_value : float or None
         Validation score of the configured (untuned) values when they lie in the space.
     history : pandas.DataFrame
-        One row per trial: ``model, trial, value, best_so_far, seconds, params`` (JSON).
+        One row per trial: ``model, trial, metric, k, value, best_so_far, seconds,
+        configured`` (True for the trial of the configured values) and ``params`` (JSON).
     """
 
     spec: ModelSpec

@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from recnb.evaluation import (
+    SEGMENTS,
     ModelSpec,
     PeakMemory,
     check_same_index,
@@ -22,6 +23,7 @@ from recnb.evaluation import (
     model_specs,
     product_categories,
     recommend_topk,
+    segment_summary,
 )
 from recnb.interactions import Interactions
 from recnb.models.base import Recommender
@@ -183,6 +185,32 @@ def test_device_segments_in_the_evaluation():
         evaluate_models(specs, train, test, k_values=[1], n_bootstrap=20, devices=dev[:3])
 
 
+def test_segment_summary_with_non_text_device_labels():
+    # integer device codes and a missing device: the codes are reported as text, the gap dropped
+    per_customer = pd.DataFrame(
+        {
+            "model": "m",
+            "customer": np.arange(6),
+            "metric": "ndcg",
+            "k": 1,
+            "value": [1.0, 0.0, 1.0, 1.0, 0.0, 0.0],
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer": np.arange(6),
+            "segment": pd.Categorical(["light"] * 6, categories=list(SEGMENTS), ordered=True),
+            "device": np.array([1, 1, 2, 2, 2, None], dtype=object),
+        }
+    )
+    out = segment_summary(per_customer, customers, n_bootstrap=20, min_group_size=1)
+    d = out[out["segment_kind"] == "device"].set_index("segment")
+    assert d.index.tolist() == ["1", "2"]
+    assert d.loc["1", "value"] == pytest.approx(0.5)
+    assert d.loc["2", "value"] == pytest.approx(2 / 3)
+    assert d["n"].tolist() == [2, 3]
+
+
 def test_small_segments_are_not_reported():
     train, test, _ = _board_parts()
     # 24 evaluated customers: 2 on "tv", 22 on "app"
@@ -235,6 +263,8 @@ def test_model_specs_validation():
         model_specs(["als", "als"])
     with pytest.raises(ValueError, match="non-empty list"):
         model_specs([])
+    with pytest.raises(ValueError, match=r"model_params\['als'\] must be a mapping"):
+        model_specs(["als"], {"als": ["factors", 8]})
 
 
 def test_capabilities_follow_the_class_flags():
