@@ -50,6 +50,8 @@ def table(df: Any, precision: int = 2, percent: tuple[str, ...] = (), caption: s
     for c in df.columns:
         if c in percent:
             fmt[c] = "{:.1%}"
+        elif "pvalue" in str(c) or str(c).startswith("p_"):
+            fmt[c] = "{:.2g}"  # p-values span many orders of magnitude
         elif np.issubdtype(df[c].dtype, np.integer):
             fmt[c] = "{:,}"
         elif np.issubdtype(df[c].dtype, np.floating):
