@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +49,7 @@ from recnb.metrics import (
 from recnb.metrics import evaluate as metrics_evaluate
 from recnb.models.base import Recommender
 from recnb.models.registry import REGISTRY, hyperparameters, make_model
+from recnb.split import load_split
 
 __all__ = [
     "DEFAULT_BEYOND",
@@ -210,16 +210,8 @@ def load_evaluation_parts(split_dir: str | os.PathLike) -> tuple[Interactions, I
     FileNotFoundError
         When the preprocessing stage has not written the split.
     """
-    folder = Path(split_dir)
-    missing = [p for p in ("train", "test") if not (folder / p / "meta.json").exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"{folder}: split part(s) {missing} not found; run the preprocessing stage "
-            "(02_preprocessing) first"
-        )
-    train, test = Interactions.load(folder / "train"), Interactions.load(folder / "test")
-    check_same_index(train, test)
-    return train, test
+    parts = load_split(split_dir, ["train", "test"])
+    return parts["train"], parts["test"]
 
 
 def product_categories(

@@ -955,14 +955,34 @@ def _save_npz(path: Path, m: sp.spmatrix) -> None:
         sp.save_npz(fh, sp.csr_matrix(m))
 
 
-def load_split(folder: str | os.PathLike) -> dict[str, Interactions]:
-    """Read the parts written by :func:`save_split` (checks that they share one id map)."""
+def load_split(
+    folder: str | os.PathLike, parts: Sequence[str] | None = None
+) -> dict[str, Interactions]:
+    """Read the parts written by :func:`save_split` (checks that they share one id map).
+
+    Parameters
+    ----------
+    folder : path
+        ``<run_dir>/split``.
+    parts : sequence of str, optional
+        Read only these parts (e.g. ``["train_inner", "valid"]`` for tuning, so the test part is
+        never opened); default every part listed in ``split.json``.
+    """
     folder = Path(folder)
-    if not (folder / "split.json").exists():
-        raise FileNotFoundError(
-            f"{folder}/split.json not found: run the preprocessing stage (02_preprocessing) first"
-        )
-    names = read_json(folder / "split.json")["parts"]
+    if parts is None:
+        if not (folder / "split.json").exists():
+            raise FileNotFoundError(
+                f"{folder}/split.json not found: run the preprocessing stage (02_preprocessing) first"
+            )
+        names = list(read_json(folder / "split.json")["parts"])
+    else:
+        names = list(parts)
+        missing = [n for n in names if not (folder / n / "meta.json").exists()]
+        if missing:
+            raise FileNotFoundError(
+                f"{folder}: split part(s) {missing} not found; run the preprocessing stage "
+                "(02_preprocessing) first"
+            )
     parts = {n: Interactions.load(folder / n) for n in names}
     _check_same_maps(parts, f"load_split({folder})")
     return parts

@@ -32,7 +32,6 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +42,7 @@ from recnb.evaluation import ModelSpec, check_same_index, evaluation_customers, 
 from recnb.interactions import Interactions
 from recnb.metrics import RANKING_METRICS, ranking_metric_arrays
 from recnb.models.registry import hyperparameters
+from recnb.split import load_split
 
 __all__ = [
     "METHODS",
@@ -255,17 +255,8 @@ def load_validation_parts(split_dir: str | os.PathLike) -> tuple[Interactions, I
     The ``train`` and ``test`` folders are never opened, so nothing in the search can depend on
     the test data.
     """
-    folder = Path(split_dir)
-    missing = [p for p in ("train_inner", "valid") if not (folder / p / "meta.json").exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"{folder}: split part(s) {missing} not found; run the preprocessing stage "
-            "(02_preprocessing) first"
-        )
-    train_inner = Interactions.load(folder / "train_inner")
-    valid = Interactions.load(folder / "valid")
-    check_same_index(train_inner, valid, "train_inner and valid")
-    return train_inner, valid
+    parts = load_split(split_dir, ["train_inner", "valid"])
+    return parts["train_inner"], parts["valid"]
 
 
 @dataclass
