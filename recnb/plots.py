@@ -128,3 +128,29 @@ def timeline(daily: pd.DataFrame) -> plt.Figure:
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
+
+
+def signal_hist(values: np.ndarray, explicit: bool = False) -> plt.Figure:
+    """Histogram of the training matrix values (confidences, or ratings for explicit data)."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.hist(values, bins=60, log=True, color="#4c72b0")
+    ax.set_xlabel("rating" if explicit else "confidence of a training pair")
+    ax.set_ylabel("pairs (log scale)")
+    ax.set_title("Training signal per customer-product pair")
+    fig.tight_layout()
+    return fig
+
+
+def split_timeline(timeline: pd.DataFrame, cutoff: str | None = None) -> plt.Figure:
+    """Events per day of each split part (``day, part, events``), with the cut-off if temporal."""
+    wide = timeline.pivot(index="day", columns="part", values="events").fillna(0)
+    wide = wide[[p for p in ("train_inner", "valid", "test") if p in wide.columns]]
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    colors = ["#4c72b0", "#dd8452", "#55a868"][: wide.shape[1]]
+    wide.plot.area(ax=ax, stacked=False, alpha=0.55, color=colors)
+    if cutoff:
+        ax.axvline(pd.Timestamp(cutoff), color="black", linestyle="--", linewidth=1)
+    ax.set_ylabel("events per day")
+    ax.set_title("Split timeline")
+    fig.tight_layout()
+    return fig

@@ -93,3 +93,27 @@ def test_overview_density(ds):
     ov = dict(zip(explore.overview(ds)["measure"], explore.overview(ds)["value"], strict=True))
     assert ov["distinct customer-product pairs"] == 9
     assert ov["density of customer x product matrix"] == pytest.approx(9 / (9 * 2))
+
+
+def test_split_plots_render():
+    import matplotlib.pyplot as plt
+
+    from recnb import plots
+
+    timeline = pd.DataFrame(
+        {
+            "day": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-02", "2026-01-03"]),
+            "part": ["train_inner", "train_inner", "valid", "test"],
+            "events": [5, 3, 2, 4],
+        }
+    )
+    fig = plots.split_timeline(timeline, cutoff="2026-01-03")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train_inner", "valid", "test"]
+    without = plots.split_timeline(timeline, cutoff=None)
+    assert len(ax.lines) == len(without.axes[0].lines) + 1  # the dashed cut-off line
+    plt.close(fig)
+    plt.close(without)
+    fig = plots.signal_hist(np.array([1.0, 2.0, 2.0]), explicit=True)
+    assert fig.axes[0].get_xlabel() == "rating"
+    plt.close(fig)
