@@ -8,9 +8,9 @@ Split kinds
     the ``n`` before them validation (:func:`leave_last_labels`).
     ``"random"``: per customer, a random share of the distinct products is test, then a share of the
     rest validation (:func:`random_holdout_labels`).
-    ``"stratified"``: Microsoft Recommenders' ``python_stratified_split``, reproduced exactly
-    (:func:`python_stratified_split`, :func:`stratified_labels`), then the same split again on the
-    training rows for validation.
+    ``"stratified"``: the stratified split of the released Microsoft Recommenders (1.2.1), re-implemented
+    here and checked row for row against that release (:func:`python_stratified_split`,
+    :func:`stratified_labels`), then the same split again on the training rows for validation.
 Pair-based kinds assign whole (customer, product) pairs, so a pair is never in two parts.
 
 The artefact (:func:`build_split` -> :func:`save_split` -> ``<run_dir>/split/``, read with
@@ -55,12 +55,12 @@ _LABEL_NAMES = {TRAIN_INNER: "train_inner", VALID: "valid", TEST: "test"}
 
 
 # ----------------------------------------------------------------------------------------------
-# Microsoft Recommenders' stratified split, reproduced exactly
+# the stratified split of the released Microsoft Recommenders (1.2.x), re-implemented
 # ----------------------------------------------------------------------------------------------
 
 
 def process_split_ratio(ratio: float | list[float]) -> tuple[bool, list[float] | float]:
-    """Microsoft Recommenders' ``process_split_ratio``: validate a ratio or normalise a ratio list.
+    """Validate a split ratio or normalise a ratio list, as Recommenders 1.2.1's ``process_split_ratio``.
 
     A float must lie in (0, 1) (single split); a list is a multi-split and is divided by its sum when
     it does not sum to exactly 1 (``math.fsum``).
@@ -84,18 +84,22 @@ def stratified_labels(
     seed: int = 42,
     min_rating: int = 1,
 ) -> np.ndarray:
-    """Split index of each row under Microsoft Recommenders' stratified split.
+    """Split index of each row under the stratified split of the released Microsoft Recommenders.
 
-    The algorithm of ``recommenders.datasets.python_splitters._do_stratification``: rows of groups with
-    fewer than ``min_rating`` rows are dropped (only when ``min_rating > 1``); ``np.random.seed(seed)``
-    then one ``np.random.rand`` number per remaining row, in row order; rows sorted by (group, number);
-    within a group, ``rank = position / group size`` (position from 1); a row goes to split ``i`` when
-    ``cumsum(ratios)[i-1] < rank <= cumsum(ratios)[i]``, with ratios ``[ratio, 1 - ratio]`` for a float.
+    recnb's vectorised re-implementation of ``_do_stratification`` in
+    ``recommenders/datasets/python_splitters.py`` as released in 1.2.0 and 1.2.1 (what
+    ``pip install recommenders`` gives), checked row for row against that release by the golden
+    fixtures in ``tests/fixtures/msr/`` (written by ``tools/make_msr_fixtures.py``).
 
-    Two quirks are kept on purpose, to land the same rows in the same splits: for a float ratio the
-    train share of a group is ``floor(ratio * size)`` rows (a group of 2 at 0.75 keeps 1 row), not
-    ``round``; and with a ratio list whose cumulative sum ends just below 1 in floating point, the last
-    row of a group can fall in no split (label -1), as in theirs.
+    The algorithm: rows of groups with fewer than ``min_rating`` rows are dropped (only when
+    ``min_rating > 1``); ``np.random.seed(seed)`` then one ``np.random.rand`` number per remaining row,
+    in row order; rows sorted by (group, number); within a group of ``count`` rows, a row at position
+    ``rank`` (from 1) goes to split ``i`` when
+    ``round(c[i-1] * count) < rank <= round(c[i] * count)``, where ``c = cumsum(ratios)`` (``c[-1]``
+    taken as 0) and ratios are ``[ratio, 1 - ratio]`` for a float. ``round`` is pandas' (NumPy's)
+    round half to even: at 0.75 a group of 1 keeps its row in train (``round(0.75) = 1``), a group
+    of 2 keeps both (``round(1.5) = 2``) and a group of 10 keeps 8 (``round(7.5) = 8``); at 0.5 a
+    group of 5 keeps 2 (``round(2.5) = 2``).
 
     Parameters
     ----------
@@ -104,7 +108,7 @@ def stratified_labels(
     ratio : float or list of float
         See :func:`process_split_ratio`.
     seed : int
-        Seed of the legacy global NumPy generator in their code; here a private
+        Seed of the legacy global NumPy generator in the released code; here a private
         ``numpy.random.RandomState(seed)``, which draws the same numbers without touching global state.
     min_rating : int
         Minimum rows per group (>= 1).
@@ -112,7 +116,14 @@ def stratified_labels(
     Returns
     -------
     numpy.ndarray of int64
-        Split index per row (0 = train for a float ratio, 1 = test), -1 for dropped rows.
+        Split index per row (0 = train for a float ratio, 1 = test), -1 for rows dropped by
+        ``min_rating``.
+
+    Raises
+    ------
+    ValueError
+        A row without a group (missing id): the released code silently drops such rows from every
+        split; recnb refuses them.
     """
     if min_rating < 1:
         raise ValueError("min_rating should be integer and larger than or equal to 1.")
@@ -136,14 +147,15 @@ def stratified_labels(
     size = np.bincount(sub, minlength=int(sub.max()) + 1 if len(sub) else 0)
     start = np.zeros(len(size), dtype=np.int64)
     start[1:] = np.cumsum(size)[:-1]
-    pos = np.arange(len(sub)) - start[sorted_groups] + 1
-    rank = pos / size[sorted_groups]
+    rank = np.arange(len(sub)) - start[sorted_groups] + 1
+    count = size[sorted_groups].astype(np.float64)
     lab_sorted = np.full(len(sub), -1, dtype=np.int64)
     prev = None
     for i, thr in enumerate(np.cumsum(ratios)):
-        cond = rank <= thr
+        # same float64 product and the same half-to-even rounding as pandas' round(Series)
+        cond = rank <= np.round(thr * count)
         if prev is not None:
-            cond &= rank > prev
+            cond &= rank > np.round(prev * count)
         lab_sorted[cond] = i
         prev = thr
     lab_sub = np.empty(len(sub), dtype=np.int64)
@@ -162,11 +174,13 @@ def python_stratified_split(
     col_item: str = "itemID",
     seed: int = 42,
 ) -> list[pd.DataFrame]:
-    """Drop-in equivalent of ``recommenders.datasets.python_splitters.python_stratified_split``.
+    """Stratified split with the signature and output of Recommenders 1.2.1's ``python_stratified_split``.
 
-    Same arguments, same rows in each split, same row order within each returned frame (sorted by the
-    filter column, then the random number) and the original index. Unlike theirs, ``data`` is not
-    modified (theirs adds a ``random`` column to the caller's frame when ``min_rating == 1``).
+    recnb's re-implementation (see :func:`stratified_labels`): same arguments, same rows in each
+    split, same row order within each returned frame (sorted by the filter column, then the random
+    number) and the original index. Unlike the released function, ``data`` is not modified (the
+    release adds a ``random`` column to the caller's frame when ``min_rating == 1``), and a missing
+    group id is an error instead of a silently dropped row.
 
     Returns
     -------
@@ -182,7 +196,7 @@ def python_stratified_split(
     labels = stratified_labels(data[col].to_numpy(), ratio, seed, min_rating)
     multi, r = process_split_ratio(ratio)
     n_splits = len(r) if multi else 2
-    # reproduce their output order: rows (after the min_rating filter) sorted by (group, random)
+    # the released output order: rows (after the min_rating filter) sorted by (group, random)
     if min_rating > 1:
         size = data.groupby(col)[col].transform("size").to_numpy()
         kept = size >= min_rating
@@ -430,9 +444,9 @@ def build_split(
         Random and stratified: share of pairs held out for test, then share of the remaining
         training pairs for validation (stratified: ratio ``1 - test_fraction`` as a float).
     stratify_by : {"user", "item"}
-        Stratified split: the ``filter_by`` of Microsoft Recommenders.
+        Stratified split: what the ratio is kept per (``filter_by`` in Recommenders 1.2.1).
     min_rating : int
-        Stratified split: minimum pairs per group, as theirs.
+        Stratified split: minimum pairs per group (``min_rating`` in Recommenders 1.2.1).
     seed : int
         Random and stratified splits.
     test_events : sequence of str
@@ -1127,8 +1141,10 @@ def describe_split(result: SplitResult) -> str:
         )
     else:
         head = (
-            f"Microsoft Recommenders' stratified split (by {info['stratify_by']}, seed {info['seed']}): "
-            f"{_pct(1 - info['test_fraction'])} of each {info['stratify_by']}'s pairs for training."
+            f"A stratified split (by {info['stratify_by']}, seed {info['seed']}, the rule of the "
+            f"released Microsoft Recommenders 1.2.1): "
+            f"{_pct(1 - info['test_fraction'])} of each {info['stratify_by']}'s pairs (rounded half to "
+            "even) for training."
         )
     return (
         f"{head} Training holds {n_train:,} customer-product pairs, validation {n_valid:,} and test "

@@ -1,4 +1,6 @@
-"""Splits: Microsoft Recommenders' stratified split, temporal / leave-last / random, leakage, artefact."""
+"""Splits: the released Microsoft Recommenders' stratified split (recnb's re-implementation, checked
+against golden fixtures in test_split_msr_fixtures.py), temporal / leave-last / random, leakage,
+artefact."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from recnb import split as sl
 from recnb.interactions import Interactions
 from recnb.schema import Dataset, validate_dataset
 
-# -- Microsoft Recommenders' python_stratified_split ----------------------------------------------
+# -- the stratified split (rule of Recommenders 1.2.1) -------------------------------------------
 
 
 def test_stratified_split_hand_worked_example():
@@ -27,14 +29,31 @@ def test_stratified_split_hand_worked_example():
         }
     )
     train, test = sl.python_stratified_split(df, ratio=0.75, filter_by="user", seed=42)
-    # A: order r0 r3 r2 r1 -> ranks .25 .5 .75 1 -> train r0 r3 r2, test r1
-    # B: order r6 r5 r4 -> ranks 1/3 2/3 1 -> train r6 r5, test r4
-    # C: order r8 r7 -> ranks .5 1 -> train r8, test r7 (floor: round(0.75 * 2) would keep both)
-    # D: one row, rank 1 > .75 -> test
-    assert list(train.index) == [0, 3, 2, 6, 5, 8]  # sorted by (user, random), as theirs
-    assert list(test.index) == [1, 4, 7, 9]
-    assert list(sl.stratified_labels(df["userID"], 0.75, 42)) == [0, 1, 0, 0, 1, 0, 0, 1, 0, 1]
+    # a row stays in train when its rank <= round(0.75 * count), round half to even:
+    # A: order r0 r3 r2 r1, round(3.0) = 3 -> train r0 r3 r2, test r1
+    # B: order r6 r5 r4, round(2.25) = 2 -> train r6 r5, test r4
+    # C: order r8 r7, round(1.5) = 2 -> both in train
+    # D: one row, round(0.75) = 1 -> train
+    assert list(train.index) == [0, 3, 2, 6, 5, 8, 7, 9]  # sorted by (user, random), as released
+    assert list(test.index) == [1, 4]
+    assert list(sl.stratified_labels(df["userID"], 0.75, 42)) == [0, 1, 0, 0, 1, 0, 0, 0, 0, 0]
     assert "random" not in df.columns and len(df) == 10  # input left untouched
+
+
+def test_stratified_train_share_is_rounded_half_to_even():
+    # the issue's minimal case: groups of 1, 2 and 10 at 0.75 keep 1 / 2 / 8 rows in train
+    # (Recommenders 1.2.1 measured; floor would keep 0 / 1 / 7)
+    groups = np.repeat([0, 1, 2], [1, 2, 10])
+    lab = sl.stratified_labels(groups, 0.75, seed=7)
+    assert np.bincount(groups[lab == 0], minlength=3).tolist() == [1, 2, 8]
+    # half to even, not half up: at 0.5 a group of 5 keeps round(2.5) = 2, of 3 round(1.5) = 2,
+    # of 1 round(0.5) = 0
+    groups = np.repeat([0, 1, 2], [5, 3, 1])
+    lab = sl.stratified_labels(groups, 0.5, seed=7)
+    assert np.bincount(groups[lab == 0], minlength=3).tolist() == [2, 2, 0]
+    # a ratio list: each split ends at round(cumsum * count); a group of 5 at [.6, .2, .2] -> 3/1/1
+    lab = sl.stratified_labels(np.zeros(5, dtype=int), [0.6, 0.2, 0.2], seed=1)
+    assert np.bincount(lab, minlength=3).tolist() == [3, 1, 1]
 
 
 def test_stratified_split_filter_by_item_and_min_rating():
@@ -305,7 +324,7 @@ def test_features_never_see_a_test_period_event(shop_dataset):
         assert (a.matrix != b.matrix).nnz == 0
 
 
-def test_stratified_build_split_lands_rows_like_microsoft(rng):
+def test_stratified_build_split_lands_rows_like_python_stratified_split(rng):
     n = 400
     users = rng.integers(0, 25, n)
     items = rng.integers(0, 60, n)
@@ -325,18 +344,18 @@ def test_stratified_build_split_lands_rows_like_microsoft(rng):
         seed=42,
         tfidf_max_features=0,
     )
-    _, ms_test = sl.python_stratified_split(df, ratio=0.75, filter_by="item", seed=42)
+    _, ref_test = sl.python_stratified_split(df, ratio=0.75, filter_by="item", seed=42)
     te = res.parts["test"]
     m = te.matrix.tocoo()
     ours = {
         (te.customer_ids[i], te.product_ids[j], float(v))
         for i, j, v in zip(m.row, m.col, m.data, strict=True)
     }
-    theirs = {
+    expected = {
         (f"u{u}", f"i{i}", r)
-        for u, i, r in ms_test[["userID", "itemID", "rating"]].itertuples(index=False)
+        for u, i, r in ref_test[["userID", "itemID", "rating"]].itertuples(index=False)
     }
-    assert ours == theirs
+    assert ours == expected
     assert res.parts["valid"].nnz == 0
 
 
