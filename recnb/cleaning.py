@@ -1,4 +1,4 @@
-"""Cleaning the event log: unknown references, returns, duplicates and bot-like customers.
+"""Cleaning the event log: unknown references, returns, duplicates; the bot rule.
 
 Each step is a function that takes the events table and returns the rows it keeps plus a record of how
 many rows it removed and why; :func:`clean` runs them in a fixed order and returns the cleaned
@@ -6,8 +6,16 @@ many rows it removed and why; :func:`clean` runs them in a fixed order and retur
 report shows every check that ran). Row order is preserved everywhere: some splits (Microsoft
 Recommenders' stratified split) depend on it.
 
-Order: unknown references -> returns -> exact duplicates -> near duplicates -> bots. Returns come first
-so that netting sees every purchase line before duplicates are collapsed.
+Order: unknown references -> returns -> exact duplicates -> near duplicates. Returns come first so that
+netting sees every purchase line before duplicates are collapsed.
+
+Every step here decides on an event's own content or on earlier events only, so no event can remove an
+earlier one. The rules that would let a later event change who or what is trained on run in the split,
+on each training part's own events (:func:`recnb.split.build_split`): the bot filter
+(:func:`bot_customers`) and the k-core there, and the netting of returns, which this module only
+prepares (a purchase gets the time it was returned; the split drops it from the parts that end after).
+Exact duplicates share their timestamp, and a near duplicate is removed because of an earlier event,
+never a later one.
 """
 
 from __future__ import annotations
@@ -94,18 +102,79 @@ def drop_unknown_references(
     return events[keep], out
 
 
+RETURNED_AT = "returned_at"
+"""Events column written by :func:`handle_returns` (mode ``"net"``): when a purchase was returned."""
+
+
+def returned_at(
+    keys: np.ndarray,
+    times: np.ndarray,
+    is_purchase: np.ndarray,
+    is_return: np.ndarray,
+    quantity: np.ndarray,
+) -> np.ndarray:
+    """When each purchase line was sent back: the first return of its pair that catches up.
+
+    For a customer-product pair, purchases add their quantity and returns subtract theirs, in time
+    order (a purchase before a return at the same instant). A purchase counts as returned at the
+    first return, at or after it, that brings the pair's running balance to zero or below: by then
+    everything bought so far had been sent back. A purchase after that point starts afresh.
+
+    Parameters
+    ----------
+    keys : numpy.ndarray of int
+        Pair code of each event.
+    times : numpy.ndarray of datetime64
+        Event times.
+    is_purchase, is_return : numpy.ndarray of bool
+        Purchase lines and return lines (other rows are ignored).
+    quantity : numpy.ndarray of float
+        Quantity of each line (positive).
+
+    Returns
+    -------
+    numpy.ndarray of datetime64[ns]
+        Per row: the time the purchase counts as returned; NaT for rows that are not purchases or
+        were never (fully) returned.
+    """
+    n = len(keys)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    sel = np.flatnonzero(is_purchase | is_return)
+    if len(sel) == 0:
+        return out
+    k = np.asarray(keys, dtype=np.int64)[sel]
+    t = np.asarray(times, dtype="datetime64[ns]").astype(np.int64)[sel]
+    r = np.asarray(is_return, dtype=bool)[sel]
+    order = np.lexsort((r, t, k))  # by pair, then time, purchases first at equal times
+    k, t, r = k[order], t[order], r[order]
+    delta = np.where(r, -1.0, 1.0) * np.asarray(quantity, dtype=np.float64)[sel][order]
+    start = np.r_[True, k[1:] != k[:-1]]
+    csum = np.cumsum(delta)
+    before_group = np.where(start, csum - delta, np.nan)
+    balance = csum - pd.Series(before_group).ffill().to_numpy()
+    never = np.iinfo(np.int64).max
+    caught_up = np.where(r & (balance <= 1e-9), t, never)
+    # the first catch-up at or after each row, within its pair: a reversed running minimum
+    nxt = pd.Series(caught_up[::-1]).groupby(k[::-1]).cummin().to_numpy()[::-1]
+    when = np.where(~r & (nxt < never), nxt, np.iinfo(np.int64).min)  # min int64 is NaT
+    out[sel[order]] = when.astype("datetime64[ns]")
+    return out
+
+
 def handle_returns(events: pd.DataFrame, mode: str = "net") -> tuple[pd.DataFrame, list[Removal]]:
-    """Net or drop returns and cancellations.
+    """Drop return and cancellation rows; with ``"net"``, mark the purchases they cancel.
 
     Parameters
     ----------
     events : pandas.DataFrame
         Events; returns are found with :func:`return_mask`.
     mode : {"net", "drop"}
-        ``"drop"`` removes the return rows only. ``"net"`` also nets them against the purchases of the
-        same customer and product: when the returned quantity (absolute ``value``; 1 when missing)
-        reaches the purchased quantity, the pair's purchase events are removed too (the customer sent
-        everything back); a partial return keeps the purchases.
+        ``"drop"`` removes the return rows only. ``"net"`` also nets them against the purchases of
+        the same customer and product (quantity: absolute ``value``, 1 when missing): each purchase
+        line gets the time it was returned (:func:`returned_at`) in a column ``returned_at`` (NaT:
+        kept), and no purchase is removed here. Whether a purchase is gone depends on the part
+        that holds it: :func:`recnb.split.build_split` drops it from each part whose end comes
+        after the return (a training part never learns of a return after its own end).
 
     Returns
     -------
@@ -127,25 +196,20 @@ def handle_returns(events: pd.DataFrame, mode: str = "net") -> tuple[pd.DataFram
         c = _codes(events["customer_id"])
         p = _codes(events["product_id"])
         key = c * (int(p.max()) + 1) + p
-        sel = purchase | ret
-        df = pd.DataFrame(
-            {
-                "key": key[sel],
-                "bought": np.where(purchase, qty, 0.0)[sel],
-                "returned": np.where(ret, qty, 0.0)[sel],
-            }
-        )
-        tot = df.groupby("key", sort=False)[["bought", "returned"]].sum()
-        cancelled = tot.index[(tot["returned"] >= tot["bought"]) & (tot["bought"] > 0)]
-        gone = purchase & np.isin(key, cancelled.to_numpy())
+        when = returned_at(key, events["timestamp"].to_numpy(), purchase, ret, qty)
+        marked = int((~np.isnat(when)).sum())
         removals.append(
             Removal(
                 "purchases fully returned",
-                int(gone.sum()),
-                "purchase lines of customer-product pairs whose returns reach the bought quantity",
+                0,
+                f"none removed here: {marked} purchase line(s) marked with the time their returns "
+                "caught up (column returned_at); the split drops each from the parts that end "
+                "after that time",
             )
         )
-        keep &= ~gone
+        out = events[keep].copy()
+        out[RETURNED_AT] = when[keep]
+        return out, removals
     return events[keep], removals
 
 

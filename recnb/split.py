@@ -423,9 +423,9 @@ def _training_filter(
 
     def size(m: np.ndarray) -> tuple[int, int, int]:
         return (
-            len(np.unique(c[m])),
-            len(np.unique(p[m])),
-            len(np.unique(c[m] * shape[1] + p[m])),
+            int((np.bincount(c[m], minlength=shape[0]) > 0).sum()),
+            int((np.bincount(p[m], minlength=shape[1]) > 0).sum()),
+            len(pd.unique(c[m] * shape[1] + p[m])),
         )
 
     return _Filtered(
@@ -525,8 +525,9 @@ def build_split(
     test_events : sequence of str
         Event types that make a held-out pair relevant (empty: every weighted type).
     drop_seen_in_test : bool
-        Temporal split: remove from validation / test the pairs already in the matching training part
-        (models exclude seen items, so such pairs could never be hit).
+        Temporal split: remove from validation / test the pairs the customer already had in the
+        matching training period (any weighted event before the validation start / the cut-off,
+        before the training filters): the evaluation counts new products only.
     tfidf_max_features : int
         TF-IDF vocabulary size of the product text (0: off).
     min_group_size : int
@@ -541,10 +542,13 @@ def build_split(
 
     Notes
     -----
-    Training filters. The bot filter and the k-core decide who stays in training, so they run on
-    training data only, each training part on its own events, after the split: ``train_inner`` is
-    filtered on ``train_inner``'s events, ``train`` on ``train``'s (``train_inner`` + ``valid``).
-    No event of a later part can move a customer or a product into (or out of) an earlier one.
+    Training filters. The netting of returns, the bot filter and the k-core decide what and who
+    stays in training, so they run on training data only, each training part on its own events,
+    after the split: ``train_inner`` is filtered on ``train_inner``'s events, ``train`` on
+    ``train``'s (``train_inner`` + ``valid``). No event of a later part can move a customer or a
+    product into (or out of) an earlier one. A purchase marked returned by
+    :func:`recnb.cleaning.handle_returns` (column ``returned_at``) leaves a temporal part only when
+    the return came before the part's end (``valid``: the cut-off, what ``train`` knows).
     What the filters remove from a training part stays in the evaluation parts: a customer the
     k-core drops from ``train`` but who has test pairs is a cold-start customer of the test part.
     The evaluation parts drop the customers that are bot-like in everything known up to their end
@@ -668,10 +672,29 @@ def build_split(
     if kind == "temporal":
         _check_valid_window(ts, lab, bounds, valid_days)
 
+    # 3a. returns: a purchase marked returned (cleaning.handle_returns, "net") leaves the parts
+    # that end after its return; a part never learns of a return after its own end
+    never = np.iinfo(np.int64).max
+    if cleaning.RETURNED_AT in rows_ev.columns:
+        ra = rows_ev[cleaning.RETURNED_AT].to_numpy(dtype="datetime64[ns]")
+        ra = np.where(np.isnat(ra), never, ra.astype(np.int64))
+    else:
+        ra = np.full(len(rows_ev), never, dtype=np.int64)
+    if kind == "temporal":
+        horizon = {
+            "train_inner": bounds["valid_start"].value,
+            "train": bounds["cutoff"].value,
+            "valid": bounds["cutoff"].value,  # what train knows
+            "test": never,
+        }
+    else:  # a pair's events, its returns included, are all in one part
+        horizon = dict.fromkeys(PARTS, never)
+    unreturned = {part: ra >= h for part, h in horizon.items()}
+
     # 3b. training filters: bots, then k-core, each training part on its own events -------
     step("k-core")
-    is_ti = lab == TRAIN_INNER
-    is_tr = is_ti | (lab == VALID)
+    is_ti = (lab == TRAIN_INNER) & unreturned["train_inner"]
+    is_tr = ((lab == TRAIN_INNER) | (lab == VALID)) & unreturned["train"]
     filt = {
         part: _training_filter(
             c,
@@ -700,9 +723,9 @@ def build_split(
         relevant = rows_ev["event"].isin(list(test_events)).to_numpy()
     masks = {
         "train_inner": filt["train_inner"].keep,
-        "valid": (lab == VALID) & relevant & ~bots_eval["valid"][c],
+        "valid": (lab == VALID) & relevant & unreturned["valid"] & ~bots_eval["valid"][c],
         "train": tr_f.keep,
-        "test": (lab == TEST) & relevant & ~bots_eval["test"][c],
+        "test": (lab == TEST) & relevant & unreturned["test"] & ~bots_eval["test"][c],
     }
     # rows the filters left in no part (without them, every labelled row is in one, except the test
     # rows that test_events makes irrelevant)
@@ -717,6 +740,14 @@ def build_split(
             "events_removed_bots_train_inner": filt["train_inner"].bot_events,
             "events_removed_bots_valid": int(((lab == VALID) & bots_eval["valid"][c]).sum()),
             "events_removed_bots_test": int(((lab == TEST) & bots_all[c]).sum()),
+            "purchases_returned": {
+                "train_inner": int(((lab == TRAIN_INNER) & ~unreturned["train_inner"]).sum()),
+                "train": int(
+                    (((lab == TRAIN_INNER) | (lab == VALID)) & ~unreturned["train"]).sum()
+                ),
+                "valid": int(((lab == VALID) & ~unreturned["valid"]).sum()),
+                "test": int(((lab == TEST) & ~unreturned["test"]).sum()),
+            },
             "events_used": int(len(rows_ev) - gone.sum()),
         }
     )
@@ -745,9 +776,19 @@ def build_split(
             mats[part] = wt.latest_ratings(c[m], p[m], vals, ts[m], shape)
     removed_seen = {"valid": 0, "test": 0}
     if drop_seen_in_test:
-        for ev_part, tr_part in (("valid", "train_inner"), ("test", "train")):
+        # seen = any weighted event in the training period, before the training filters: a pair
+        # the customer already had is no discovery, even if a filter kept it from the model
+        before_filters = {
+            "valid": lab == TRAIN_INNER,
+            "test": (lab == TRAIN_INNER) | (lab == VALID),
+        }
+        for ev_part in ("valid", "test"):
             ev_m, ev_t = mats[ev_part]
-            seen = ev_m.multiply(mats[tr_part][0] != 0).astype(bool)
+            rows = before_filters[ev_part]
+            had = sp.csr_matrix(
+                (np.ones(int(rows.sum()), dtype=np.int8), (c[rows], p[rows])), shape=shape
+            )
+            seen = ev_m.multiply(had != 0).astype(bool)
             if seen.nnz:
                 removed_seen[ev_part] = int(seen.nnz)
                 keep_m = (ev_m != 0).astype(np.int8) - seen.astype(np.int8)
@@ -969,9 +1010,9 @@ def check_split(parts: Mapping[str, Interactions]) -> list[str]:
     rather than trusting a label the split wrote about itself; the split's settings (kind, k-core
     minimums, ``drop_seen_in_test``, the recorded boundaries) say which checks apply.
 
-    - The parts share one id map.
-    - ``train`` holds every pair of ``train_inner``, except pairs of a customer or product that
-      ``train``'s own training filters removed entirely (``train`` then holds no pair of it).
+    - The parts share one id map. (``train`` need not hold every pair of ``train_inner``: each
+      training part is filtered on its own events, and a purchase returned, or a customer turned
+      bot-like, during the validation window leaves ``train`` only.)
     - Validation and test share no pair, and no test pair is in ``train`` (pair-based splits, or
       temporal with ``drop_seen_in_test``).
     - Each training part is closed under its own k-core: every customer in it has at least
@@ -992,15 +1033,6 @@ def check_split(parts: Mapping[str, Interactions]) -> list[str]:
     except ValueError as e:
         return [str(e)]
     tri, val, tr, te = (_pairs(parts[p].matrix) for p in PARTS)
-    lost = (tri - tri.multiply(tr)).tocoo()
-    if lost.nnz:
-        tr_c = np.diff(tr.indptr) > 0
-        tr_p = np.bincount(tr.indices, minlength=tr.shape[1]) > 0
-        unexplained = int((tr_c[lost.row] & tr_p[lost.col]).sum())
-        if unexplained:
-            problems.append(
-                f"train lacks {unexplained} pair(s) of train_inner whose customer and product it holds"
-            )
     meta = parts["test"].meta
     kind = meta.get("split_kind")
     disjoint = kind != "temporal" or meta.get("drop_seen_in_test", False)
@@ -1250,6 +1282,18 @@ def removal_overview(
             else "explicit signal: events other than ratings",
         }
     )
+    for part in ("train", "test"):
+        n = info.get("purchases_returned", {}).get(part, 0)
+        if n:
+            rows.append(
+                {
+                    "stage": "returns",
+                    "step": f"purchases returned ({part})",
+                    "rows": n,
+                    "reason": f"{part} purchase events whose returns caught up before the part's "
+                    "end (a return after it stays unknown to the part)",
+                }
+            )
     if info.get("bot_max_events_per_day", 0) > 0:
         rows.append(
             {
@@ -1296,7 +1340,8 @@ def removal_overview(
                     "stage": "split",
                     "step": f"{part} pairs already seen",
                     "rows": n,
-                    "reason": f"{part} pairs (not events) already in the matching training part",
+                    "reason": f"{part} pairs (not events) the customer already had in the matching "
+                    "training period (before the training filters)",
                 }
             )
     return pd.DataFrame(rows, columns=["stage", "step", "rows", "reason"])

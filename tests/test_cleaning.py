@@ -63,13 +63,39 @@ RETURNS = [
 ]
 
 
-def test_returns_net_cancels_fully_returned_pairs():
+def test_returns_net_marks_fully_returned_purchases_without_removing_them():
     kept, rem = cleaning.handle_returns(_events(RETURNS), "net")
-    assert list(kept.index) == [2, 5]
+    assert list(kept.index) == [0, 2, 5]  # return rows gone; purchases kept, marked
+    when = kept[cleaning.RETURNED_AT]
+    assert when[0] == kept["timestamp"][0] + pd.Timedelta(seconds=60)  # a/p1: all sent back
+    assert when[[2, 5]].isna().all()  # a/p2: partial return; a view
     assert [(r.step, r.rows) for r in rem] == [
         ("returns / cancellations", 3),
-        ("purchases fully returned", 1),
+        ("purchases fully returned", 0),
     ]
+    assert "1 purchase line(s) marked" in rem[1].reason
+
+
+def test_returned_at_follows_the_running_balance_of_each_pair():
+    t = np.array(["2024-01-01", "2024-01-03", "2024-01-10", "2024-01-12", "2024-01-20"])
+    # buy 1, return 1 (caught up on day 3), buy 2, return 1 (balance 1), return 1 (day 20)
+    when = cleaning.returned_at(
+        keys=np.zeros(5, dtype=int),
+        times=t.astype("datetime64[ns]"),
+        is_purchase=np.array([True, False, True, False, False]),
+        is_return=np.array([False, True, False, True, True]),
+        quantity=np.array([1.0, 1.0, 2.0, 1.0, 1.0]),
+    )
+    assert [str(x)[:10] for x in when] == ["2024-01-03", "NaT", "2024-01-20", "NaT", "NaT"]
+    # a return at the same instant as the purchase counts; another pair is independent
+    when = cleaning.returned_at(
+        keys=np.array([0, 0, 1]),
+        times=np.array(["2024-01-01"] * 3, dtype="datetime64[ns]"),
+        is_purchase=np.array([True, False, True]),
+        is_return=np.array([False, True, False]),
+        quantity=np.ones(3),
+    )
+    assert [str(x)[:10] for x in when] == ["2024-01-01", "NaT", "NaT"]
 
 
 def test_returns_drop_removes_return_rows_only():
@@ -82,7 +108,7 @@ def test_is_return_column_decides_when_present():
     ev = _events([("a", "p1", 0, "purchase", 1.0), ("a", "p1", 5, "purchase", 1.0)])
     ev["is_return"] = [False, True]  # quantity recorded positive, flag says return
     kept, _ = cleaning.handle_returns(ev, "net")
-    assert kept.empty
+    assert list(kept.index) == [0] and kept[cleaning.RETURNED_AT].notna().all()
     with pytest.raises(ValueError, match="returns must be one of"):
         cleaning.handle_returns(ev, "keep")
 
@@ -142,13 +168,14 @@ def test_clean_reports_every_step_and_keeps_row_order():
         "exact duplicates",
         "near duplicates",
     ]
-    assert list(table["rows"]) == [0, 0, 1, 1, 1, 0]
-    assert table["rows_after"].iloc[-1] == len(out.events) == 13
+    assert list(table["rows"]) == [0, 0, 1, 0, 1, 0]
+    assert table["rows_after"].iloc[-1] == len(out.events) == 14
     pairs = list(
         zip(
             out.events["customer_id"].astype(str), out.events["product_id"].astype(str), strict=True
         )
     )
-    assert pairs == [("a", "p1"), ("c", "p1"), *[("bot", "p1")] * 10, ("c", "p2")]
+    assert pairs == [("a", "p1"), ("a", "p2"), ("c", "p1"), *[("bot", "p1")] * 10, ("c", "p2")]
+    assert out.events[cleaning.RETURNED_AT].notna().sum() == 1  # a/p2, marked for the split
     assert validate_dataset(out).events.shape == out.events.shape
     assert any(n["step"] == "cleaning: exact duplicates" for n in out.notes)

@@ -680,3 +680,40 @@ def test_training_filters_that_empty_a_part_name_their_settings():
             _dataset(FILTERED), **dict(FILTER_KW, min_customer_interactions=9, valid_days=0)
         )
     assert "min_customer_interactions=9" in str(err.value)
+
+
+def test_returns_are_netted_on_each_part_own_period(tmp_path):
+    from recnb import cleaning
+
+    def split_of(rows):
+        cleaned, _ = cleaning.clean(_dataset(rows), returns="net")
+        return sl.build_split(cleaned, **FILTER_KW)
+
+    clean = split_of(FILTERED)
+    # a returns the p2 it bought on day 2, but only in the test period: training cannot know it
+    # (before the fix, cleaning netted the whole log and a/p2 vanished from training)
+    planted = split_of(FILTERED + [("a", "p2", 16, "purchase", -1.0)])
+    assert ("a", "p2") in _pairs_of(planted.parts["train"])
+    _assert_training_parts_identical(clean, planted, tmp_path)
+    # returned during the validation window: still in train_inner, gone from train
+    res = split_of(FILTERED + [("a", "p2", 12, "purchase", -1.0)])
+    assert ("a", "p2") in _pairs_of(res.parts["train_inner"])
+    assert ("a", "p2") not in _pairs_of(res.parts["train"])
+    assert res.info["purchases_returned"]["train"] == 1
+    assert sl.check_split(res.parts) == []
+    # a purchase in the test period returned in the test period is not a test interaction
+    res = split_of(FILTERED + [("e", "p3", 18, "purchase", 1.0), ("e", "p3", 19, "purchase", -1.0)])
+    assert ("e", "p3") not in _pairs_of(res.parts["test"])
+    assert res.info["purchases_returned"]["test"] == 1
+
+
+def test_seen_pairs_are_those_of_the_training_period_before_the_filters():
+    # f rates p1 in the validation window and again in the test period; with one product, the
+    # k-core keeps f out of train. The repeat is still no new product: it leaves the test part,
+    # and validation and test share no pair
+    rows = FILTERED + [("f", "p1", 11, "view"), ("f", "p1", 17, "view")]
+    res = sl.build_split(_dataset(rows), **FILTER_KW)
+    assert not any(u == "f" for u, _ in _pairs_of(res.parts["train"]))
+    assert ("f", "p1") in _pairs_of(res.parts["valid"])
+    assert ("f", "p1") not in _pairs_of(res.parts["test"])
+    assert sl.check_split(res.parts) == []
