@@ -1423,16 +1423,18 @@ def summary_paragraph(ds_events: int, cleaning_table: pd.DataFrame, result: Spli
         "weighted event confidences" if info["signal"] == "implicit" else "the customers' ratings"
     )
     after = dens.loc["after k-core"]
-    bots = (
-        f"the bot filter {info['events_removed_bots']:,} and "
+    returned = info.get("purchases_returned", {}).get("train", 0)
+    when = " (returned before the cut-off)" if info["kind"] == "temporal" else ""
+    before = (f"{returned:,} returned purchase(s){when}, " if returned else "") + (
+        f"the bot filter {info['events_removed_bots']:,}, "
         if info.get("bot_max_events_per_day", 0) > 0
         else ""
     )
     return (
         f"Of {ds_events:,} events, cleaning removed {removed_clean:,} "
-        f"({_pct(removed_clean / max(ds_events, 1))}). From training, {bots}the k-core filter "
-        f"removed {info['events_removed_kcore']:,} more, decided on the training part's own events "
-        f"only, so no test-period event decides who is trained on. {info['events_used']:,} events "
+        f"({_pct(removed_clean / max(ds_events, 1))}). From training went {before}and the k-core "
+        f"filter {info['events_removed_kcore']:,}, all decided on the training part's own events, "
+        f"so no test-period event decides what is trained on. {info['events_used']:,} events "
         f"remain, turned into {signal}; training covers {int(after['customers']):,} customers and "
         f"{int(after['products']):,} products (density {100 * float(after['density']):.3g}%). "
         + describe_split(result)

@@ -701,6 +701,12 @@ def test_returns_are_netted_on_each_part_own_period(tmp_path):
     assert ("a", "p2") not in _pairs_of(res.parts["train"])
     assert res.info["purchases_returned"]["train"] == 1
     assert sl.check_split(res.parts) == []
+    n_events = len(FILTERED) + 1
+    text = sl.summary_paragraph(n_events, pd.DataFrame({"rows": [1]}), res)
+    assert (
+        "From training went 1 returned purchase(s) (returned before the cut-off), and the k-core"
+        in text
+    )
     # a purchase in the test period returned in the test period is not a test interaction
     res = split_of(FILTERED + [("e", "p3", 18, "purchase", 1.0), ("e", "p3", 19, "purchase", -1.0)])
     assert ("e", "p3") not in _pairs_of(res.parts["test"])
