@@ -205,11 +205,11 @@ def _coerce_number(table: str, column: str, df: pd.DataFrame, kind: str) -> pd.S
     if unparsable.any():
         raise _bad(table, column, df, unparsable, "not a number")
     num = num.astype("float64")
+    vals = num.to_numpy()
+    infinite = np.isinf(vals)  # NaN is a missing value; an infinity is no measurement
+    if infinite.any():
+        raise _bad(table, column, df, infinite, "infinite value (missing values are NaN)")
     if kind in ("price", "nonneg"):
-        vals = num.to_numpy()
-        nonfinite = ~np.isfinite(vals) & ~np.isnan(vals)
-        if nonfinite.any():
-            raise _bad(table, column, df, nonfinite, "non-finite value")
         negative = vals < 0
         if negative.any():
             what = "negative price" if kind == "price" else "negative value"
@@ -302,8 +302,8 @@ def validate_dataset(ds: Dataset) -> Dataset:
     Raises
     ------
     SchemaError
-        Missing required column; unparsable id, timestamp or number; unknown event type; negative or
-        non-finite price; duplicate customer or product ids; events referencing unknown customers or
+        Missing required column; unparsable id, timestamp or number; an infinite number in any
+        numeric column; unknown event type; negative price; duplicate customer or product ids; events referencing unknown customers or
         products; an empty table. The message names the table, the column, an example bad value and
         its row.
     """
