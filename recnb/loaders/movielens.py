@@ -170,19 +170,15 @@ def _check_scale(
 ) -> None:
     low, high, step = scale
     values = rating.to_numpy(dtype="float64")
-    steps = (values - low) / step
-    bad = (
-        ~np.isfinite(values)
-        | (values < low)
-        | (values > high)
-        | (np.abs(steps - np.round(steps)) > 1e-9)
-    )
+    finite = np.isfinite(values)
+    steps = (np.where(finite, values, low) - low) / step
+    bad = ~finite | (values < low) | (values > high) | (np.abs(steps - np.round(steps)) > 1e-9)
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         what = "whole stars" if step == 1 else "half stars"
         raise ValueError(
-            f"{file}: column {column!r} value {shown(rating.iloc[pos])} at {reader.where(pos)} is outside "
-            f"the release's rating scale ({what} from {low:g} to {high:g}); {int(bad.sum())} such "
+            f"{file}: column {column!r} value {shown(rating.iloc[pos])} at {reader.where(pos)} is "
+            f"outside the release's rating scale ({what} from {low:g} to {high:g}); {int(bad.sum())} such "
             "rating(s): is this the right release (option variant) and an unmodified file?"
         )
 
