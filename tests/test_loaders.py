@@ -657,11 +657,18 @@ def test_taobao_bad_input_names_the_file(taobao):
 def test_every_loader_returns_known_event_types(
     retail_csv, ml_latest, retailrocket, rees46, taobao
 ):
+    import yaml
+
+    from recnb.params import REPO_ROOT
+
     paths = {"online_retail": retail_csv.parent, "movielens": ml_latest,
-             "retailrocket": retailrocket, "rees46": rees46, "taobao": taobao}  # fmt: skip
+             "retailrocket": retailrocket, "rees46": rees46, "taobao": taobao,
+             "csv": REPO_ROOT / "examples" / "my_shop"}  # fmt: skip
+    example = yaml.safe_load((REPO_ROOT / "params" / "my_shop_example.yaml").read_text())
+    options = {"csv": example["data"]["options"]}
     assert set(paths) == set(SOURCE_NAMES)
     for name, path in paths.items():
-        ds = load_source(name, path)
+        ds = load_source(name, path, **options.get(name, {}))
         assert ds.name == name
         assert set(ds.events["event"].astype(str)) <= set(EVENT_TYPES)
         assert ds.notes[0]["step"] == "read"

@@ -335,6 +335,7 @@ _COMPRESSION_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xfd7zXZ\x00", "xz"),
 )
 _CHUNK_BYTES = 1 << 20
+_SCAN_ROWS = 1_000_000
 _EXCERPT = 60
 
 
@@ -528,25 +529,31 @@ class _GuardedStream(io.RawIOBase):
         return b""
 
 
-def _integer_problem(values: pd.Series, nullable: bool) -> tuple[np.ndarray, list[str]]:
-    """Mask of text values that are not whole numbers fitting in 64 bits, with the reason of each."""
-    text = values.fillna("").astype(str).str.strip()
+def _first_bad_value(values: pd.Series, kind: str) -> tuple[int, str] | None:
+    """Position and reason of the first text value that the numeric ``kind`` cannot hold
+    (``"int64"``/``"Int64"`` (nullable), ``"float64"``...), or ``None``."""
+    text = on_uniques(values, lambda u: u.astype(str).str.strip()).fillna("")
     empty = (text == "").to_numpy()
-    digits = text.str.fullmatch(r"[+-]?\d+").to_numpy()
-    floaty = pd.to_numeric(text.where(~digits & ~empty), errors="coerce")
-    whole_float = (floaty.notna() & (floaty % 1 == 0)).to_numpy()  # "17850.0"
-    bad = np.zeros(len(text), dtype=bool)
-    why = [""] * len(text)
-    for i in np.flatnonzero(empty & ~np.asarray(nullable)):
-        bad[i], why[i] = True, "empty"
-    for i in np.flatnonzero(~digits & ~empty & ~whole_float):
-        bad[i], why[i] = True, "not a whole number"
-    long = digits & (text.str.len().to_numpy() > 18)
-    for i in np.flatnonzero(long):
-        v = int(text.iloc[i])
-        if not (-(2**63) <= v < 2**63):
-            bad[i], why[i] = True, "too large for a 64-bit integer id"
-    return bad, why
+    candidates: list[tuple[int, str]] = []
+    if kind.lower().startswith("int"):
+        digits = text.str.fullmatch(r"[+-]?\d+").to_numpy(dtype=bool)
+        if kind[0] == "i":  # not nullable
+            hit = np.flatnonzero(empty)
+            if len(hit):
+                candidates.append((int(hit[0]), "empty"))
+        hit = np.flatnonzero(~digits & ~empty)
+        if len(hit):
+            candidates.append((int(hit[0]), "not a whole number"))
+        for i in np.flatnonzero(digits & (text.str.len().to_numpy() > 18)):
+            if not -(2**63) <= int(text.iloc[i]) < 2**63:
+                candidates.append((int(i), "too large for a 64-bit integer id"))
+                break
+    else:
+        num = pd.to_numeric(text.where(~empty), errors="coerce")
+        hit = np.flatnonzero(num.isna().to_numpy() & ~empty)
+        if len(hit):
+            candidates.append((int(hit[0]), "not a number"))
+    return min(candidates) if candidates else None
 
 
 class CsvFile:
@@ -783,43 +790,38 @@ class CsvFile:
         return out
 
     def _explain_bad_value(self, err: Exception) -> str:
+        """Read the file again as text, a chunk at a time, to find the first value the typed
+        columns cannot hold: its line, column and value."""
         typed = self._typed_columns()
         if typed:
             kwargs = dict(self.kwargs)
-            kwargs["dtype"] = str
-            kwargs["keep_default_na"] = False
-            kwargs.pop("chunksize", None)
+            kwargs.update(dtype=str, keep_default_na=False, chunksize=_SCAN_ROWS)
             if "usecols" in kwargs and callable(kwargs["usecols"]):
                 kwargs.pop("usecols")
+            offset = 0
             try:
-                raw = CsvFile(self.file, data=self.data, last_line=self.last_line, **kwargs).read()
+                text = CsvFile(self.file, data=self.data, last_line=self.last_line, **kwargs)
+                for chunk in text.chunks():
+                    found = [
+                        (hit[0], str(col), hit[1])
+                        for col in chunk.columns
+                        if col in typed
+                        and (hit := _first_bad_value(chunk[col], typed[col])) is not None
+                    ]
+                    if found:
+                        pos, col, what = min(found, key=lambda f: f[0])  # leftmost on ties
+                        value = chunk[col].iloc[pos]
+                        pos += offset
+                        short = self._field_count_problem(only_row=pos)
+                        if short:
+                            return short
+                        return (
+                            f"{self.file}: {self.where(pos)}, column {col!r}: {what} (value "
+                            f"{value!r}); fix that line or download the file again"
+                        )
+                    offset += len(chunk)
             except (ValueError, OverflowError):
-                raw = None
-            if raw is not None:
-                first: tuple[int, str, str, Any] | None = None
-                for col, t in typed.items():
-                    if col not in raw.columns:
-                        continue
-                    s = raw[col]
-                    if t.lower().startswith("int"):
-                        bad, why = _integer_problem(s, nullable=t[0] == "I")
-                    else:
-                        text = s.fillna("").astype(str).str.strip()
-                        num = pd.to_numeric(text.where(text != ""), errors="coerce")
-                        bad = (num.isna() & (text != "")).to_numpy()
-                        why = ["not a number"] * len(s)
-                    hits = np.flatnonzero(bad)
-                    if len(hits) and (first is None or hits[0] < first[0]):
-                        first = (int(hits[0]), str(col), why[hits[0]], s.iloc[hits[0]])
-                if first is not None:
-                    pos, col, what, value = first
-                    short = self._field_count_problem(only_row=pos)
-                    if short:
-                        return short
-                    return (
-                        f"{self.file}: {self.where(pos)}, column {col!r}: {what} (value "
-                        f"{value!r}); fix that line or download the file again"
-                    )
+                pass
         return f"{self.file}: cannot read the file: {err}"
 
 
