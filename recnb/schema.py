@@ -148,6 +148,8 @@ def _bad(table: str, column: str, df: pd.DataFrame, mask: np.ndarray, what: str)
     positions = np.flatnonzero(mask)
     pos = int(positions[0])
     value = df[column].iloc[pos]
+    if isinstance(value, np.generic):  # shown as a plain number, not np.float64(...)
+        value = value.item()
     return SchemaError(
         f"{table}.{column}: {what}; {len(positions)} bad row(s), e.g. value {value!r} at "
         f"{_row_label(df, pos)}"
