@@ -364,10 +364,13 @@ class FileEnd:
         That line (shortened).
     action : str
         ``"dropped"``, ``"kept"`` or ``""`` when there was no such line.
+    policy : str
+        The reader's ``last_line`` policy (see :data:`LAST_LINE_POLICIES`).
     """
 
     file: Path
     compression: str | None
+    policy: str = "drop"
     complete_lines: int = 0
     cut_short: bool = False
     last_line: int | None = None
@@ -395,12 +398,16 @@ class FileEnd:
                 "it are missing: download the file again to get them",
             )
         if self.action == "dropped":
+            why = (
+                "as every line of the official file does"
+                if self.policy == "drop"
+                else "and lacks fields or holds a value that does not parse"
+            )
             return (
                 "last line cut short",
                 1,
                 f"{name}: line {self.last_line} ({self.last_text!r}) does not end with a line break, "
-                "as every line of the official file does: the file was cut short (an interrupted "
-                "download?) and the line dropped",
+                f"{why}: the file was cut short (an interrupted download?) and the line dropped",
             )
         return (
             "last line without line break",
@@ -649,7 +656,7 @@ class CsvFile:
     @contextlib.contextmanager
     def _stream(self):
         stream, compression, to_close = _open_bytes(self.file, self.data)
-        end = FileEnd(self.file, compression)
+        end = FileEnd(self.file, compression, self.last_line)
         decide = (lambda h, t: False) if self.last_line == "drop" else self._line_is_complete
         buf = io.BufferedReader(
             _GuardedStream(stream, end, decide, self.encoding, self._has_header), _CHUNK_BYTES
