@@ -1,8 +1,10 @@
 """Find and load a real data set by name: ``load_source("movielens")``.
 
 A source's location is an explicit path, or ``$RECNB_DATA_DIR/<folder>`` where the folder is named as
-the official archive unpacks (``online-retail``, ``ml-latest-small``, ``ml-100k``, ``ml-1m``, ``ml-25m``,
-``retailrocket``, ``rees46``, ``taobao``). Nothing is downloaded here; see :func:`recnb.loaders.download`.
+the official archive unpacks (``online-retail``, ``online-retail-ii``, ``ml-latest-small``, ``ml-100k``,
+``ml-1m``, ``ml-25m``, ``retailrocket``, ``rees46``, ``taobao``); the ``csv`` source (a shop's own
+export) needs the explicit path. :func:`check_options` checks a source's options before anything is
+loaded. Nothing is downloaded here; see :func:`recnb.loaders.download`.
 """
 
 from __future__ import annotations
