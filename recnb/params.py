@@ -26,7 +26,7 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 RESERVED_PARAMETERS = ("params_file", "run_dir")
 """Parameters every stage notebook has, set by the runner (never in a params section)."""
 
-SOURCES = ("synthetic", "online_retail", "movielens", "retailrocket", "rees46", "taobao")
+SOURCES = ("synthetic", "online_retail", "movielens", "retailrocket", "rees46", "taobao", "csv")
 
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -120,21 +120,29 @@ def _failing_cell_error(exc: Exception) -> str:
 
 
 def preflight(settings: Settings) -> None:
-    """Fail before any stage runs if the data or the pseudonym key cannot be found.
+    """Fail before any stage runs if the data, its options or the pseudonym key are wrong.
 
     Raises
     ------
     FileNotFoundError
-        A real source's files are not where ``data.path`` / ``$RECNB_DATA_DIR`` point.
+        A real source's files are not where ``data.path`` / ``$RECNB_DATA_DIR`` point (for the
+        ``csv`` source: a file its options name).
+    ValueError
+        A ``data.options`` key the source does not have, or a bad value (for the ``csv`` source
+        also a mapping to a column its file lacks, an unknown data model column, an event name
+        mapped to an unknown event type); the message names the params file and the key.
     recnb.privacy.PrivacyError
         A real source and no pseudonym key (``RECNB_PSEUDONYM_KEY`` or ``data.pseudonym_key``).
     """
     if settings.data.source == "synthetic":
         return
-    from recnb.loaders import resolve_data_path
+    from recnb.loaders import check_options, resolve_data_path
     from recnb.privacy import resolve_key
 
-    resolve_data_path(settings.data.source, settings.data.path)
+    origin = f"{settings.source_file}: data.options"
+    check_options(settings.data.source, settings.data.options, None, origin)
+    path = resolve_data_path(settings.data.source, settings.data.path)
+    check_options(settings.data.source, settings.data.options, path, origin)
     resolve_key(settings.data.pseudonym_key, allow_demo=False)
 
 

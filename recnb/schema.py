@@ -148,6 +148,8 @@ def _bad(table: str, column: str, df: pd.DataFrame, mask: np.ndarray, what: str)
     positions = np.flatnonzero(mask)
     pos = int(positions[0])
     value = df[column].iloc[pos]
+    if isinstance(value, np.generic):  # shown as a plain number, not np.float64(...)
+        value = value.item()
     return SchemaError(
         f"{table}.{column}: {what}; {len(positions)} bad row(s), e.g. value {value!r} at "
         f"{_row_label(df, pos)}"
@@ -205,11 +207,11 @@ def _coerce_number(table: str, column: str, df: pd.DataFrame, kind: str) -> pd.S
     if unparsable.any():
         raise _bad(table, column, df, unparsable, "not a number")
     num = num.astype("float64")
+    vals = num.to_numpy()
+    infinite = np.isinf(vals)  # NaN is a missing value; an infinity is no measurement
+    if infinite.any():
+        raise _bad(table, column, df, infinite, "infinite value (missing values are NaN)")
     if kind in ("price", "nonneg"):
-        vals = num.to_numpy()
-        nonfinite = ~np.isfinite(vals) & ~np.isnan(vals)
-        if nonfinite.any():
-            raise _bad(table, column, df, nonfinite, "non-finite value")
         negative = vals < 0
         if negative.any():
             what = "negative price" if kind == "price" else "negative value"
@@ -302,8 +304,8 @@ def validate_dataset(ds: Dataset) -> Dataset:
     Raises
     ------
     SchemaError
-        Missing required column; unparsable id, timestamp or number; unknown event type; negative or
-        non-finite price; duplicate customer or product ids; events referencing unknown customers or
+        Missing required column; unparsable id, timestamp or number; an infinite number in any
+        numeric column; unknown event type; negative price; duplicate customer or product ids; events referencing unknown customers or
         products; an empty table. The message names the table, the column, an example bad value and
         its row.
     """

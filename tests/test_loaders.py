@@ -117,6 +117,7 @@ def test_online_retail_notes_count_each_special_case(retail_csv):
         "missing_customer_id": 2,
         "cancellation_rows": 2,
         "adjustment_rows": 1,
+        "negative_quantity": 4,
         "unit_price_le_0": 2,
         "customers": 4,
         "stock_codes": 12,
@@ -238,7 +239,7 @@ def test_online_retail_bad_input_names_file_and_column(tmp_path):
     with pytest.raises(ValueError, match=r"online_retail.csv: missing column\(s\) \['Description'"):
         load_online_retail(f)
     f.write_text(_retail_csv_text(RETAIL_ROWS[:1]).replace("2010-12-01 08:26:00", "yesterday"))
-    with pytest.raises(ValueError, match="'InvoiceDate' value 'yesterday' at data row 0"):
+    with pytest.raises(ValueError, match="'InvoiceDate' value 'yesterday' at line 2 is not a date"):
         load_online_retail(f)
     with pytest.raises(FileNotFoundError, match="looked for"):
         load_online_retail(tmp_path / "nowhere")
@@ -424,7 +425,9 @@ def test_movielens_missing_files_and_bad_rows(tmp_path, ml1m):
     with pytest.raises(FileNotFoundError, match="u.data, ratings.dat, ratings.csv"):
         load_movielens(tmp_path)
     _write(ml1m / "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109::9\n")
-    with pytest.raises(ValueError, match="ratings.dat: cannot read as the official layout"):
+    with pytest.raises(
+        ValueError, match=r"ratings.dat: line 2 has 5 fields where 4 are expected \('1::661::3"
+    ):
         load_movielens(ml1m)
 
 
@@ -632,7 +635,10 @@ def test_taobao_bad_input_names_the_file(taobao):
     f = taobao / "UserBehavior.csv"
     good = f.read_text()
     _write(f, "user_id,item_id,category_id,behavior_type,timestamp\n" + good)
-    with pytest.raises(ValueError, match="UserBehavior.csv: cannot read as the official layout"):
+    with pytest.raises(
+        ValueError,
+        match=r"UserBehavior.csv: line 1, column 'user_id': not a whole number \(value 'user_id'\)",
+    ):
         load_taobao(taobao)
     _write(f, good)
     _write(f, f.read_text() + f"3,1,1,like,{_cst('2017-11-30 00:00:00')}\n")
@@ -651,11 +657,18 @@ def test_taobao_bad_input_names_the_file(taobao):
 def test_every_loader_returns_known_event_types(
     retail_csv, ml_latest, retailrocket, rees46, taobao
 ):
+    import yaml
+
+    from recnb.params import REPO_ROOT
+
     paths = {"online_retail": retail_csv.parent, "movielens": ml_latest,
-             "retailrocket": retailrocket, "rees46": rees46, "taobao": taobao}  # fmt: skip
+             "retailrocket": retailrocket, "rees46": rees46, "taobao": taobao,
+             "csv": REPO_ROOT / "examples" / "my_shop"}  # fmt: skip
+    example = yaml.safe_load((REPO_ROOT / "params" / "my_shop_example.yaml").read_text())
+    options = {"csv": example["data"]["options"]}
     assert set(paths) == set(SOURCE_NAMES)
     for name, path in paths.items():
-        ds = load_source(name, path)
+        ds = load_source(name, path, **options.get(name, {}))
         assert ds.name == name
         assert set(ds.events["event"].astype(str)) <= set(EVENT_TYPES)
         assert ds.notes[0]["step"] == "read"

@@ -113,13 +113,40 @@ def test_unknown_event_type():
 
 
 @pytest.mark.parametrize(
-    "price, what", [(-1.0, "negative price"), (np.inf, "non-finite value")], ids=["negative", "inf"]
+    "price, what", [(-1.0, "negative price"), (np.inf, "infinite value")], ids=["negative", "inf"]
 )
 def test_bad_price(price, what):
     pr = make_ds().products
     pr.loc[1, "price"] = price
     with pytest.raises(SchemaError, match=rf"products\.price: {what}.*row 1"):
         validate_dataset(make_ds(products=pr))
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, "inf"], ids=["inf", "-inf", "text-inf"])
+def test_infinite_event_value_is_rejected(bad):
+    ev = make_ds().events
+    ev["value"] = ev["value"].astype(object)
+    ev.loc[3, "value"] = bad
+    with pytest.raises(SchemaError, match=r"events\.value: infinite value.*inf.*at row 3"):
+        validate_dataset(make_ds(events=ev))
+
+
+@pytest.mark.parametrize(
+    "table, column",
+    [("products", "avg_rating"), ("products", "rating_count"), ("events", "dwell_seconds")],
+)
+def test_infinite_number_in_any_numeric_column(table, column):
+    df = make_ds().table(table)
+    df[column] = 1.0
+    df.loc[1, column] = np.inf
+    with pytest.raises(SchemaError, match=rf"{table}\.{column}: infinite value.*row 1"):
+        validate_dataset(make_ds(**{table: df}))
+
+
+def test_missing_value_stays_allowed():
+    ev = make_ds().events
+    ev["value"] = [None, np.nan, 1.0, 4.0]
+    assert validate_dataset(make_ds(events=ev)).events["value"].isna().sum() == 2
 
 
 def test_negative_price_paid_in_events():

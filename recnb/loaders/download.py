@@ -2,7 +2,8 @@
 
 ``download("movielens", "~/data")`` fetches the official GroupLens zip and unpacks it to
 ``~/data/ml-latest-small``; ``download("online_retail", "~/data")`` fetches the UCI zip and puts
-``Online Retail.xlsx`` in ``~/data/online-retail``. Then set ``RECNB_DATA_DIR=~/data``. RetailRocket,
+``Online Retail.xlsx`` in ``~/data/online-retail`` (``variant="ii"``: ``online_retail_II.xlsx`` in
+``~/data/online-retail-ii``). Then set ``RECNB_DATA_DIR=~/data``. RetailRocket,
 REES46 and Taobao are published behind a login (Kaggle, Tianchi): :func:`download` raises
 :class:`ManualDownloadRequired` with the page and where to put the files.
 """
@@ -91,7 +92,8 @@ def download(
     dest : str or Path
         The data folder (what ``RECNB_DATA_DIR`` should point to).
     variant : str, optional
-        MovieLens release (``"ml-latest-small"`` by default; ``"ml-100k"``, ``"ml-1m"``, ``"ml-25m"``...).
+        MovieLens release (``"ml-latest-small"`` by default; ``"ml-100k"``, ``"ml-1m"``, ``"ml-25m"``...);
+        for Online Retail ``"ii"`` fetches Online Retail II (2009-2011) into ``online-retail-ii``.
     url : str, optional
         Another location of the same zip (a mirror or a local ``file://`` copy); the official URL
         otherwise. The MD5 of fixed MovieLens releases is checked only for the official URL.
@@ -109,18 +111,22 @@ def download(
     src = get_source(name)
     dest = Path(dest).expanduser()
     if name == "online_retail":
-        if variant is not None:
-            raise TypeError("download('online_retail'): option 'variant' applies only to movielens")
-        folder = dest / src.folders[0]
+        if variant not in (None, "ii"):
+            raise ValueError(
+                f"download('online_retail'): option variant={variant!r} is not allowed; allowed "
+                "values are None (Online Retail, 2010-2011) and 'ii' (Online Retail II, 2009-2011)"
+            )
+        folder = dest / src.folders[1 if variant == "ii" else 0]
+        official = online_retail.URL_II if variant == "ii" else online_retail.URL
         if src.holds(folder) and not overwrite:
             return folder
-        archive = _fetch(url or online_retail.URL, dest, timeout)
+        archive = _fetch(url or official, dest, timeout)
         tmp = Path(tempfile.mkdtemp(prefix=".unpack.", dir=dest))
         try:
             _extract(archive, tmp)
             found = sorted(tmp.rglob("*.xlsx"))
             if not found:
-                raise ValueError(f"{url or online_retail.URL}: the archive holds no .xlsx file")
+                raise ValueError(f"{url or official}: the archive holds no .xlsx file")
             folder.mkdir(parents=True, exist_ok=True)
             for f in found:
                 os.replace(f, folder / f.name)

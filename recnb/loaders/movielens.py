@@ -19,22 +19,24 @@ gender, occupation and zip code (as ``postcode``); the CSV releases have no user
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from recnb.loaders._common import (
+    CsvFile,
     PathLike,
     StepLog,
     categorical_ids,
     check_nrows,
+    empty_result_message,
     epoch_to_datetime,
     finish,
     read_csv_checked,
     read_text,
     require_columns,
+    shown,
 )
 from recnb.schema import Dataset
 
@@ -125,8 +127,60 @@ OCCUPATIONS_1M: dict[int, str] = {
     20: "writer",
 }
 
+RATINGS_INTERNAL: tuple[str, ...] = ("user", "item", "rating", "timestamp")
+RATING_COLUMNS: dict[str, tuple[str, ...]] = {
+    "100k": ("user id", "item id", "rating", "timestamp"),
+    "dat": ("UserID", "MovieID", "Rating", "Timestamp"),
+    "csv": ("userId", "movieId", "rating", "timestamp"),
+}
+"""The ratings columns as each layout's README names them (the 100K and .dat files have no header)."""
+
+WHOLE_STARS = (1.0, 5.0, 1.0)
+HALF_STARS = (0.5, 5.0, 0.5)
+RATING_SCALES: dict[str, tuple[float, float, float]] = {
+    "ml-100k": WHOLE_STARS,
+    "ml-1m": WHOLE_STARS,
+    "ml-10m": HALF_STARS,
+    "ml-20m": HALF_STARS,
+    "ml-25m": HALF_STARS,
+    "ml-latest": HALF_STARS,
+    "ml-latest-small": HALF_STARS,
+}
+"""``(lowest, highest, step)`` of each release's star ratings, as its README states: whole stars 1-5
+for 100K and 1M, half stars 0.5-5 from 10M on (the CSV releases included)."""
+
 NO_GENRE = "(no genres listed)"
 _YEAR = r"\((\d{4})\)\s*$"
+
+
+def rating_scale(layout: str, variant: str | None, folder: Path) -> tuple[float, float, float]:
+    """The rating scale of the release: from ``variant`` if given, else from the layout (the
+    ``.dat`` layout is 1M when ``users.dat`` is there, as only 1M ships one, else 10M)."""
+    if variant is not None:
+        return RATING_SCALES[variant]
+    if layout == "100k":
+        return WHOLE_STARS
+    if layout == "dat":
+        return WHOLE_STARS if (folder / "users.dat").is_file() else HALF_STARS
+    return HALF_STARS
+
+
+def _check_scale(
+    rating: pd.Series, scale: tuple[float, float, float], file: Path, column: str, reader: CsvFile
+) -> None:
+    low, high, step = scale
+    values = rating.to_numpy(dtype="float64")
+    finite = np.isfinite(values)
+    steps = (np.where(finite, values, low) - low) / step
+    bad = ~finite | (values < low) | (values > high) | (np.abs(steps - np.round(steps)) > 1e-9)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        what = "whole stars" if step == 1 else "half stars"
+        raise ValueError(
+            f"{file}: column {column!r} value {shown(rating.iloc[pos])} at {reader.where(pos)} is "
+            f"outside the release's rating scale ({what} from {low:g} to {high:g}); {int(bad.sum())} such "
+            "rating(s): is this the right release (option variant) and an unmodified file?"
+        )
 
 
 def detect_layout(folder: PathLike) -> str | None:
@@ -146,18 +200,25 @@ def _folder_of(path: PathLike) -> Path:
     return p.parent if p.is_file() else p
 
 
-def _read_sep(
-    file: Path, sep: str, names: list[str], nrows: int | None, dtype: dict | None = None
-) -> tuple[pd.DataFrame, str]:
-    """Read a headerless file with a (possibly multi-character) separator, no quoting, and the
-    first encoding (UTF-8, latin-1) that decodes it."""
+def _sep_file(
+    file: Path,
+    sep: str,
+    names: list[str],
+    nrows: int | None,
+    dtype: dict | str | None = None,
+) -> tuple[CsvFile, str]:
+    """A headerless file with a (possibly multi-character) separator and no quoting, decoded with
+    the first encoding (UTF-8, latin-1) that decodes it, ready to read through :class:`CsvFile`."""
     text, encoding = read_text(file, nrows=nrows)
+    shown = sep
     if len(sep) > 1:
         text = text.replace(sep, "\x1f")
         sep = "\x1f"
-    df = read_csv_checked(
+    reader = CsvFile(
         file,
-        io.StringIO(text),
+        data=text.encode("utf-8"),
+        shown_sep=shown,
+        encoding="utf-8",
         sep=sep,
         header=None,
         names=names,
@@ -167,7 +228,20 @@ def _read_sep(
         na_values=[""],
         index_col=False,
     )
-    return df, encoding
+    return reader, encoding
+
+
+def _read_sep(
+    file: Path,
+    sep: str,
+    names: list[str],
+    nrows: int | None,
+    dtype: dict | str | None = None,
+    log: StepLog | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """Read a headerless separated file (see :func:`_sep_file`)."""
+    reader, encoding = _sep_file(file, sep, names, nrows, dtype)
+    return reader.read(log), encoding
 
 
 def _age_band(age: pd.Series) -> pd.Series:
@@ -186,10 +260,27 @@ def _genre_columns(genres: pd.Series) -> tuple[pd.Series, pd.Series]:
     return g, g.str.split("|").str[0]
 
 
-def _read_100k(folder: Path, nrows: int | None, meta: dict):
-    ratings, _ = _read_sep(
-        folder / "u.data", "\t", ["user", "item", "rating", "timestamp"], nrows, dtype="int64"
-    )
+def _read_ratings(
+    file: Path, layout: str, nrows: int | None, log: StepLog
+) -> tuple[pd.DataFrame, CsvFile]:
+    """The ratings file with its documented column names, renamed to user, item, rating,
+    timestamp; also its reader (to turn data rows into line numbers in messages)."""
+    names = list(RATING_COLUMNS[layout])
+    dtype = dict(zip(names, ("int64", "int64", "float64", "int64"), strict=True))
+    if layout == "csv":
+        reader = CsvFile(file, nrows=nrows, dtype=dtype)
+        ratings = reader.read(log)
+        require_columns(ratings, file, names)
+    else:
+        sep = "\t" if layout == "100k" else "::"
+        reader, _ = _sep_file(file, sep, names, nrows, dtype)
+        ratings = reader.read(log)
+    ratings = ratings.rename(columns=dict(zip(names, RATINGS_INTERNAL, strict=True)))
+    return ratings, reader
+
+
+def _read_100k(folder: Path, nrows: int | None, meta: dict, log: StepLog):
+    ratings, reader = _read_ratings(folder / "u.data", "100k", nrows, log)
     files = {"ratings": "u.data"}
     users = None
     if (folder / "u.user").is_file():
@@ -199,6 +290,7 @@ def _read_100k(folder: Path, nrows: int | None, meta: dict):
             ["user", "age", "gender", "occupation", "zip"],
             None,
             dtype={"user": "int64", "age": "int64", "gender": str, "occupation": str, "zip": str},
+            log=log,
         )
         files["users"] = "u.user"
         users = pd.DataFrame(
@@ -213,12 +305,14 @@ def _read_100k(folder: Path, nrows: int | None, meta: dict):
         )
     genre_names = list(GENRES_100K)
     if (folder / "u.genre").is_file():
-        g, _ = _read_sep(folder / "u.genre", "|", ["genre", "index"], None)
+        g, _ = _read_sep(folder / "u.genre", "|", ["genre", "index"], None, log=log)
         g = g.dropna(subset=["genre"])
         genre_names = list(g.sort_values("index")["genre"].astype(str))
         files["genres"] = "u.genre"
     item_cols = ["item", "title", "release_date", "video_release_date", "imdb_url", *genre_names]
-    items, encoding = _read_sep(folder / "u.item", "|", item_cols, None, dtype={"title": str})
+    items, encoding = _read_sep(
+        folder / "u.item", "|", item_cols, None, dtype={"title": str}, log=log
+    )
     files["movies"] = "u.item"
     meta["encoding"] = encoding
     flags = items[genre_names].fillna(0).to_numpy(dtype="int64") == 1
@@ -228,13 +322,11 @@ def _read_100k(folder: Path, nrows: int | None, meta: dict):
     movies = pd.DataFrame(
         {"movie": items["item"].astype("int64"), "title": items["title"], "genres": genres}
     )
-    return ratings, users, movies, files
+    return ratings, users, movies, files, reader
 
 
-def _read_dat(folder: Path, nrows: int | None, meta: dict):
-    ratings, _ = _read_sep(
-        folder / "ratings.dat", "::", ["user", "item", "rating", "timestamp"], nrows
-    )
+def _read_dat(folder: Path, nrows: int | None, meta: dict, log: StepLog):
+    ratings, reader = _read_ratings(folder / "ratings.dat", "dat", nrows, log)
     files = {"ratings": "ratings.dat"}
     users = None
     if (folder / "users.dat").is_file():
@@ -250,6 +342,7 @@ def _read_dat(folder: Path, nrows: int | None, meta: dict):
                 "occupation": "int64",
                 "zip": str,
             },
+            log=log,
         )
         files["users"] = "users.dat"
         bad = ~u["age"].isin(list(AGE_BANDS_1M))
@@ -269,32 +362,31 @@ def _read_dat(folder: Path, nrows: int | None, meta: dict):
             }
         )
     m, encoding = _read_sep(
-        folder / "movies.dat", "::", ["movie", "title", "genres"], None, dtype={"title": str}
+        folder / "movies.dat",
+        "::",
+        ["movie", "title", "genres"],
+        None,
+        dtype={"movie": "int64", "title": str},
+        log=log,
     )
     files["movies"] = "movies.dat"
     meta["encoding"] = encoding
     movies = pd.DataFrame(
         {"movie": m["movie"].astype("int64"), "title": m["title"], "genres": m["genres"]}
     )
-    return ratings, users, movies, files
+    return ratings, users, movies, files, reader
 
 
-def _read_csv(folder: Path, nrows: int | None, meta: dict):
+def _read_csv(folder: Path, nrows: int | None, meta: dict, log: StepLog):
     rfile, mfile = folder / "ratings.csv", folder / "movies.csv"
-    ratings = read_csv_checked(
-        rfile,
-        nrows=nrows,
-        dtype={"userId": "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64"},
-    )
-    require_columns(ratings, rfile, ("userId", "movieId", "rating", "timestamp"))
-    ratings = ratings.rename(columns={"userId": "user", "movieId": "item"})
+    ratings, reader = _read_ratings(rfile, "csv", nrows, log)
     m = read_csv_checked(
-        mfile, dtype={"movieId": "int64", "title": str, "genres": str}, encoding="utf-8"
+        mfile, dtype={"movieId": "int64", "title": str, "genres": str}, encoding="utf-8", log=log
     )
     require_columns(m, mfile, ("movieId", "title", "genres"))
     meta["encoding"] = "utf-8"
     movies = pd.DataFrame({"movie": m["movieId"], "title": m["title"], "genres": m["genres"]})
-    return ratings, None, movies, {"ratings": "ratings.csv", "movies": "movies.csv"}
+    return ratings, None, movies, {"ratings": "ratings.csv", "movies": "movies.csv"}, reader
 
 
 _READERS = {"100k": _read_100k, "dat": _read_dat, "csv": _read_csv}
@@ -341,17 +433,22 @@ def load_movielens(
             )
     log = StepLog()
     meta: dict = {}
-    ratings, users, movies, files = _READERS[layout](folder, nrows, meta)
+    ratings, users, movies, files, reader = _READERS[layout](folder, nrows, meta, log)
     rfile = folder / files["ratings"]
+    names = dict(zip(RATINGS_INTERNAL, RATING_COLUMNS[layout], strict=True))
     if len(ratings) == 0:
         raise ValueError(f"{rfile}: no ratings")
-    for col in ("user", "item", "rating", "timestamp"):
+    for col in RATINGS_INTERNAL:
         bad = ratings[col].isna().to_numpy()
         if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
             raise ValueError(
-                f"{rfile}: empty {col} on {int(bad.sum())} rows, first at data row "
-                f"{int(np.flatnonzero(bad)[0])}"
+                reader.line_problem(pos)
+                or f"{rfile}: column {names[col]!r} is empty on {int(bad.sum())} row(s), first at "
+                f"{reader.where(pos)}"
             )
+    scale = rating_scale(layout, variant, folder)
+    _check_scale(ratings["rating"], scale, rfile, names["rating"], reader)
     log.add("read", len(ratings), f"ratings in {files['ratings']}")
 
     dup = movies["movie"].duplicated().to_numpy()
@@ -361,10 +458,19 @@ def load_movielens(
         )
     keep = np.ones(len(ratings), dtype=bool)
     unknown_movie = ~ratings["item"].isin(movies["movie"]).to_numpy()
+    example = ""
+    if unknown_movie.any():
+        pos = int(np.flatnonzero(unknown_movie)[0])
+        n_movies = ratings["item"][unknown_movie].nunique()
+        example = (
+            f" ({n_movies} distinct {names['item']} value(s), e.g. {ratings['item'].iloc[pos]} "
+            f"at {files['ratings']} {reader.where(pos)})"
+        )
     log.add(
         "unknown movie",
         unknown_movie.sum(),
-        f"ratings of movies missing from {files['movies']} dropped",
+        f"ratings whose {names['item']} is missing from {files['movies']} dropped{example}",
+        removes=True,
     )
     keep &= ~unknown_movie
     if users is not None:
@@ -373,15 +479,26 @@ def load_movielens(
             "unknown user",
             unknown_user.sum(),
             f"ratings of users missing from {files['users']} dropped",
+            removes=True,
         )
         keep &= ~unknown_user
+    kept_rows = np.flatnonzero(keep)
     ratings = ratings[keep]
+    if len(ratings) == 0:
+        contained = f"{len(keep):,} ratings, none of them for a movie listed in {files['movies']}"
+        raise ValueError(empty_result_message("movielens", log, {"files": [str(rfile)]}, contained))
 
     events = pd.DataFrame(
         {
             "customer_id": categorical_ids(ratings["user"].to_numpy()),
             "product_id": categorical_ids(ratings["item"].to_numpy()),
-            "timestamp": epoch_to_datetime(ratings["timestamp"].to_numpy(), "s", rfile).to_numpy(),
+            "timestamp": epoch_to_datetime(
+                ratings["timestamp"].to_numpy(),
+                "s",
+                rfile,
+                names["timestamp"],
+                where=lambda pos: reader.where(int(kept_rows[pos])),
+            ).to_numpy(),
             "event": "rating",
             "value": ratings["rating"].to_numpy(dtype="float64"),
         }
@@ -418,6 +535,7 @@ def load_movielens(
             "licence": LICENCE,
             "citation": CITATION,
             "timezone": "UTC (epoch seconds)",
+            "rating_scale": {"low": scale[0], "high": scale[1], "step": scale[2]},
             "options": {"variant": variant, "nrows": nrows},
         }
     )

@@ -23,6 +23,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from recnb.loaders._common import (
+    CsvFile,
     PathLike,
     StepLog,
     categorical_ids,
@@ -92,7 +93,7 @@ def find_rees46_files(path: PathLike, months: list[str] | None = None) -> list[P
     return files
 
 
-def _read_month(file: Path, nrows: int | None) -> pd.DataFrame:
+def _read_month(file: Path, nrows: int | None, log: StepLog) -> tuple[pd.DataFrame, CsvFile]:
     header = read_csv_checked(file, nrows=0)
     require_columns(header, file, COLUMNS)
     dtype = {
@@ -104,7 +105,8 @@ def _read_month(file: Path, nrows: int | None) -> pd.DataFrame:
         "user_session": str,
         **{c: "category" for c in _CATEGORICAL},
     }
-    return read_csv_checked(file, usecols=list(COLUMNS), dtype=dtype, nrows=nrows)
+    reader = CsvFile(file, usecols=list(COLUMNS), dtype=dtype, nrows=nrows)
+    return reader.read(log), reader
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -116,7 +118,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def _parse_times(s: pd.Series, file: Path) -> pd.Series:
+def _parse_times(s: pd.Series, file: Path, reader: CsvFile | None = None) -> pd.Series:
     def parse(u: pd.Series) -> pd.Series:
         # "2019-10-01 00:00:00 UTC": without the suffix pandas takes its fast ISO 8601 path
         out = pd.to_datetime(u.str.removesuffix(_TIME_SUFFIX), format="ISO8601", errors="coerce")
@@ -129,8 +131,9 @@ def _parse_times(s: pd.Series, file: Path) -> pd.Series:
     bad = out.isna().to_numpy()
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
+        where = reader.where(pos) if reader is not None else f"data row {pos}"
         raise ValueError(
-            f"{file}: column 'event_time' value {s.iloc[pos]!r} at data row {pos} is not a timestamp"
+            f"{file}: column 'event_time' value {s.iloc[pos]!r} at {where} is not a timestamp"
         )
     return out.astype("datetime64[ns]")
 
@@ -164,9 +167,10 @@ def load_rees46(
         )
     frames, read = [], []
     remaining = nrows
+    log = StepLog()
     for f in files:
-        df = _read_month(f, remaining)
-        df["event_time"] = _parse_times(df["event_time"], f)
+        df, reader = _read_month(f, remaining, log)
+        df["event_time"] = _parse_times(df["event_time"], f, reader)
         frames.append(df)
         read.append(f.name)
         if remaining is not None:
@@ -177,7 +181,6 @@ def load_rees46(
     if len(raw) == 0:
         raise ValueError(f"REES46: no events in {read}")
     label = files[0] if len(read) == 1 else Path(", ".join(read))
-    log = StepLog()
     log.add("read", len(raw), f"events in {', '.join(read)}")
     for col in ("product_id", "user_id"):
         bad = raw[col].isna().to_numpy()
@@ -191,6 +194,7 @@ def load_rees46(
         "remove_from_cart dropped",
         (~keep).sum(),
         "remove_from_cart events have no event type in the data model: dropped",
+        removes=True,
     )
     raw = raw[keep].reset_index(drop=True)
     event = event[keep].reset_index(drop=True)

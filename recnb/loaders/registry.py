@@ -1,8 +1,10 @@
 """Find and load a real data set by name: ``load_source("movielens")``.
 
 A source's location is an explicit path, or ``$RECNB_DATA_DIR/<folder>`` where the folder is named as
-the official archive unpacks (``online-retail``, ``ml-latest-small``, ``ml-100k``, ``ml-1m``, ``ml-25m``,
-``retailrocket``, ``rees46``, ``taobao``). Nothing is downloaded here; see :func:`recnb.loaders.download`.
+the official archive unpacks (``online-retail``, ``online-retail-ii``, ``ml-latest-small``, ``ml-100k``,
+``ml-1m``, ``ml-25m``, ``retailrocket``, ``rees46``, ``taobao``); the ``csv`` source (a shop's own
+export) needs the explicit path. :func:`check_options` checks a source's options before anything is
+loaded. Nothing is downloaded here; see :func:`recnb.loaders.download`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recnb.loaders import movielens, online_retail, rees46, retailrocket, taobao
-from recnb.loaders._common import PathLike
+from recnb.loaders import csv_source, movielens, online_retail, rees46, retailrocket, taobao
+from recnb.loaders._common import PathLike, check_nrows
 from recnb.schema import Dataset
 
 DATA_DIR_ENV = "RECNB_DATA_DIR"
@@ -52,13 +54,15 @@ _SOURCES: dict[str, Source] = {
         Source(
             name="online_retail",
             loader=online_retail.load_online_retail,
-            folders=("online-retail",),
+            folders=("online-retail", "online-retail-ii"),
             holds=lambda p: _safe_check(p, online_retail.find_online_retail_file),
             expected=f"one of {list(online_retail.FILE_NAMES)}",
             how_to_get=(
                 "recnb.loaders.download('online_retail', DATA_DIR) fetches "
                 f"{online_retail.URL} (or download it by hand and unpack 'Online Retail.xlsx' "
-                "into DATA_DIR/online-retail/)"
+                "into DATA_DIR/online-retail/); for Online Retail II, download('online_retail', "
+                f"DATA_DIR, variant='ii') fetches {online_retail.URL_II} into "
+                "DATA_DIR/online-retail-ii/"
             ),
         ),
         Source(
@@ -115,6 +119,17 @@ _SOURCES: dict[str, Source] = {
                 "UserBehavior.csv into DATA_DIR/taobao/"
             ),
         ),
+        Source(
+            name="csv",
+            loader=csv_source.load_csv,
+            folders=(),
+            holds=lambda p: _safe_check(p, lambda q: q.exists()),
+            expected="your events file, or the folder holding it (data.path)",
+            how_to_get=(
+                "export your shop's events (and optionally customers and products) as CSV and "
+                "describe them in data.options; see the README section 'Your own data'"
+            ),
+        ),
     )
 }
 
@@ -165,6 +180,11 @@ def resolve_data_path(
     """
     src = get_source(name)
     folders = _candidate_folders(src, variant)
+    if not folders and path is None:
+        raise FileNotFoundError(
+            f"{name}: data.path is required (the folder holding your files, or the events file); "
+            f"{DATA_DIR_ENV} is not used for this source"
+        )
     tried: list[Path] = []
     env = os.environ.get(DATA_DIR_ENV)
     if path is not None:
@@ -192,6 +212,84 @@ def resolve_data_path(
     )
 
 
+def check_options(
+    name: str,
+    options: dict[str, Any] | None,
+    path: PathLike | None = None,
+    origin: str = "data.options",
+) -> None:
+    """Check a source's loader options before anything is loaded.
+
+    Unknown keys and values of the wrong kind fail for every source; for ``csv`` the column and
+    event-name mappings are checked too and, with ``path``, the files and their headers.
+
+    Parameters
+    ----------
+    name : str
+        The source.
+    options : dict
+        ``data.options``.
+    path : str or Path, optional
+        ``data.path`` (resolved); lets the csv source check its files.
+    origin : str
+        How the options are named in messages (``"params/x.yaml: data.options"``).
+
+    Raises
+    ------
+    ValueError
+        The message names the key and the allowed keys or values.
+    FileNotFoundError
+        A file the csv source names does not exist.
+    """
+    src = get_source(name)
+    options = dict(options or {})
+    if name == "csv":
+        if path is None:
+            csv_source.csv_options(options, origin)
+        else:
+            csv_source.check_csv_source(path, options, origin)
+        return
+    allowed = src.options()
+    for key in options:
+        if key not in allowed:
+            raise ValueError(
+                f"{origin}.{key}: unknown option for data.source {name!r}; allowed options are "
+                f"{list(allowed)}"
+            )
+    defaults = {p.name: p.default for p in inspect.signature(src.loader).parameters.values()}
+    for key, value in options.items():
+        try:
+            if key == "nrows":
+                check_nrows(value)
+            elif isinstance(defaults.get(key), bool) and not isinstance(value, bool):
+                raise ValueError(f"must be true or false, got {value!r}")
+            elif key == "returns" and value not in online_retail.RETURNS:
+                raise ValueError(
+                    f"{value!r} is not allowed; allowed values are {list(online_retail.RETURNS)}"
+                )
+            elif key == "variant" and value not in movielens.VARIANT_FOLDERS:
+                raise ValueError(
+                    f"{value!r} is not allowed; allowed values are "
+                    f"{list(movielens.VARIANT_FOLDERS)}"
+                )
+            elif (
+                key == "date_format"
+                and value is not None
+                and (not isinstance(value, str) or "%" not in value)
+            ):
+                raise ValueError(f"must be a strftime form such as '%d/%m/%Y %H:%M', got {value!r}")
+            elif (
+                key == "months"
+                and value is not None
+                and (not isinstance(value, list) or not all(isinstance(m, str) for m in value))
+            ):
+                raise ValueError(
+                    f"must be a list of month names such as ['2019-Oct'], got {value!r}"
+                )
+        except ValueError as err:
+            raise ValueError(f"{origin}.{key}: {err}") from None
+
+
 def load_source(name: str, path: PathLike | None = None, **options: Any) -> Dataset:
     """Load real data set ``name`` from a local file or folder into a validated :class:`Dataset`.
 
@@ -199,7 +297,7 @@ def load_source(name: str, path: PathLike | None = None, **options: Any) -> Data
     ----------
     name : str
         One of :data:`SOURCE_NAMES`: ``"online_retail"``, ``"movielens"``, ``"retailrocket"``,
-        ``"rees46"``, ``"taobao"``.
+        ``"rees46"``, ``"taobao"``, ``"csv"`` (your own export, described by the options).
     path : str or Path, optional
         File or folder; default ``$RECNB_DATA_DIR/<folder>`` (see :func:`resolve_data_path`).
     **options

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from recnb.loaders._common import (
+    CsvFile,
     PathLike,
     StepLog,
     categorical_ids,
@@ -112,16 +113,14 @@ def _read_properties(
             f,
             dtype={"timestamp": "int64", "itemid": "int64", "property": str, "value": str},
             chunksize=_CHUNK,
+            log=log,
         )
-        try:
-            for chunk in reader:
-                require_columns(chunk, f, ("timestamp", "itemid", "property", "value"))
-                chunk = chunk[chunk["property"].isin(("categoryid", "available"))]
-                if items is not None:
-                    chunk = chunk[chunk["itemid"].isin(items)]
-                parts.append(chunk)
-        except (pd.errors.ParserError, ValueError) as err:
-            raise ValueError(f"{f}: cannot read as the official layout: {err}") from err
+        for chunk in reader:
+            require_columns(chunk, f, ("timestamp", "itemid", "property", "value"))
+            chunk = chunk[chunk["property"].isin(("categoryid", "available"))]
+            if items is not None:
+                chunk = chunk[chunk["itemid"].isin(items)]
+            parts.append(chunk)
     if not parts:
         return pd.DataFrame(columns=["itemid", "categoryid", "available", "n_categories"]), used
     props = pd.concat(parts, ignore_index=True).sort_values("timestamp", kind="stable")
@@ -159,15 +158,16 @@ def load_retailrocket(
     efile = folder / EVENTS_FILE
     if not efile.is_file():
         raise FileNotFoundError(f"RetailRocket: no {EVENTS_FILE} in {folder}; get it from {PAGE}")
-    ev = read_csv_checked(
+    log = StepLog()
+    reader = CsvFile(
         efile,
         nrows=nrows,
         dtype={"timestamp": "int64", "visitorid": "int64", "event": str, "itemid": "int64"},
     )
+    ev = reader.read(log)
     require_columns(ev, efile, ("timestamp", "visitorid", "event", "itemid", "transactionid"))
     if len(ev) == 0:
         raise ValueError(f"{efile}: no events")
-    log = StepLog()
     log.add("read", len(ev), f"events in {EVENTS_FILE}")
     event = map_events(ev["event"], EVENT_MAP, efile, "event")
 
@@ -194,7 +194,9 @@ def load_retailrocket(
         tfile = folder / TREE_FILE
         if tfile.is_file():
             files["category_tree"] = TREE_FILE
-            tree = read_csv_checked(tfile, dtype={"categoryid": "int64", "parentid": "Int64"})
+            tree = read_csv_checked(
+                tfile, dtype={"categoryid": "int64", "parentid": "Int64"}, log=log
+            )
             require_columns(tree, tfile, ("categoryid", "parentid"))
             paths = category_paths(tree, tfile)
             has = cat_id.notna().to_numpy()
@@ -228,7 +230,9 @@ def load_retailrocket(
         {
             "customer_id": categorical_ids(ev["visitorid"].to_numpy()),
             "product_id": categorical_ids(ev["itemid"].to_numpy()),
-            "timestamp": epoch_to_datetime(ev["timestamp"].to_numpy(), "ms", efile).to_numpy(),
+            "timestamp": epoch_to_datetime(
+                ev["timestamp"].to_numpy(), "ms", efile, "timestamp", where=reader.where
+            ).to_numpy(),
             "event": event.array,
             "transaction_id": tx_str.to_numpy(),
         }

@@ -16,16 +16,17 @@ import numpy as np
 import pandas as pd
 
 from recnb.loaders._common import (
+    CsvFile,
     PathLike,
     StepLog,
     categorical_ids,
     check_nrows,
+    empty_result_message,
     epoch_to_datetime,
     find_file,
     finish,
     map_events,
     mode_by_key,
-    read_csv_checked,
 )
 from recnb.schema import Dataset
 
@@ -78,7 +79,8 @@ def load_taobao(path: PathLike, *, nrows: int | None = None) -> Dataset:
     file = find_taobao_file(path)
     if file is None:
         raise FileNotFoundError(f"Taobao: no {FILE_NAMES[0]} at {path}; get it from {PAGE}")
-    raw = read_csv_checked(
+    log = StepLog()
+    reader = CsvFile(
         file,
         header=None,
         names=list(COLUMNS),
@@ -92,9 +94,9 @@ def load_taobao(path: PathLike, *, nrows: int | None = None) -> Dataset:
         nrows=nrows,
         index_col=False,
     )
+    raw = reader.read(log)
     if len(raw) == 0:
         raise ValueError(f"{file}: no rows")
-    log = StepLog()
     log.add("read", len(raw), f"rows in {file.name}")
     event = map_events(raw["behavior_type"], EVENT_MAP, file, "behavior_type")
     # the range in epoch seconds: [first day 00:00, day after the last day 00:00) local time
@@ -107,15 +109,19 @@ def load_taobao(path: PathLike, *, nrows: int | None = None) -> Dataset:
         (~inside).sum(),
         f"rows dated outside the documented range {FIRST_DAY.date()} .. {LAST_DAY.date()} "
         "(China Standard Time) dropped",
+        removes=True,
     )
     raw = raw[inside].reset_index(drop=True)
     if len(raw) == 0:
-        raise ValueError(f"{file}: no row inside {FIRST_DAY.date()} .. {LAST_DAY.date()}")
+        held = f"{len(ts):,} rows, all dated outside {FIRST_DAY.date()} .. {LAST_DAY.date()}"
+        raise ValueError(empty_result_message("taobao", log, {"file": str(file)}, held))
     events = pd.DataFrame(
         {
             "customer_id": categorical_ids(raw["user_id"].to_numpy()),
             "product_id": categorical_ids(raw["item_id"].to_numpy()),
-            "timestamp": (epoch_to_datetime(ts[inside], "s", file) + UTC_OFFSET).to_numpy(),
+            "timestamp": (
+                epoch_to_datetime(ts[inside], "s", file, "timestamp") + UTC_OFFSET
+            ).to_numpy(),
             "event": event[inside].array,
         }
     )
