@@ -168,8 +168,9 @@ def _clean_run(tmp_path):
     pd.DataFrame({"model": ["als"], "ndcg": [0.31], "customers": [12346]}).to_csv(
         run / "results" / "02" / "ok.csv", index=False
     )
+    # counts as reports print them: with thousands separators (a bare 17850 would be read as an id)
     (run / "02.html").write_text(
-        "<p>Alice in Wonderland was read by 17850 customers; phone: n/a.</p>"
+        "<p>Alice in Wonderland was read by 17,850 customers; phone: n/a.</p>"
     )
     (run / "manifest.json").write_text(json.dumps({"seed": 42, "rows": 12346}))
     return run
@@ -214,7 +215,7 @@ def test_planted_name_in_notebook_output_is_found(tmp_path):
     assert [(f.file, f.kind) for f in findings] == [("02.ipynb", "name")]
 
 
-def test_numeric_customer_ids_are_found_in_id_columns_only(tmp_path):
+def test_numeric_customer_ids_are_found_in_id_columns(tmp_path):
     run = _clean_run(tmp_path)
     pd.DataFrame({"CustomerID": ["17850"], "n": [3]}).to_csv(run / "leak.csv", index=False)
     (run / "leak.json").write_text(json.dumps({"examples": [{"customer_id": 12346}]}))
