@@ -63,8 +63,11 @@ _DATE = re.compile(
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
 
 
+_NON_DIGIT = re.compile(r"\D")
+
+
 def _digits(s: str) -> int:
-    return sum(ch.isdigit() for ch in s)
+    return len(_NON_DIGIT.sub("", s))
 
 
 def find_emails(text: str) -> list[tuple[int, int]]:
@@ -101,7 +104,7 @@ def find_phones(text: str, regions: Sequence[str] = PHONE_REGIONS) -> list[tuple
     spans: list[tuple[int, int]] = []
     text = _DATE.sub(lambda m: " " * len(m.group()), text)  # same length: spans stay valid
     for cand in _CANDIDATE.finditer(text):
-        if _digits(cand.group()) < _MIN_DIGITS or _PLAIN_NUMBER.match(cand.group().strip()):
+        if _PLAIN_NUMBER.match(cand.group().strip()) or _digits(cand.group()) < _MIN_DIGITS:
             continue
         if cand.start() > 0 and text[cand.start() - 1] in ".,":
             continue  # the decimals of a figure (0.0215002578444)

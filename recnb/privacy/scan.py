@@ -167,6 +167,7 @@ _ID_TOKEN = re.compile(_ID_TOKEN_SRC)
 _WORD_TOKEN = re.compile(r"\w+(?:['.-]\w+)*")
 _INT = re.compile(r"^\+?(\d+)(?:\.0+)?$")
 _GROUPED = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+_NON_ALNUM = re.compile(r"[\W_]+")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
 
@@ -205,14 +206,23 @@ def _canon(value: Any, grouped: bool = False) -> str | None:
         if not np.isfinite(value) or value != int(value):
             return None
         return str(abs(int(value)))
-    s = str(value).strip()
+    s = str(value)
     if not s:
         return None
-    m = _INT.match(s)
-    if m:
-        return m.group(1).lstrip("0") or "0"
-    if grouped and _GROUPED.match(s):
-        return s.replace(",", "").lstrip("0") or "0"
+    if s.isdigit():  # the common case, fast
+        return s.lstrip("0") or "0"
+    if s[0].isspace() or s[-1].isspace():
+        s = s.strip()
+        if not s:
+            return None
+    if s[0].isdigit() or s[0] == "+":
+        m = _INT.match(s)
+        if m:
+            return m.group(1).lstrip("0") or "0"
+        if grouped and _GROUPED.match(s):
+            return s.replace(",", "").lstrip("0") or "0"
+    if s.isalnum():
+        return s.lower()
     return " ".join(s.lower().split())
 
 
@@ -273,15 +283,17 @@ class Identifiers:
     """
 
     def __init__(self, forbidden: Mapping[str, Iterable[Any]], other_ids: Iterable[Any] = ()):
-        other = {c for c in (_canon(v) for v in other_ids) if c is not None}
+        other = {c for c in _canon_many(list(other_ids)) if c is not None}
         self.kinds = list(forbidden)
         self.ids: dict[str, str] = {}  # canonical id -> kind, every id
         self.distinctive: dict[str, str] = {}  # canonical id -> kind, searched everywhere
         self.tokens: dict[str, str] = {}  # one-word text value -> kind
-        self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+        # multi-word values by their first two words
+        self.bigrams: dict[tuple[str, str], list[tuple[tuple[str, ...], str]]] = defaultdict(list)
         stats: dict[str, dict[str, int]] = {}
         for kind, values in forbidden.items():
-            canon = {c for c in (_canon(v) for v in values if not _missing(v)) if c is not None}
+            vals = [v for v in values if not _missing(v)]
+            canon = {c for c in _canon_many(vals) if c is not None}
             if _is_id_kind(kind):
                 numeric = [c for c in canon if c.isdigit()]
                 dense = _dense_lengths(numeric)
@@ -294,10 +306,8 @@ class Identifiers:
                         ok = len(c) >= DISTINCTIVE_MIN_DIGITS and len(c) not in dense
                         n_num_dist += ok
                     else:
-                        alnum = [ch for ch in c if ch.isalnum()]
-                        has_both = any(ch.isdigit() for ch in alnum) and any(
-                            ch.isalpha() for ch in alnum
-                        )
+                        alnum = c if c.isalnum() else _NON_ALNUM.sub("", c)
+                        has_both = not alnum.isdigit() and not alnum.isalpha()
                         ok = len(alnum) >= 4 or (len(alnum) >= 2 and has_both)
                     if ok:
                         self.distinctive.setdefault(c, kind)
@@ -311,13 +321,15 @@ class Identifiers:
                 }
             else:
                 for c in canon:
-                    if sum(ch.isalnum() for ch in c) < MIN_IDENTIFIER_CHARS:
+                    if len(c) < MIN_IDENTIFIER_CHARS or (
+                        not c.isalnum() and len(_NON_ALNUM.sub("", c)) < MIN_IDENTIFIER_CHARS
+                    ):
                         continue  # "n/a", "-", initials: too short to tell apart from ordinary text
                     parts = tuple(_WORD_TOKEN.findall(c))
-                    if len(parts) == 1 and parts[0] == c:
-                        self.tokens.setdefault(c, kind)
+                    if len(parts) == 1:
+                        self.tokens.setdefault(parts[0], kind)
                     elif parts:
-                        self.phrases[parts[0]].append((parts, kind))
+                        self.bigrams[parts[:2]].append((parts, kind))
         self.stats = stats
 
     # -- text ------------------------------------------------------------------------------------
@@ -325,24 +337,22 @@ class Identifiers:
     def match_text(self, text: str) -> dict[str, set[str]]:
         """Raw values in free text: words and phrases, distinctive ids, ids after a customer word."""
         hits: dict[str, set[str]] = defaultdict(set)
-        if self.tokens or self.phrases:
-            low = text.lower()
-            words = _WORD_TOKEN.findall(low)
-            wordset = set(words)
-            for t in wordset & self.tokens.keys():
+        if self.tokens or self.bigrams:
+            words = _WORD_TOKEN.findall(text.lower())
+            for t in set(words) & self.tokens.keys():
                 hits[self.tokens[t]].add(t)
-            starts = wordset & self.phrases.keys()
-            if starts:
-                for i, w in enumerate(words):
-                    if w in starts:
-                        for parts, kind in self.phrases[w]:
-                            if tuple(words[i : i + len(parts)]) == parts:
-                                hits[kind].add(" ".join(parts))
+            pairs = set(zip(words, words[1:], strict=False)) & self.bigrams.keys()
+            for pair in pairs:
+                for parts, kind in self.bigrams[pair]:
+                    if len(parts) == 2 or any(
+                        tuple(words[i : i + len(parts)]) == parts
+                        for i in range(len(words) - 1)
+                        if (words[i], words[i + 1]) == pair
+                    ):
+                        hits[kind].add(" ".join(parts))
         if self.distinctive:
-            for tok in _id_tokens(text):
-                c = _canon(tok)
-                if c in self.distinctive:
-                    hits[self.distinctive[c]].add(c)
+            for c in _id_token_set(text) & self.distinctive.keys():
+                hits[self.distinctive[c]].add(c)
         if self.ids:
             for m in _CONTEXT.finditer(text):
                 for tok in _ID_TOKEN.findall(m.group(1)):
@@ -364,22 +374,19 @@ class Identifiers:
         hits: dict[str, set[str]] = defaultdict(set)
         if customer is None:
             customer = is_customer_column(name)
-        canon = [(v, _canon(v, grouped=True)) for v in values]
+        canon = _canon_many(values)
         if customer:
-            for _, c in canon:
-                if c in self.ids:
-                    hits[self.ids[c]].add(c)
-        numeric = {c for _, c in canon if c is not None and c.isdigit()}
+            for c in set(canon) & self.ids.keys():
+                hits[self.ids[c]].add(c)
+        numeric = {c for c in canon if c is not None and c.isdigit()}
         if numeric and self.distinctive:
-            found = {c for c in numeric if c in self.distinctive}
+            found = numeric & self.distinctive.keys()
             if len(found) >= ID_COLUMN_MIN_MATCHES and len(found) >= ID_COLUMN_SHARE * len(numeric):
                 for c in found:
                     hits[self.distinctive[c]].add(c)
-        texts = [str(v) for v, c in canon if c is not None and not c.isdigit()]
-        for v in texts:
-            c = _canon(v)
-            if c in self.distinctive:
-                hits[self.distinctive[c]].add(c)
+        texts = [str(v) for v, c in zip(values, canon, strict=True) if c and not c.isdigit()]
+        for c in {c for c in canon if c and not c.isdigit()} & self.distinctive.keys():
+            hits[self.distinctive[c]].add(c)
         return hits, texts
 
 
@@ -400,11 +407,42 @@ def _dense_lengths(numeric: Sequence[str]) -> set[int]:
     return out
 
 
-def _id_tokens(text: str) -> Iterator[str]:
-    for tok in _ID_TOKEN.findall(text):
-        yield tok
-        if "_" in tok:
-            yield from tok.split("_")
+_ID_PART = re.compile(r"[A-Za-z0-9]+(?:[.:/-][A-Za-z0-9]+)*")
+
+
+def _id_token_set(text: str) -> set[str]:
+    """Canonical whole tokens of a text: tokens joined by ``_`` whole and split at it (``customer_12346``
+    gives ``customer_12346``, ``customer`` and ``12346``); numbers without leading zeros, ``12346.0``
+    as ``12346``; text lower-cased."""
+    low = text.lower()
+    toks = set(_ID_TOKEN.findall(low))
+    if "_" in low:
+        toks |= set(_ID_PART.findall(low))
+    fix = {t for t in toks if t[0] == "0" or t[0] == "+" or ".0" in t or "," in t}
+    if fix:
+        toks -= fix
+        toks |= {c for c in map(_canon, fix) if c is not None}
+    return toks
+
+
+def _canon_many(values: Sequence[Any]) -> list[str | None]:
+    """:func:`_canon` (numbers with thousands separators read as numbers) of many values, fast for
+    the common cases: plain digit strings and one-word strings, integers."""
+    out: list[str | None] = []
+    append = out.append
+    for v in values:
+        if type(v) is str and v:
+            if v.isdigit():
+                append(v.lstrip("0") or "0")
+                continue
+            if v.isalnum():
+                append(v.lower())
+                continue
+        elif type(v) is int:
+            append(str(abs(v)))
+            continue
+        append(_canon(v, grouped=True))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -449,12 +487,16 @@ class _Collector:
             v = v[np.isfinite(v)]
             if len(v) == 0 or not np.all(v == np.round(v)):
                 return  # a measure, not an id
-            values = list(np.unique(v.astype(np.int64)))
+            values = np.abs(np.unique(v.astype(np.int64))).astype(str).tolist()
         elif pd.api.types.is_integer_dtype(s.dtype):
-            values = list(pd.unique(s.dropna()))
+            uniq = pd.unique(s.dropna().to_numpy(dtype=np.int64))
+            values = np.abs(uniq).astype(str).tolist()
         elif pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
-            values = [v for v in pd.unique(s.dropna()) if not isinstance(v, bytes)]
-            values = [_flat(v) for v in values]
+            values = [
+                v if type(v) is str else _flat(v)
+                for v in pd.unique(s.dropna())
+                if not isinstance(v, bytes)
+            ]
         else:
             return
         self.column(name, values, where)
