@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 
 import numpy as np
@@ -436,7 +437,12 @@ def test_raw_ids_in_report_tables_are_found(tmp_path):
     printed = _notebook([{"output_type": "execute_result", "data": {"text/plain": df.to_string()}}])
     (run / "t.ipynb").write_text(json.dumps(printed))
     (run / "t.md").write_text("| customer | ratings |\n|---|---|\n| 414 | 2,698 |\n")
+    # a printed DataFrame as nbconvert writes it into the HTML report
+    (run / "p.html").write_text(
+        f"<div class='output'><pre>{html.escape(df.to_string())}</pre></div>"
+    )
     assert _kinds(privacy.scan_run_folder(run, ML_IDS)) == [
+        ("p.html", "customer id"),
         ("t.html", "customer id"),
         ("t.ipynb", "customer id"),
         ("t.md", "customer id"),

@@ -245,3 +245,24 @@ def test_quarantine_dir_is_outside_every_run_folder(tmp_path):
     q = privacy.default_quarantine_dir(runs / "a")
     assert runs / "a" not in q.parents and q.is_relative_to(runs / ".quarantine")
     assert os.path.basename(q.parent) == "a"
+
+
+@pytest.mark.notebook
+def test_unreadable_source_gives_an_incomplete_check_not_none(tmp_path, monkeypatch):
+    """A stage that fails while loading the data still gets a check: the raw identifiers cannot be
+    listed, so only e-mail addresses and phone numbers are looked for, and the manifest says so."""
+    monkeypatch.setenv("RECNB_PSEUDONYM_KEY", "test-only-key-not-a-secret")
+    project = _project(tmp_path, "")
+    data = tmp_path / "retail.csv"
+    data.write_text("InvoiceNo,Oops\n536365,1\n")
+    (project / "p.yaml").write_text(
+        PARAMS.replace("source: synthetic", f"source: online_retail\n  path: {data}")
+        .replace("  synthetic: {n_customers: 60, n_products: 30, n_days: 5}\n", "")
+        .replace("[01_alpha, 02_beta]", "[01_alpha]")
+    )
+    with pytest.raises(StageError, match="01_alpha"):
+        _run(project)
+    check = _manifest(project)["privacy_check"]
+    assert check["status"] == "incomplete"
+    assert "could not be listed" in check["error"] and str(data) in check["error"]
+    assert check["files_scanned"] == 1
