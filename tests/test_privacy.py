@@ -651,3 +651,17 @@ def test_scrub_free_text_counts_rows_not_distinct_values():
     assert counts == [{"table": "products", "column": "d", "rows": 2, "emails": 2, "phones": 0}]
     same, _ = privacy.scrub_free_text(df[["product_id"]], "products")
     assert same is not None
+
+
+def test_list_columns_and_json_lists_of_customers_are_read_element_by_element(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    pd.DataFrame({"group": ["a"], "customers": [[414, 12]]}).to_parquet(run / "a.parquet")
+    (run / "b.json").write_text(json.dumps({"segment": "a", "users": [414, 12], "customers": 610}))
+    ok = {"group": "a", "customers": 610, "items": [[1, 2], [3]]}
+    (run / "ok.json").write_text(json.dumps(ok))
+    pd.DataFrame({"items": [[1, 2, 3]], "customers": [610]}).to_parquet(run / "ok.parquet")
+    assert _kinds(privacy.scan_run_folder(run, ML_IDS)) == [
+        ("a.parquet", "customer id"),
+        ("b.json", "customer id"),
+    ]

@@ -49,7 +49,8 @@ PHONE_PLACEHOLDER = "[phone removed]"
 """What :func:`scrub_text` puts in place of a phone number."""
 
 # a stretch of text that may hold a phone number: 7+ digits with phone-style separators
-_CANDIDATE = re.compile(r"[+(]?\d[\d ().\-\u00a0]{5,}\d\)?")
+# (single separators only: two spaces separate the columns of a printed table, not phone digits)
+_CANDIDATE = re.compile(r"[+(]?\d(?:[\d().\-\u00a0]| (?! )){5,}\d\)?")
 _INTERNATIONAL = re.compile(r"(?<![\w+.,])\+\d[\d ().\-]{5,22}\d(?![\d])")
 _NANP = re.compile(r"(?<![\w+./,-])(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w/-]|[.,]\d)")
 _DECIMAL = re.compile(r"^\+\d+\.\d+$")
@@ -111,13 +112,16 @@ def find_phones(text: str, regions: Sequence[str] = PHONE_REGIONS) -> list[tuple
         # a little context on each side lets the matcher see what the number is glued to
         lo, hi = max(cand.start() - 16, 0), min(cand.end() + 16, len(text))
         window = text[lo:hi]
+        found: list[tuple[int, int]] = []
         for region in regions:
             for m in PhoneNumberMatcher(window, region, leniency=Leniency.VALID):
-                spans.append((lo + m.start, lo + m.end))
+                found.append((lo + m.start, lo + m.end))
         for pat in (_INTERNATIONAL, _NANP):
             for m in pat.finditer(window):
                 if pat is _NANP or _possible_international(m.group()):
-                    spans.append((lo + m.start(), lo + m.end()))
+                    found.append((lo + m.start(), lo + m.end()))
+        # the context only informs the matcher; a number must lie within the candidate
+        spans += [(s, e) for s, e in found if s >= cand.start() - 1 and e <= cand.end() + 1]
     return _merge_spans(spans)
 
 

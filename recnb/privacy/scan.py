@@ -500,6 +500,13 @@ class _Collector:
             uniq = pd.unique(s.dropna().to_numpy(dtype=np.int64))
             values = np.abs(uniq).astype(str).tolist()
         elif pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
+            cells = s.dropna().tolist()
+            if any(isinstance(v, list | tuple | np.ndarray) for v in cells):
+                # a column of lists (recommended items, customers of a group): read the elements
+                elements = [e for v in cells for e in _elements(v)]
+                customer = is_customer_column(name) or bool(_CUSTOMER_LIST.search(_snake(name)))
+                self.column(name, list(dict.fromkeys(map(str, elements))), where, customer)
+                return
             values = [
                 v if type(v) is str else _flat(v)
                 for v in pd.unique(s.dropna())
@@ -511,7 +518,7 @@ class _Collector:
 
     def frame(self, df: pd.DataFrame, where: str = "") -> None:
         pre = f"{where} " if where else ""
-        self.text(" ".join(map(str, df.columns)), f"{pre}column names".strip())
+        self.text("\n".join(map(str, df.columns)), f"{pre}column names".strip())
         for c in df.columns:
             self.series(c, df[c], f"{pre}column {c!r}")
         if not isinstance(df.index, pd.RangeIndex):
@@ -523,6 +530,14 @@ class _Collector:
             example = _mask(sorted(found)[0], kind)
             out.append(Finding(self.rel, kind, len(found), example, where))
         return sorted(out, key=lambda f: (f.where, f.kind))
+
+
+def _elements(v: Any) -> list[Any]:
+    if isinstance(v, list | tuple | np.ndarray):
+        return [e for x in v for e in _elements(x)]
+    if isinstance(v, dict):
+        return [e for x in v.values() for e in _elements(x)]
+    return [] if _missing(v) else [v]
 
 
 def _flat(v: Any) -> Any:
@@ -537,23 +552,23 @@ def _read_json_like(obj: Any, col: _Collector, where: str) -> None:
     lists: set[str] = set()
     texts: list[str] = []
 
-    def walk(o: Any, key: str, in_list: bool) -> None:
+    def walk(o: Any, key: str) -> None:
         if isinstance(o, dict):
             for k, v in o.items():
                 texts.append(str(k))
-                walk(v, str(k), False)
+                walk(v, str(k))
         elif isinstance(o, list):
             if key:
                 lists.add(key)
             for v in o:
-                walk(v, key, True)
+                walk(v, key)
         elif o is not None:
             if isinstance(o, str):
                 texts.append(o)
             if key:
                 columns[key].append(o)
 
-    walk(obj, "", False)
+    walk(obj, "")
     col.text("\n".join(texts), where)
     for key, values in columns.items():
         customer = is_customer_column(key) or (
