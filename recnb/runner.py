@@ -325,7 +325,8 @@ def privacy_check(
     try:
         result = check_run_folder(run_dir, forbidden, other_ids=other)
     except Exception as e:  # the scan itself broke: the run cannot be vouched for
-        result = {"status": "failed", "error": f"the scan stopped: {type(e).__name__}: {e}"}
+        stopped = redact_message(f"{type(e).__name__}: {e}", ids)
+        result = {"status": "failed", "error": f"the scan stopped: {stopped}"}
     if unlisted is not None:
         unlisted = redact_message(unlisted, ids)
         result["error"] = (

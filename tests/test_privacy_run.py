@@ -211,6 +211,24 @@ def test_default_size_synthetic_shop_is_clean_after_the_scrub(tmp_path):
     assert result["id_matching"]["customer id"]["distinctive"] == len(raw.customers)
 
 
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_default_size_synthetic_run_has_zero_findings(tmp_path):
+    """Stages 01 and 02 of ``params/default.yaml`` (the default shop, its reports, the split): the
+    scan after the run finds nothing (no name, address, e-mail, phone or raw id; no price, date or
+    model code taken for a phone number) and moves nothing."""
+    run_dir = run(
+        REPO_ROOT / "params" / "default.yaml",
+        stages=["01_data_understanding", "02_preprocessing"],
+        reports_dir=tmp_path,
+        echo=lambda m: None,
+    )
+    check = json.loads((run_dir / "manifest.json").read_text())["privacy_check"]
+    assert check["status"] == "passed" and check["findings"] == [] and check["quarantined"] == []
+    assert check["identifier_kinds"] == ["address", "customer id", "email", "name", "phone"]
+    assert check["files_scanned"] > 50
+
+
 @pytest.mark.realdata
 @pytest.mark.parametrize(
     "params_name, folder",
