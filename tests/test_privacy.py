@@ -665,3 +665,12 @@ def test_list_columns_and_json_lists_of_customers_are_read_element_by_element(tm
         ("a.parquet", "customer id"),
         ("b.json", "customer id"),
     ]
+
+
+def test_prose_printed_by_a_notebook_is_not_read_as_a_table(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    text = "one list per customer\nwe picked the 7 best\n\nmetric  value\nk       10\n"
+    nb = _notebook([{"output_type": "stream", "name": "stdout", "text": [text]}])
+    (run / "a.ipynb").write_text(json.dumps(nb))
+    assert privacy.scan_run_folder(run, ML_IDS) == []

@@ -698,13 +698,24 @@ def _markdown_tables(text: str) -> Iterator[tuple[str, list[str]]]:
 
 
 def _text_tables(text: str) -> Iterator[tuple[str, list[str]]]:
-    """Columns under a customer-named header in fixed-width text (a printed DataFrame)."""
+    """Columns under a customer-named header in fixed-width text (a printed DataFrame).
+
+    A header is a customer-named word standing apart like a column title: at the start or end of its
+    line or set off by two or more spaces (prose separates words by one), with a value under it on
+    the next line. The column's values are the words under the header, down to a blank line.
+    """
     if not re.search(rf"{_WORDS}|uid", text, re.IGNORECASE):
         return
     lines = text.splitlines()
     for i, line in enumerate(lines):
         for m in re.finditer(r"\S+", line):
             if not is_customer_column(m.group()):
+                continue
+            before, after = line[: m.start()], line[m.end() :]
+            apart = (not before.strip() or before.endswith("  ")) and (
+                not after.strip() or after.startswith("  ")
+            )
+            if not apart:
                 continue
             s, e = m.span()
             values = []
