@@ -319,10 +319,34 @@ def test_clean_reports_with_ordinary_numbers_have_no_findings(tmp_path, ids):
 
 def test_raw_id_in_a_customer_column_is_found(tmp_path):
     run = _realistic_clean_run(tmp_path)
-    pd.DataFrame({"customer": [414, 12], "n_items": [3, 4]}).to_parquet(
-        run / "results" / "top.parquet"
-    )
-    assert _kinds(privacy.scan_run_folder(run, ML_IDS)) == [("results/top.parquet", "customer id")]
+    # ids travel as text in the data model: a careless notebook writes them so, with a CSV twin
+    top = pd.DataFrame({"customer": ["414", "12"], "n_items": [3, 4]})
+    top.to_parquet(run / "results" / "top.parquet")
+    top.to_csv(run / "results" / "top.csv", index=False)
+    assert _kinds(privacy.scan_run_folder(run, ML_IDS)) == [
+        ("results/top.csv", "customer id"),
+        ("results/top.parquet", "customer id"),
+    ]
+
+
+def test_raw_numeric_ids_in_an_integer_customer_column_are_found_when_distinctive(tmp_path):
+    run = _realistic_clean_run(tmp_path)
+    pd.DataFrame({"customer": [12346, 17850]}).to_parquet(run / "results" / "top.parquet")
+    assert _kinds(privacy.scan_run_folder(run, OR_IDS)) == [("results/top.parquet", "customer id")]
+
+
+def test_the_projects_row_index_column_is_not_a_customer_id(tmp_path):
+    """``customer`` as an integer column is the row index into the split (metrics per customer):
+    0..609 on MovieLens, the same numbers as the user ids, and not an identifier."""
+    run = tmp_path / "run"
+    run.mkdir()
+    per_customer = pd.DataFrame({"customer": np.arange(610), "ndcg": np.linspace(0, 1, 610)})
+    per_customer.to_parquet(run / "customers.parquet")
+    per_customer.to_csv(run / "customers.csv", index=False)
+    assert privacy.scan_run_folder(run, ML_IDS) == []
+    # a CSV without a Parquet twin says nothing of types: read strictly
+    per_customer.to_csv(run / "alone.csv", index=False)
+    assert _kinds(privacy.scan_run_folder(run, ML_IDS)) == [("alone.csv", "customer id")]
 
 
 def test_raw_id_in_a_visitorid_column_is_found(tmp_path):
@@ -504,7 +528,7 @@ def test_id_matching_statistics_say_how_many_ids_are_searched_everywhere():
 def test_findings_reveal_no_raw_value(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    pd.DataFrame({"customer": [414]}).to_parquet(run / "a.parquet")
+    pd.DataFrame({"customer": ["414"]}).to_parquet(run / "a.parquet")
     (f,) = privacy.scan_run_folder(run, ML_IDS)
     assert f.example == "<3 characters>" and "414" not in str(f)
 
@@ -593,6 +617,21 @@ def test_check_run_folder_moves_leaking_files_out(tmp_path):
     assert (run / "01.html").exists()
     assert privacy.scan_run_folder(run, OR_IDS) == []
     assert "bob@example.org" not in json.dumps(result) and "17850" not in json.dumps(result)
+
+
+def test_a_table_leaves_with_its_twins(tmp_path):
+    run = tmp_path / "run"
+    (run / "results").mkdir(parents=True)
+    leak = pd.DataFrame({"who": ["bob@example.org"], "n": [1]})
+    leak.to_parquet(run / "results" / "t.parquet")
+    pd.DataFrame({"n": [1]}).to_csv(run / "results" / "t.csv", index=False)  # the twin, truncated
+    (run / "results" / "u.csv").write_text("n\n1\n")
+    result = privacy.check_run_folder(run, {}, quarantine_dir=tmp_path / "q")
+    assert sorted(m["path"] for m in result["quarantined"]) == [
+        "results/t.csv",
+        "results/t.parquet",
+    ]
+    assert (run / "results" / "u.csv").exists()
 
 
 def test_default_quarantine_is_beside_the_run_folder(tmp_path):

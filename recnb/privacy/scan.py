@@ -132,6 +132,20 @@ of its distinct values are distinctive ids..."""
 ID_COLUMN_SHARE = 0.5
 """...and at least this share of its distinct values are."""
 
+ROW_INDEX_COLUMNS: tuple[str, ...] = ("customer",)
+"""Integer columns with these exact names are the project's row indices into the split's customer
+list (``recnb.metrics`` and ``recnb.evaluation`` write ``customer`` = row of
+``split/<part>/customers.parquet``), not customer ids: they get the rules of an ordinary numeric
+column. A text column of that name (how ids travel in the data model) is a customer column; so is a
+CSV table whose Parquet twin (same name, same folder) stores the column as text. MovieLens user ids
+and row indices are the same small numbers, so a raw MovieLens id stored as an *integer* column named
+exactly ``customer`` is not found: renaming the project's row-index column (``customer_row``) would
+close that gap."""
+
+TWIN_SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".tsv", ".json")
+"""A results table is written in several formats with one name (``x.parquet`` and ``x.csv``): a
+finding in one moves its twins out with it."""
+
 HANDOVER_FOLDERS: tuple[str, ...] = ("data", "split")
 """Run-folder subfolders that later stages read as a whole (the cached dataset, the split): a finding
 in one of their files moves the whole folder, so no stage reads a part of it."""
@@ -485,7 +499,7 @@ class _Collector:
         if texts:
             self.text("\n".join(texts), where)
 
-    def series(self, name: Any, s: pd.Series, where: str) -> None:
+    def series(self, name: Any, s: pd.Series, where: str, row_index: bool = False) -> None:
         if isinstance(s.dtype, pd.CategoricalDtype):
             values: Sequence[Any] = list(s.cat.categories)
         elif pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
@@ -514,13 +528,15 @@ class _Collector:
             ]
         else:
             return
-        self.column(name, values, where)
+        self.column(name, values, where, customer=False if row_index else None)
 
-    def frame(self, df: pd.DataFrame, where: str = "") -> None:
+    def frame(self, df: pd.DataFrame, where: str = "", row_index: Iterable[Any] = ()) -> None:
+        """Every column of a table; columns in ``row_index`` are integer row indices."""
         pre = f"{where} " if where else ""
         self.text("\n".join(map(str, df.columns)), f"{pre}column names".strip())
+        row_index = set(row_index)
         for c in df.columns:
-            self.series(c, df[c], f"{pre}column {c!r}")
+            self.series(c, df[c], f"{pre}column {c!r}", row_index=c in row_index)
         if not isinstance(df.index, pd.RangeIndex):
             self.series(df.index.name or "index", df.index.to_series(), f"{pre}index")
 
@@ -788,6 +804,28 @@ def _read_npz(path: Path, col: _Collector) -> bool:
     return True
 
 
+def _row_index_columns(dtypes: Mapping[Any, Any]) -> set[Any]:
+    return {
+        c for c, t in dtypes.items() if c in ROW_INDEX_COLUMNS and pd.api.types.is_integer_dtype(t)
+    }
+
+
+def _twin_row_index_columns(path: Path) -> set[Any]:
+    """The row-index columns of a CSV table, as its Parquet twin types them (none without a twin)."""
+    twin = path.with_suffix(".parquet")
+    if not twin.is_file():
+        return set()
+    try:
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(twin)
+    except Exception:  # noqa: BLE001 - an unreadable twin gives no typing; the CSV is read strictly
+        return set()
+    import pyarrow as pa
+
+    return {f.name for f in schema if f.name in ROW_INDEX_COLUMNS and pa.types.is_integer(f.type)}
+
+
 def _is_text(path: Path) -> bool:
     with open(path, "rb") as fh:
         head = fh.read(8192)
@@ -806,7 +844,8 @@ def _scan_one(path: Path, rel: str, ids: Identifiers, allow: set[str]) -> list[F
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            col.frame(pd.read_parquet(path))
+            df = pd.read_parquet(path)
+            col.frame(df, row_index=_row_index_columns(df.dtypes.to_dict()))
             return col.findings()
         if suffix == ".npz":
             _read_npz(path, col)
@@ -822,7 +861,7 @@ def _scan_one(path: Path, rel: str, ids: Identifiers, allow: set[str]) -> list[F
             except (pd.errors.ParserError, pd.errors.EmptyDataError):
                 df = None
             if df is not None:
-                col.frame(df)
+                col.frame(df, row_index=_twin_row_index_columns(path))
                 return col.findings()
         if suffix == ".ipynb":
             try:
@@ -967,7 +1006,8 @@ def quarantine(
 
     A file inside one of :data:`HANDOVER_FOLDERS` takes its whole folder with it (the cached dataset or
     the split is moved, not a part of it), so a later stage finds it missing and rebuilds or stops,
-    rather than reading what is left.
+    rather than reading what is left; a results table takes its twins in other formats (same name,
+    :data:`TWIN_SUFFIXES`).
 
     Returns
     -------
@@ -979,9 +1019,16 @@ def quarantine(
     todo: list[str] = []
     for rel in files:
         top = Path(rel).parts[0]
-        item = top if top in HANDOVER_FOLDERS and len(Path(rel).parts) > 1 else rel
-        if item not in todo:
-            todo.append(item)
+        if top in HANDOVER_FOLDERS and len(Path(rel).parts) > 1:
+            items = [top]
+        else:
+            items = [rel]
+            if Path(rel).suffix.lower() in TWIN_SUFFIXES:
+                stem = Path(rel).with_suffix("")
+                items += [str(stem.with_suffix(x)) for x in TWIN_SUFFIXES if str(stem) + x != rel]
+        for item in items:
+            if item not in todo:
+                todo.append(item)
     for item in todo:
         src = run_dir / item
         if not src.exists():
