@@ -71,7 +71,9 @@ Not flagged, by design, because the same text is ordinary report content: an amb
 alone in prose or in a column not named for a customer ("610 customers", "k = 10", "hour 7", a column
 ``x`` holding MovieLens user ids); a single distinctive id in a numeric column whose other values are
 not ids (a count that equals an id); a number written with thousands separators in prose (reports
-write counts that way: ``12,346 events``); an id drawn in a figure. The result of a check records how
+write counts that way: ``12,346 events``); an id drawn in a figure; an ambiguous id in an integer
+column named exactly ``customer``, which is the project's row index into the split
+(:data:`ROW_INDEX_COLUMNS`). The result of a check records how
 many ids of the source are distinctive (``id_matching``), so a reader of the run sees how much of the
 scan is exact everywhere and how much relies on names and context.
 """
