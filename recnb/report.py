@@ -99,14 +99,38 @@ code{background:#f4f4f4;padding:0 3px;border-radius:3px}
 
 
 def _privacy_line(check: dict[str, Any] | None) -> str:
+    """One line for the index: what the privacy check found, and where leaking files went."""
     if not check:
         return ""
-    if check.get("status") == "passed":
-        return (
-            f"passed: no raw identifiers ({', '.join(check.get('identifier_kinds', []))}) in "
+    status = check.get("status")
+    kinds = ", ".join(check.get("identifier_kinds", [])) or "none listed"
+    if status == "passed":
+        line = (
+            f"passed: no raw identifiers ({kinds}), e-mail addresses or phone numbers in "
             f"{check.get('files_scanned', 0)} files of this run"
         )
-    return f"FAILED: {check.get('error', '')}"
+        ids = (check.get("id_matching") or {}).get("customer id")
+        if ids and ids.get("ids"):
+            line += (
+                f"; {ids['distinctive']:,} of {ids['ids']:,} customer ids are distinctive enough to be "
+                f"searched everywhere, the rest where a customer id is expected"
+            )
+        return line
+    if status == "failed" and check.get("findings"):
+        found: dict[str, set[str]] = {}
+        for f in check["findings"]:
+            found.setdefault(f["file"], set()).add(f["kind"])
+        files = "; ".join(f"{p} ({', '.join(sorted(k))})" for p, k in sorted(found.items()))
+        moved = check.get("quarantined") or []
+        dest = (
+            f" Moved out of the run folder to {check.get('quarantine_dir')}: "
+            + ", ".join(m["path"] for m in moved)
+            + "."
+            if moved
+            else ""
+        )
+        return f"FAILED: raw identifiers in {len(found)} file(s): {files}.{dest}"
+    return f"{str(status).upper()}: {check.get('error', '')}"
 
 
 def write_index(run_dir: str | os.PathLike, manifest: dict[str, Any]) -> Path:
@@ -124,8 +148,8 @@ def write_index(run_dir: str | os.PathLike, manifest: dict[str, Any]) -> Path:
         title = html.escape(stage.split("_", 1)[-1].replace("_", " ").capitalize())
         link = (
             f'<a href="{html.escape(info["html"])}">{title}</a>'
-            if status == "ok" and info.get("html")
-            else title
+            if status == "ok" and info.get("html") and (run_dir / info["html"]).exists()
+            else title  # no link to a report the privacy check moved out
         )
         secs = info.get("seconds")
         timing = f" · {secs:.0f} s" if isinstance(secs, int | float) else ""

@@ -5,8 +5,10 @@
 1. validates the params file (every key, against typed settings and each notebook's ``parameters`` cell);
 2. executes the stage notebooks in order on the project's own Jupyter kernel, each into
    ``reports/<run_name>/<stage>.ipynb``, and converts it to ``<stage>.html`` with code hidden;
-3. writes ``manifest.json`` (params, seeds, package versions, data fingerprint, git revision, timings) and
-   ``index.html``.
+3. scans the run folder for raw identifiers after every run, failed or not, and moves a leaking file out
+   of it (:func:`privacy_check`);
+4. writes ``manifest.json`` (params, seeds, package versions, data fingerprint, git revision, timings,
+   privacy check) and ``index.html``.
 
 A failing stage stops the run with an error naming the stage and the failing cell's error; the partial
 notebook is kept as ``<stage>.failed.ipynb`` and everything written before stays intact.
@@ -271,14 +273,12 @@ def run(
         manifest["stages"][stage] = info
         echo(f"[{i}/{len(selected)}] {stage} done in {info['seconds']:.1f} s -> {info['html']}")
     manifest["data"] = _data_info(run_dir, settings)
-    privacy_error: Exception | None = None
-    if error is None:
-        echo("privacy check: scanning the run folder for raw identifiers ...")
-        try:
-            manifest["privacy_check"] = privacy_check(settings, run_dir)
-        except Exception as e:  # PrivacyError, or the raw data could not be read again
-            manifest["privacy_check"] = {"status": "failed", "error": str(e)}
-            privacy_error = e
+    # after every run, failed or not: leaking files are moved out before anything else is written
+    echo("privacy check: scanning the run folder for raw identifiers ...")
+    manifest["privacy_check"] = privacy_check(settings, run_dir, manifest)
+    privacy_error = privacy_failure(manifest["privacy_check"], run_dir)
+    if privacy_error is not None:
+        echo(str(privacy_error))
     manifest["finished"] = _now()
     write_json(manifest_path, manifest)
     from recnb.report import write_index
@@ -292,29 +292,89 @@ def run(
     return run_dir
 
 
-def privacy_check(settings: Settings, run_dir: Path) -> dict[str, Any]:
-    """Scan every results file and report of the run for raw identifiers; raise if one is found.
+def privacy_check(
+    settings: Settings, run_dir: Path, manifest: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Scan every file of the run for raw identifiers and move each leaking file out of the run folder.
 
-    The raw identifiers (names, e-mails, phones, original customer ids) are read again from the source
-    and held in memory only; they are never written anywhere.
+    Runs after every run, failed or not (see :func:`recnb.privacy.check_run_folder` for what is looked
+    for and where a leaking file goes). The raw identifiers (names, e-mails, phones, original customer
+    ids) are read again from the source and held in memory only; they are never written anywhere. A
+    stage error message in ``manifest`` that quotes one is replaced by a note (it would otherwise reach
+    ``manifest.json`` and ``index.html``, which are written after the scan).
+
+    Returns
+    -------
+    dict
+        The result of :func:`recnb.privacy.check_run_folder`, for the manifest; ``status`` is
+        ``"passed"``, ``"failed"`` (raw identifiers found and moved out) or ``"incomplete"`` (the raw
+        identifiers could not be listed, so only e-mail addresses and phone numbers were looked for;
+        ``error`` says why). Never raises for a finding: see :func:`privacy_failure`.
     """
     from recnb.data import load_raw
-    from recnb.privacy import SCANNED_SUFFIXES, assert_no_identifiers, forbidden_from_raw
+    from recnb.privacy import (
+        Identifiers,
+        check_run_folder,
+        forbidden_from_raw,
+        other_ids_from_raw,
+        redact_message,
+    )
 
     t0 = time.perf_counter()
-    forbidden = forbidden_from_raw(load_raw(settings))
-    assert_no_identifiers(run_dir, forbidden)
-    files = [
-        p
-        for p in run_dir.rglob("*")
-        if p.is_file() and p.suffix.lower() in SCANNED_SUFFIXES and not p.name.startswith(".")
-    ]
-    return {
-        "status": "passed",
-        "files_scanned": len(files),
-        "identifier_kinds": sorted(forbidden),
-        "seconds": round(time.perf_counter() - t0, 2),
-    }
+    forbidden: dict[str, list[str]] = {}
+    other: list[str] = []
+    unlisted: str | None = None
+    try:
+        raw = load_raw(settings)
+        forbidden, other = forbidden_from_raw(raw), other_ids_from_raw(raw)
+    except Exception as e:  # the source cannot be read again (a loader failure, a moved file)
+        unlisted = f"{type(e).__name__}: {e}"
+    ids = Identifiers(forbidden, other)
+    try:
+        result = check_run_folder(run_dir, forbidden, other_ids=other)
+    except Exception as e:  # the scan itself broke: the run cannot be vouched for
+        stopped = redact_message(f"{type(e).__name__}: {e}", ids)
+        result = {"status": "failed", "error": f"the scan stopped: {stopped}"}
+    if unlisted is not None:
+        unlisted = redact_message(unlisted, ids)
+        result["error"] = (
+            f"the source's raw identifiers could not be listed ({unlisted}); only e-mail addresses "
+            f"and phone numbers were looked for"
+        )
+        if result["status"] == "passed":
+            result["status"] = "incomplete"
+    for info in (manifest or {}).get("stages", {}).values():
+        if isinstance(info, dict) and isinstance(info.get("error"), str):
+            info["error"] = redact_message(info["error"], ids)
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    return result
+
+
+def privacy_failure(check: dict[str, Any], run_dir: Path) -> Exception | None:
+    """The error a run ends with when its privacy check did not pass (None when it passed)."""
+    from recnb.privacy import PrivacyError, PrivacyScanError
+
+    status = check.get("status")
+    if status == "passed":
+        return None
+    if status == "failed" and check.get("findings"):
+        files = sorted({f["file"] for f in check["findings"]})
+        moved = check.get("quarantined", [])
+        where = (
+            "; moved out of the run folder: "
+            + ", ".join(f"{m['path']} -> {m['moved_to']}" for m in moved)
+            if moved
+            else ""
+        )
+        lines = "\n".join(
+            f"  - {f['file']}: {f['count']} {f['kind']}(s) in {f['where']}"
+            for f in check["findings"][:20]
+        )
+        return PrivacyScanError(
+            f"privacy check failed: raw identifiers in {len(files)} file(s) of {run_dir}"
+            f"{where}\n{lines}"
+        )
+    return PrivacyError(f"privacy check {status}: {check.get('error', 'no detail')}")
 
 
 def _data_info(run_dir: Path, settings: Settings) -> dict[str, Any]:

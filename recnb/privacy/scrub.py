@@ -1,8 +1,12 @@
-"""Privacy first: scrub personal data before anything else sees it, and check run folders for leaks.
+"""Scrub personal data right after a source is loaded, before anything else sees it.
 
 :func:`scrub` is applied right after a source is loaded and validated. It
 
 - drops the direct identifiers of :data:`recnb.schema.PERSONAL_COLUMNS` (name, email, phone, address);
+- replaces e-mail addresses and phone numbers inside every free-text column (product titles and
+  descriptions, any other string column of the three tables except the ids) by a placeholder, see
+  :func:`scrub_free_text` and :mod:`recnb.privacy.patterns`; the count is a note of the dataset (the
+  table stage 01 shows);
 - replaces every customer id, in the customers *and* the events table, by a keyed pseudonym: the
   HMAC-SHA256 of the original id under a secret key, as hex truncated to ``id_length`` characters. The
   same key gives the same pseudonyms (runs stay comparable); without the key the mapping cannot be
@@ -15,29 +19,23 @@
 The key comes from :func:`resolve_key`: the ``RECNB_PSEUDONYM_KEY`` environment variable, else the params
 file's ``data.pseudonym_key``, else, for the synthetic shop only, the documented :data:`DEMO_KEY` (the
 synthetic shop holds no real person, so a public key protects nothing there and costs nothing). A real
-key is never committed.
-
-:func:`scan_run_folder` / :func:`assert_no_identifiers` scan every results file of a run (JSON, CSV,
-Parquet, Markdown, HTML, notebooks, text) for raw identifiers: anything that looks like an email address,
-and the known names, emails and original customer ids of the source. :func:`suppress_small_groups`
-blanks the cells of group tables that describe fewer customers than a minimum.
+key is never committed. :func:`suppress_small_groups` blanks the cells of group tables that describe
+fewer customers than a minimum.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from recnb.privacy.patterns import PHONE_REGIONS, has_contact_details, scrub_text
 from recnb.schema import PERSONAL_COLUMNS, Dataset
 
 KEY_ENV_VAR = "RECNB_PSEUDONYM_KEY"
@@ -50,31 +48,8 @@ it for real customers (:func:`resolve_key` refuses to)."""
 DEFAULT_AGE_EDGES: tuple[int, ...] = (18, 25, 35, 45, 55, 65)
 """Lower edges of the age bands: ``<18``, ``18-24``, ``25-34``, ..., ``65+``."""
 
-SCANNED_SUFFIXES: tuple[str, ...] = (
-    ".json",
-    ".csv",
-    ".tsv",
-    ".parquet",
-    ".md",
-    ".html",
-    ".htm",
-    ".ipynb",
-    ".txt",
-    ".yaml",
-    ".yml",
-)
-"""File types :func:`scan_run_folder` reads."""
-
-EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-
-# column names / JSON keys in which a purely numeric value is read as a customer id
-_ID_CONTEXT = re.compile(
-    r"(customer|user|client|member)[ _-]?(id|ids|code|no|number|key)$", re.IGNORECASE
-)
-_TOKEN = re.compile(r"\w+(?:['.-]\w+)*")
-
-MIN_IDENTIFIER_CHARS = 4
-"""Non-numeric forbidden values with fewer letters and digits are not searched for."""
+ID_COLUMNS: tuple[str, ...] = ("customer_id", "product_id", "session_id")
+"""Identifier columns :func:`scrub_free_text` leaves alone (ids are not free text)."""
 
 
 class PrivacyError(RuntimeError):
@@ -253,6 +228,105 @@ def postcode_area(postcode: pd.Series, chars: int = 2, min_count: int = 0) -> pd
 # ----------------------------------------------------------------------------------------------
 
 
+def _text_values(s: pd.Series) -> pd.Index | None:
+    """The distinct string values of a text column, or None if the column holds no text."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        return cats if cats.dtype == object or pd.api.types.is_string_dtype(cats.dtype) else None
+    if pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
+        return pd.Index(pd.unique(s.dropna()))
+    return None
+
+
+def scrub_free_text(
+    df: pd.DataFrame,
+    table: str,
+    *,
+    exclude: Sequence[str] = ID_COLUMNS,
+    regions: Sequence[str] = PHONE_REGIONS,
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Replace e-mail addresses and phone numbers in every text column of a table by placeholders.
+
+    Every column holding strings (object, string or categorical of strings) is free text here, except
+    the identifier columns in ``exclude``: product titles and descriptions, brands, categories, and
+    whatever other text a source brings. Detection and placeholders are those of
+    :func:`recnb.privacy.patterns.scrub_text`. Work is done once per distinct value.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One table of a dataset.
+    table : str
+        Its name, for the counts.
+    exclude : sequence of str
+        Columns left alone.
+    regions : sequence of str
+        Regions whose national phone formats are recognised.
+
+    Returns
+    -------
+    (pandas.DataFrame, list of dict)
+        The table (the same object when nothing changed, else a copy) and one entry per text column
+        looked at: ``table``, ``column``, ``rows`` changed, ``emails`` and ``phones`` replaced (counted
+        over rows).
+    """
+    out = df
+    counts: list[dict[str, Any]] = []
+    for col in df.columns:
+        if col in exclude:
+            continue
+        s = df[col]
+        values = _text_values(s)
+        if values is None:
+            continue
+        entry = {"table": table, "column": str(col), "rows": 0, "emails": 0, "phones": 0}
+        counts.append(entry)
+        hits: dict[Any, tuple[str, int, int]] = {}
+        for v in values:
+            if isinstance(v, str) and has_contact_details(v):
+                new, n_email, n_phone = scrub_text(v, regions)
+                if n_email or n_phone:
+                    hits[v] = (new, n_email, n_phone)
+        if not hits:
+            continue
+        mask = s.isin(list(hits)).to_numpy()
+        per_value = s[mask].astype(object).value_counts()
+        entry["rows"] = int(mask.sum())
+        entry["emails"] = int(sum(hits[v][1] * n for v, n in per_value.items()))
+        entry["phones"] = int(sum(hits[v][2] * n for v, n in per_value.items()))
+        obj = s.astype(object)
+        new_col = obj.where(~mask, obj.map({v: h[0] for v, h in hits.items()}))
+        if out is df:
+            out = df.copy()
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            out[col] = new_col.astype("category")
+        elif pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+            out[col] = new_col.astype(s.dtype)
+        else:
+            out[col] = new_col
+    return out, counts
+
+
+def _free_text_note(counts: list[dict[str, Any]]) -> dict[str, Any]:
+    changed = [c for c in counts if c["rows"]]
+    where = ", ".join(f"{c['table']}.{c['column']}" for c in counts)
+    if not changed:
+        reason = f"no e-mail address or phone number found in the text columns ({where})"
+    else:
+        emails = sum(c["emails"] for c in changed)
+        phones = sum(c["phones"] for c in changed)
+        per_col = ", ".join(f"{c['table']}.{c['column']} {c['rows']:,} rows" for c in changed)
+        reason = (
+            f"{emails:,} e-mail address(es) and {phones:,} phone number(s) in free text replaced by "
+            f"placeholders ({per_col}); text columns checked: {where}"
+        )
+    return {
+        "step": "privacy: scrub free text",
+        "rows": sum(c["rows"] for c in changed),
+        "reason": reason,
+    }
+
+
 def scrub(
     ds: Dataset,
     key: bytes | str,
@@ -262,8 +336,9 @@ def scrub(
     postcode_chars: int = 2,
     min_region_size: int = 10,
     id_length: int = 16,
+    phone_regions: Sequence[str] = PHONE_REGIONS,
 ) -> Dataset:
-    """Remove direct identifiers, pseudonymize customer ids and coarsen quasi-identifiers.
+    """Remove direct identifiers, scrub free text, pseudonymize customer ids, coarsen quasi-identifiers.
 
     Parameters
     ----------
@@ -281,12 +356,17 @@ def scrub(
         Postcode areas with fewer customers become ``"other"``.
     id_length : int
         Hex characters of the pseudonyms.
+    phone_regions : sequence of str
+        Regions whose national phone formats the free-text scrub recognises (see
+        :func:`scrub_free_text`).
 
     Returns
     -------
     Dataset
-        A new dataset: customers without personal columns, pseudonymous ``customer_id`` in customers and
-        events, ``age_band`` / ``region`` instead of ``age`` / ``postcode``; one note per change; and
+        A new dataset: customers without personal columns, free text without e-mail addresses and phone
+        numbers, pseudonymous ``customer_id`` in customers and events, ``age_band`` / ``region``
+        instead of ``age`` / ``postcode``; one note per change (the free-text scrub always, with its
+        counts, even when it found nothing); and
         ``meta["privacy"]`` describing what was done (never the key or the mapping).
     """
     customers = ds.customers.copy()
@@ -311,6 +391,16 @@ def scrub(
                 f"{table_name} holds personal column(s) {personal}; personal data belongs in the "
                 f"customers table only (fix the loader)"
             )
+
+    products = ds.products
+    text_counts: list[dict[str, Any]] = []
+    scrubbed: dict[str, pd.DataFrame] = {}
+    for table_name, df in (("customers", customers), ("products", products), ("events", events)):
+        scrubbed[table_name], c = scrub_free_text(df, table_name, regions=phone_regions)
+        text_counts += c
+    customers, products, events = scrubbed["customers"], scrubbed["products"], scrubbed["events"]
+    if text_counts:
+        notes.append(_free_text_note(text_counts))
 
     if "age" in customers.columns:
         band = age_bands(customers["age"], age_edges, min_age_band)
@@ -370,11 +460,18 @@ def scrub(
         "min_age_band": min_age_band,
         "postcode_chars": postcode_chars,
         "min_region_size": min_region_size,
+        "free_text": {
+            "columns": [f"{c['table']}.{c['column']}" for c in text_counts],
+            "rows": sum(c["rows"] for c in text_counts),
+            "emails": sum(c["emails"] for c in text_counts),
+            "phones": sum(c["phones"] for c in text_counts),
+            "phone_regions": list(phone_regions),
+        },
     }
     return Dataset(
         name=ds.name,
         customers=customers,
-        products=ds.products.copy(),
+        products=products.copy() if products is ds.products else products,
         events=events,
         notes=notes,
         meta=meta,
@@ -427,290 +524,4 @@ def suppress_small_groups(
     for c in value_cols:
         out[c] = out[c].astype("float64").where(~small, np.nan)
     out["suppressed"] = small
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# scanning a run folder
-# ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One kind of identifier found in one file.
-
-    Attributes
-    ----------
-    file : str
-        Path relative to the scanned folder.
-    kind : str
-        ``"email address"`` (pattern) or a key of the ``forbidden`` mapping (``"name"``...).
-    count : int
-        Distinct identifiers of that kind found in the file.
-    example : str
-        A masked example (first character kept), so the report itself leaks nothing.
-    where : str
-        Column, JSON key or ``"text"``.
-    """
-
-    file: str
-    kind: str
-    count: int
-    example: str
-    where: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.count} {self.kind}(s) in {self.where}, e.g. {self.example!r}"
-
-
-def _mask(value: str) -> str:
-    if "@" in value:
-        local, _, domain = value.partition("@")
-        return f"{local[:1]}***@{domain[:1]}***"
-    return f"{value[:1]}***({len(value)} chars)"
-
-
-_Phrases = dict[str, list[tuple[str, ...]]]
-
-
-class _Forbidden:
-    """Normalized forbidden values, split by how they are matched."""
-
-    def __init__(self, forbidden: dict[str, Iterable[str]]):
-        # per kind: single-token values; multi-token values by first token; purely numeric values
-        self.tokens: dict[str, set[str]] = {}
-        self.phrases: dict[str, _Phrases] = {}
-        self.numeric: dict[str, set[str]] = {}
-        for kind, values in forbidden.items():
-            tok: set[str] = set()
-            phr: _Phrases = {}
-            num: set[str] = set()
-            for v in values:
-                if v is None or (isinstance(v, float) and np.isnan(v)):
-                    continue
-                s = str(v).strip().lower()
-                if sum(ch.isalnum() for ch in s) < MIN_IDENTIFIER_CHARS and not s.isdigit():
-                    continue  # "n/a", "-", initials: too short to tell apart from ordinary text
-                if s.isdigit():
-                    num.add(s.lstrip("0") or "0")
-                    continue
-                parts = tuple(_TOKEN.findall(s))
-                if len(parts) == 1 and parts[0] == s:
-                    tok.add(s)
-                elif parts:
-                    phr.setdefault(parts[0], []).append(parts)
-            self.tokens[kind], self.phrases[kind], self.numeric[kind] = tok, phr, num
-
-    def match_text(self, text: str, allow_numeric: bool) -> dict[str, set[str]]:
-        low = text.lower()
-        toks = _TOKEN.findall(low)
-        tokset = set(toks)
-        hits: dict[str, set[str]] = {}
-        for kind in self.tokens:
-            found = self.tokens[kind] & tokset
-            phrases = self.phrases[kind]
-            if phrases:
-                starts = tokset & phrases.keys()
-                if starts:
-                    for i, t in enumerate(toks):
-                        if t not in starts:
-                            continue
-                        for ph in phrases[t]:
-                            if tuple(toks[i : i + len(ph)]) == ph:
-                                found.add(" ".join(ph))
-            if allow_numeric and self.numeric[kind]:
-                nums = {t.lstrip("0") or "0" for t in tokset if t.isdigit()}
-                found |= self.numeric[kind] & nums
-            if found:
-                hits[kind] = found
-        return hits
-
-
-def _emails(text: str, allow: set[str]) -> set[str]:
-    return {e for e in EMAIL_PATTERN.findall(text) if e.lower() not in allow}
-
-
-def _scan_text(
-    text: str, where: str, rel: str, fb: _Forbidden, allow: set[str], id_context: bool
-) -> list[Finding]:
-    out: list[Finding] = []
-    emails = _emails(text, allow)
-    if emails:
-        out.append(Finding(rel, "email address", len(emails), _mask(sorted(emails)[0]), where))
-    for kind, found in fb.match_text(text, allow_numeric=id_context).items():
-        out.append(Finding(rel, kind, len(found), _mask(sorted(found)[0]), where))
-    return out
-
-
-def _table_findings(df: pd.DataFrame, rel: str, fb: _Forbidden, allow: set[str]) -> list[Finding]:
-    out: list[Finding] = []
-    header = " ".join(map(str, df.columns))
-    out += _scan_text(header, "column names", rel, fb, allow, False)
-    for c in df.columns:
-        s = df[c]
-        id_ctx = bool(_ID_CONTEXT.search(str(c)))
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            vals = s.cat.categories.astype(str)
-        elif pd.api.types.is_bool_dtype(s):
-            continue
-        elif pd.api.types.is_integer_dtype(s) or pd.api.types.is_float_dtype(s):
-            if not id_ctx:  # numbers hold no names or emails; ids only under an id-like name
-                continue
-            v = s.dropna()
-            v = v[(v % 1) == 0]
-            vals = pd.Series(v.unique()).astype("int64").astype(str)
-        elif pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
-            vals = pd.Series(s.dropna().unique()).astype(str)
-        else:
-            continue
-        if not len(vals):
-            continue
-        out += _scan_text("\n".join(vals), f"column {c!r}", rel, fb, allow, id_ctx)
-    return out
-
-
-def _json_findings(obj: Any, rel: str, fb: _Forbidden, allow: set[str]) -> list[Finding]:
-    plain: list[str] = []
-    keyed: list[str] = []
-
-    def walk(o: Any, id_ctx: bool) -> None:
-        if isinstance(o, dict):
-            for k, v in o.items():
-                plain.append(str(k))
-                walk(v, id_ctx or bool(_ID_CONTEXT.search(str(k))))
-        elif isinstance(o, list):
-            for v in o:
-                walk(v, id_ctx)
-        elif o is not None:
-            (keyed if id_ctx else plain).append(str(o))
-
-    walk(obj, False)
-    out = _scan_text("\n".join(plain), "text", rel, fb, allow, False)
-    if keyed:
-        out += _scan_text("\n".join(keyed), "customer/user keys", rel, fb, allow, True)
-    return _merge(out)
-
-
-def _merge(findings: list[Finding]) -> list[Finding]:
-    by: dict[tuple[str, str, str], Finding] = {}
-    for f in findings:
-        k = (f.file, f.kind, f.where)
-        if k in by:
-            f = Finding(f.file, f.kind, by[k].count + f.count, by[k].example, f.where)
-        by[k] = f
-    return list(by.values())
-
-
-def scan_file(
-    path: str | os.PathLike,
-    forbidden: dict[str, Iterable[str]] | None = None,
-    *,
-    root: str | os.PathLike | None = None,
-    allow_emails: Iterable[str] = (),
-) -> list[Finding]:
-    """Scan one file for raw identifiers (see :func:`scan_run_folder`)."""
-    path = Path(path)
-    rel = str(path.relative_to(root)) if root is not None else str(path)
-    return _scan_file(path, rel, _Forbidden(forbidden or {}), {a.lower() for a in allow_emails})
-
-
-def _scan_file(path: Path, rel: str, fb: _Forbidden, allow: set[str]) -> list[Finding]:
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return _table_findings(pd.read_parquet(path), rel, fb, allow)
-    if suffix in (".csv", ".tsv"):
-        try:
-            df = pd.read_csv(
-                path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False
-            )
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError):
-            df = None
-        if df is not None:
-            return _table_findings(df, rel, fb, allow)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if suffix in (".json", ".ipynb"):
-        try:
-            return _json_findings(json.loads(text), rel, fb, allow)
-        except json.JSONDecodeError:
-            pass
-    return _scan_text(text, "text", rel, fb, allow, False)
-
-
-def scan_run_folder(
-    run_dir: str | os.PathLike,
-    forbidden: dict[str, Iterable[str]],
-    *,
-    suffixes: Sequence[str] = SCANNED_SUFFIXES,
-    allow_emails: Iterable[str] = (),
-) -> list[Finding]:
-    """Scan every results file of a run for raw identifiers.
-
-    Parameters
-    ----------
-    run_dir : str or path
-        The run folder (scanned recursively).
-    forbidden : dict of str -> iterable of str
-        Known raw identifiers by kind, for example ``{"name": names, "email": emails,
-        "customer id": original_ids}``. Matching is case-insensitive on whole words (a multi-word
-        name matches as a phrase). Purely numeric values (such as Online Retail's 5-digit customer
-        ids) would match ordinary counts in free text, so they are looked for only where a customer
-        id can stand: table columns and JSON keys named like ``customer_id``, ``CustomerID``,
-        ``user_id``, ``client_no`` (see ``_ID_CONTEXT``).
-    suffixes : sequence of str
-        File types read (default :data:`SCANNED_SUFFIXES`).
-    allow_emails : iterable of str
-        Addresses that may appear (for example a project contact).
-
-    Returns
-    -------
-    list of Finding
-        Empty when the folder is clean. Any string matching :data:`EMAIL_PATTERN` is a finding too.
-    """
-    root = Path(run_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: run folder not found")
-    fb = _Forbidden(forbidden)
-    allow = {a.lower() for a in allow_emails}
-    wanted = {s.lower() for s in suffixes}
-    out: list[Finding] = []
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix.lower() in wanted and not p.name.startswith("."):
-            out += _scan_file(p, str(p.relative_to(root)), fb, allow)
-    return out
-
-
-def assert_no_identifiers(
-    run_dir: str | os.PathLike,
-    forbidden: dict[str, Iterable[str]],
-    **kwargs: Any,
-) -> None:
-    """Raise :class:`PrivacyError` naming each file and kind of identifier found (see
-    :func:`scan_run_folder`, whose keyword arguments this accepts)."""
-    findings = scan_run_folder(run_dir, forbidden, **kwargs)
-    if findings:
-        lines = "\n".join(f"  - {f}" for f in findings[:20])
-        more = f"\n  ... and {len(findings) - 20} more" if len(findings) > 20 else ""
-        raise PrivacyError(
-            f"privacy check failed: raw identifiers in {len({f.file for f in findings})} file(s) of "
-            f"{run_dir}:\n{lines}{more}"
-        )
-
-
-def forbidden_from_raw(ds: Dataset) -> dict[str, list[str]]:
-    """The identifiers a scan should look for, from a raw (unscrubbed) dataset.
-
-    Returns ``{"name": ..., "email": ..., "phone": ..., "address": ..., "customer id": ...}`` with
-    the kinds the customers table has. Keep the result in memory only.
-    """
-    out: dict[str, list[str]] = {}
-    c = ds.customers
-    for col, kind in (
-        ("name", "name"),
-        ("email", "email"),
-        ("phone", "phone"),
-        ("address", "address"),
-    ):
-        if col in c.columns:
-            out[kind] = [str(v) for v in c[col].dropna().unique()]
-    out["customer id"] = [str(v) for v in c["customer_id"].unique()]
     return out
