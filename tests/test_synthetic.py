@@ -849,30 +849,31 @@ def test_purchase_history_changes_utility_and_response(shop):
         shop.true_utility("C00003", ids, history=hist)
 
 
-def test_log_carries_state_repeat_purchases_are_consumables(shop, ds):
-    ev = ds.events
-    buys = ev[ev["event"] == "purchase"].copy()
-    buys["day"] = (buys["timestamp"] - pd.Timestamp("2026-01-01")).dt.days
-    repeat = buys.duplicated(["customer_id", "product_id"])
-    consumable = shop.products.set_index("product_id")["consumable"].loc[_ids(buys["product_id"])]
-    assert repeat[consumable.to_numpy()].mean() > 3 * max(
-        repeat[~consumable.to_numpy()].mean(), 1e-3
-    )
-    # the log's history is the state at its end
+def test_log_history_is_the_state_at_the_end_of_the_log(shop, ds):
+    buys = ds.events[ds.events["event"] == "purchase"]
     hist = shop.log_history()
     assert isinstance(hist, PurchaseHistory) and len(hist) == len(buys)
+    again = shop.history(ds.events)
+    np.testing.assert_array_equal(hist.customer, again.customer)
+    np.testing.assert_allclose(hist.time, again.time)
 
 
-def test_repeat_boost_plants_repeat_purchases():
+def test_repeat_purchases_are_planted_on_consumables():
     kw = {"n_customers": 1500, "n_products": 300, "n_days": 60, "seed": 4}
 
-    def repeat_share(**extra):
+    def repeat_share(**extra) -> tuple[float, float]:
         shop, ds = make_shop(**kw, **extra)
         buys = ds.events[ds.events["event"] == "purchase"]
-        return buys.duplicated(["customer_id", "product_id"]).mean()
+        repeat = buys.duplicated(["customer_id", "product_id"]).to_numpy()
+        consumable = shop.products.set_index("product_id")["consumable"]
+        cons = consumable.loc[_ids(buys["product_id"])].to_numpy()
+        return repeat[cons].mean(), repeat[~cons].mean()
 
-    low, high = repeat_share(repeat_boost=0.0, buy_again_share=0.0), repeat_share(repeat_boost=3.0)
-    assert high > 2 * low
+    cons, durable = repeat_share()
+    assert cons > 0.05 and durable < 0.01  # a durable just bought is not bought again
+    low, _ = repeat_share(repeat_boost=0.0, buy_again_share=0.0)
+    high, _ = repeat_share(repeat_boost=3.0)
+    assert low < cons / 2 and high > cons
 
 
 # ---- drift and the window ------------------------------------------------------------------
@@ -1076,3 +1077,19 @@ def test_context_effects_are_planted_where_configured():
         shop.true_utility(c, p, {"location": "north"}),
         shop.true_utility(c, p, {"location": "west"}),
     )
+
+
+def test_novelty_seeking_customers_turn_against_popular_products():
+    kw = {"n_customers": 600, "n_products": 300, "n_days": 10, "seed": 14}
+
+    def popular_minus_median(**extra) -> float:
+        shop = SyntheticShop(ShopConfig(**kw, **extra))
+        order = shop.products.sort_values("appeal", ascending=False)["product_id"].to_numpy()
+        traffic = shop.expected_traffic(5)
+        n = len(traffic)
+        popular = shop.policy_value(traffic, np.tile(order[:10], (n, 1)))["expected_clicks"]
+        middle = shop.policy_value(traffic, np.tile(order[145:155], (n, 1)))["expected_clicks"]
+        return float(popular.mean() - middle.mean())
+
+    assert popular_minus_median() > 0
+    assert popular_minus_median(novelty_seeking=1.5) < 0

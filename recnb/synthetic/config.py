@@ -151,6 +151,11 @@ class ShopConfig:
         Strength of a popularity feedback loop in the organic log: the shop's page score is
         ``appeal + popularity_feedback * log1p(clicks so far)``, so products clicked early are
         shown more, clicked more, and so on. 0 (default) plants no loop.
+    novelty_seeking : float
+        How much every customer's taste runs against product appeal (utility ``- novelty_seeking
+        * appeal``): the crowd-pleasers the shop's pages push are wanted less than their exposure
+        suggests, so popularity looks better on the logged data than it does online. 0 (default)
+        plants nothing.
     underserved_group : mapping of str to str, optional
         A customer group with a planted under-served taste, e.g. ``{"age_band": "65+"}`` (one key
         from :data:`GROUP_ATTRIBUTES`). Its members like what the mainstream finds unappealing, so
@@ -159,8 +164,8 @@ class ShopConfig:
         How far the group's taste runs against product appeal (utility ``- strength * appeal``).
     """
 
-    n_customers: int = 20_000
-    n_products: int = 5_000
+    n_customers: int = 17_000
+    n_products: int = 4_500
     n_days: int = 90
     horizon_days: int | None = None
     start_date: str = "2026-01-01"
@@ -197,6 +202,7 @@ class ShopConfig:
     repeat_boost: float = 1.5
     buy_again_share: float = 0.1
     popularity_feedback: float = 0.0
+    novelty_seeking: float = 0.0
     underserved_group: Mapping[str, str] | None = None
     underserved_strength: float = 1.0
 
@@ -256,6 +262,7 @@ class ShopConfig:
             "repeat_satiation",
             "repeat_boost",
             "popularity_feedback",
+            "novelty_seeking",
             "underserved_strength",
         ):
             _check_float(self, name, low=0.0, high=10.0)

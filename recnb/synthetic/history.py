@@ -106,5 +106,6 @@ class PurchaseHistory:
 
     def distinct_products(self) -> tuple[np.ndarray, np.ndarray]:
         """Distinct (customer, product) pairs ever bought, sorted by customer then product."""
-        keys = np.unique(self._code >> _TIME_BITS)
+        keys = self._code >> _TIME_BITS  # sorted
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
         return keys // self.n_products, keys % self.n_products

@@ -40,7 +40,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 from scipy.special import gammaln
 
@@ -119,6 +118,51 @@ class RankingPolicy:
             keys = np.where(valid[explore], rng.random((int(explore.sum()), n_cand)), -np.inf)
             greedy[explore] = _top_k(keys, valid[explore], k)
         return greedy
+
+    def order_groups(
+        self, group: np.ndarray, scores: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Rank every candidate of variable-size groups at once (flat arrays, same law as
+        :meth:`sample` with ``k`` = the group's size).
+
+        Parameters
+        ----------
+        group : numpy.ndarray of int
+            Group (list) of each candidate, sorted ascending.
+        scores : numpy.ndarray of float
+            Score of each candidate.
+        rng : numpy.random.Generator
+            Randomness.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            The candidates' indices ordered by group, then best first within the group; the
+            position of a candidate is its place within its group's run.
+        """
+        n = len(group)
+        if self.kind == "plackett_luce":
+            key = scores / self.temperature + rng.gumbel(size=n)
+        elif self.kind == "epsilon_greedy" and self.epsilon > 0 and n:
+            explore = rng.random(int(group.max()) + 1) < self.epsilon
+            key = np.where(explore[group], rng.random(n), scores)
+        else:
+            key = np.asarray(scores, dtype=np.float64)
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        # small groups (pages): sort each row of a padded matrix, much faster than one lexsort
+        first = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+        length = np.diff(np.r_[first, n])
+        width = int(length.max())
+        if width > 64:
+            return np.lexsort((-key, group))  # stable: ties keep the candidates' order
+        row = np.repeat(np.arange(len(first)), length)
+        slot = np.arange(n) - np.repeat(first, length)
+        mat = np.full((len(first), width), np.inf)
+        mat[row, slot] = -key
+        srt = np.argsort(mat, axis=1, kind="stable")
+        flat = (first[:, None] + srt)[np.arange(width)[None, :] < length[:, None]]
+        return flat.astype(np.int64)
 
     # ---- propensities -------------------------------------------------------------------------
 
@@ -290,7 +334,7 @@ def plackett_luce_positions(logits: Any, k: int, valid: np.ndarray | None = None
     valid = np.asarray(valid, dtype=bool)
     x = _compress_gaps(np.where(valid, x, np.nan))
     out = np.zeros((x.shape[0], x.shape[1], int(k)))
-    _pl_kernel(np.where(valid, x, 0.0), valid, int(k), out)
+    _compiled_kernel()(np.where(valid, x, 0.0), valid, int(k), out)
     return np.clip(out, 0.0, 1.0)
 
 
@@ -310,7 +354,20 @@ def _compress_gaps(x: np.ndarray) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True)
+_KERNEL: Any = None
+
+
+def _compiled_kernel() -> Any:
+    """The numba-compiled kernel, built on first use (numba is imported only then; the compiled
+    code is cached on disk next to this module)."""
+    global _KERNEL
+    if _KERNEL is None:
+        import numba
+
+        _KERNEL = numba.njit(cache=True)(_pl_kernel)
+    return _KERNEL
+
+
 def _pl_kernel(
     x: np.ndarray, valid: np.ndarray, k: int, out: np.ndarray
 ) -> None:  # pragma: no cover

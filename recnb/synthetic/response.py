@@ -11,6 +11,7 @@ day ``d``, given the customer's purchase history::
       + affinity[c, top(p)]                                 category affinity (demographic shifts)
       + 0.4 * quality[p] + 0.4 * appeal[p]                  product-only part
       - price_sensitivity[c] * relative_price[p]            log price relative to the leaf median
+      - novelty_seeking * appeal[p]                         every customer (0 by default)
       - underserved_strength * appeal[p]                    only for the planted under-served group
       + device[top(p)] + daypart[top(p)] + region[top(p)]   context (planted effects)
       + trend[leaf(p)](d) + novelty[p](d) + shift[top(p)](d)  drift (0 when the day is unknown)
@@ -147,13 +148,15 @@ def utility(
     region: np.ndarray | None = None,
     day: np.ndarray | None = None,
     days_since: np.ndarray | None = None,
+    drift: np.ndarray | None = None,
 ) -> np.ndarray:
     """True utility for equal-length 1-D index arrays.
 
     A context index of -1 (or ``None`` for the whole array) means the customer's own context mix
     (the expected effect); ``day`` is the time in days since day 0 (fractional; NaN or ``None``
     leaves out the drifting terms); ``days_since`` is the time since the customer last bought the
-    product, in days (NaN or ``None``: never).
+    product, in days (NaN or ``None``: never). ``drift``, if given, is the trend plus shift of each
+    row already computed (the log computes them per visit and leaf).
     """
     c = np.asarray(c, dtype=np.int64)
     p = np.asarray(p, dtype=np.int64)
@@ -170,6 +173,8 @@ def utility(
     out += world.c_affinity[c, top]
     out += world.p_base[p]
     out -= world.c_price_sens[c].astype(np.float64) * world.p_rel_price[p]
+    if cfg.novelty_seeking:
+        out -= cfg.novelty_seeking * world.p_appeal[p]
     if cfg.underserved_group is not None:
         out -= np.where(world.c_underserved[c], cfg.underserved_strength * world.p_appeal[p], 0.0)
     out += _context_term(world.device_effect, device, world.c_device[c], cfg.home_device_share, top)
@@ -179,7 +184,9 @@ def utility(
     out += _context_term(world.region_effect, region, world.c_region[c], cfg.home_region_share, top)
     if day is not None:
         day = np.asarray(day, dtype=np.float64)
-        if day.ndim == 0:  # one day for every row: the trends per leaf, then gathered
+        if drift is not None:
+            out += drift
+        elif day.ndim == 0:  # one day for every row: the trends per leaf, then gathered
             leaves = np.arange(len(world.leaves))
             out += trend(world, leaves, day)[world.p_leaf[p]]
             out += shift(world, world.leaf_top, day)[world.p_leaf[p]]
@@ -268,7 +275,12 @@ def examination(
     ``list_length`` (scalar or per position) brings in the attention budget; ``None`` gives the
     position bias alone (a list short enough to fit the budget).
     """
-    e = np.asarray(positions, dtype=np.float64) ** -world.config.position_bias
+    pos = np.asarray(positions)
+    if pos.size and np.issubdtype(pos.dtype, np.integer) and pos.min() >= 1:
+        table = np.arange(1, int(pos.max()) + 1, dtype=np.float64) ** -world.config.position_bias
+        e = table[pos - 1]
+    else:
+        e = np.asarray(positions, dtype=np.float64) ** -world.config.position_bias
     if list_length is None:
         return e
     return e * attention_scale(world, np.broadcast_to(list_length, e.shape))
@@ -313,7 +325,8 @@ def conditionals(
 
 @dataclass(frozen=True)
 class Funnel:
-    """Sampled outcome for examined items: what happened and the measured values."""
+    """Sampled outcome for examined items: what happened and the measured values (``quantity``
+    and ``price_paid`` only for purchases: 0 and NaN elsewhere)."""
 
     click: np.ndarray
     cart: np.ndarray
@@ -355,10 +368,13 @@ def sample_funnel(
     buy = cart & (r[3] < cond.purchase)
     glance = np.round(_lognormal(rng, GLANCE_MEAN, GLANCE_SIGMA, n), 1)
     dwell = np.round(_lognormal(rng, cond.dwell_mean, DWELL_SIGMA, n), 1)
-    extra = np.array([QUANTITY_EXTRA.get(t, QUANTITY_EXTRA_DEFAULT) for t in world.tops])
-    quantity = 1 + rng.poisson(extra[world.p_top[p]])
-    discount = np.asarray(DISCOUNTS)[rng.choice(len(DISCOUNTS), size=n, p=DISCOUNT_P)]
-    price_paid = np.round(world.p_price[p] * (1.0 - discount), 2)
+    # units and discount of the purchases (0 units and NaN price elsewhere)
+    b = np.flatnonzero(buy)
+    quantity = np.zeros(n, dtype=np.int64)
+    quantity[b] = 1 + rng.poisson(expected_quantity(world, p[b]) - 1.0)
+    discount = np.asarray(DISCOUNTS)[rng.choice(len(DISCOUNTS), size=len(b), p=DISCOUNT_P)]
+    price_paid = np.full(n, np.nan)
+    price_paid[b] = np.round(world.p_price[p[b]] * (1.0 - discount), 2)
     return Funnel(click, cart, wish, buy, glance, dwell, quantity, price_paid)
 
 

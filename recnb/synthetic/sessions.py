@@ -177,8 +177,9 @@ def simulate_day(
     logits += world.daypart_effect[dp_s][:, world.leaf_top]
     logits += world.region_effect[reg_s][:, world.leaf_top]
     leaf_idx = np.arange(n_leaf)
-    logits += response.trend(world, leaf_idx[None, :], time_s[:, None])
-    logits += response.shift(world, world.leaf_top[None, :], time_s[:, None])
+    drift = response.trend(world, leaf_idx[None, :], time_s[:, None])
+    drift += response.shift(world, world.leaf_top[None, :], time_s[:, None])
+    logits += drift
     logits *= LEAF_TEMPERATURE
     logits -= logits.max(axis=1, keepdims=True)
     prob = np.exp(logits)
@@ -227,16 +228,12 @@ def simulate_day(
     imp_page, imp_prod = imp_page[first], imp_prod[first]
 
     # --- the shop orders each page with its page policy ---------------------------------------
-    page_scores, cand_slot = _pad_pages(imp_page, score[imp_prod], n_pages, k, np.nan)
     policy = page_policy(world)
-    ranking = policy.sample(page_scores, k, rng)
-    rank_of = np.full((n_pages, k), -1, dtype=np.int64)
-    rows, pos = np.nonzero(ranking >= 0)
-    rank_of[rows, ranking[rows, pos]] = pos
-    position = rank_of[imp_page, cand_slot] + 1
-    order = np.lexsort((position, imp_page))
-    imp_page, imp_prod, position = imp_page[order], imp_prod[order], position[order]
+    order = policy.order_groups(imp_page, score[imp_prod], rng)
+    imp_page, imp_prod = imp_page[order], imp_prod[order]
     page_len = np.bincount(imp_page, minlength=n_pages)
+    page_first = np.cumsum(page_len) - page_len
+    position = np.arange(len(imp_page)) - page_first[imp_page] + 1
 
     # --- examination and funnel ---------------------------------------------------------------
     p_exam = response.examination(world, position, page_len[imp_page])
@@ -250,10 +247,15 @@ def simulate_day(
     page_load = np.r_[False, (e_page[1:] != e_page[:-1]) & (s[1:] == s[:-1])]
     c = c_s[s]
     dev = dev_s[s]
-    days_since = history.days_since(c, e_prod, time_s[s])
+    # only customers who bought before can have a repeat term
+    days_since = np.full(len(c), np.nan)
+    bought = np.zeros(world.n_customers, dtype=bool)
+    bought[hist_c] = True
+    rows = np.flatnonzero(bought[c])
+    days_since[rows] = history.days_since(c[rows], e_prod[rows], time_s[s[rows]])
     u_true = response.utility(
         world, c, e_prod, device=dev, daypart=dp_s[s], region=reg_s[s], day=time_s[s],
-        days_since=days_since,
+        days_since=days_since, drift=drift[s, world.p_leaf[e_prod]],
     )  # fmt: skip
     fun = response.sample_funnel(world, rng, u_true, e_prod, dev)
 
@@ -284,9 +286,10 @@ def simulate_day(
     rated = buy_idx[rng.random(len(buy_idx)) < cfg.rating_rate]
     delay = (1.0 + rng.exponential(RATING_DELAY_DAYS, size=len(rated))) * 86_400
     t_rate = t_buy[rated] + delay.astype(np.int64)
-    in_window = t_rate < window_end * 86_400
-    rated, t_rate = rated[in_window], t_rate[in_window]
     stars = response.sample_rating(world, rng, u_true[rated], e_prod[rated])
+    # drawn before the cut, so the random stream does not depend on the window's length
+    in_window = t_rate < window_end * 86_400
+    rated, t_rate, stars = rated[in_window], t_rate[in_window], stars[in_window]
 
     # --- assemble -----------------------------------------------------------------------------
     nan = np.full(len(s), np.nan)
@@ -334,6 +337,9 @@ def simulate_day(
             (np.ones(len(ex), dtype=bool), fun.click, fun.cart, fun.wishlist, fun.purchase)
         ):
             resp[row, ex] = flag
+        # the page's shown order as a ranking of its candidates (candidate j = position j + 1)
+        page_scores, _ = _pad_pages(imp_page, score[imp_prod], n_pages, k, np.nan)
+        ranking = np.where(np.isnan(page_scores), -1, np.arange(k)[None, :])
         prefix = policy.prefix_propensities(page_scores, ranking)
         impressions = {
             "sess": sess_index[s_all],

@@ -86,7 +86,8 @@ class SyntheticShop:
     Parameters
     ----------
     config : ShopConfig, optional
-        Sizes and knobs; the defaults give about 20k customers, 5k products and 1M events.
+        Sizes and knobs; the defaults give a 90-day log of about 20k customers (17k registered
+        before it, the rest signing up during it), 5k products and 1M events.
 
     Attributes
     ----------
