@@ -1093,3 +1093,42 @@ def test_novelty_seeking_customers_turn_against_popular_products():
 
     assert popular_minus_median() > 0
     assert popular_minus_median(novelty_seeking=1.5) < 0
+
+
+def test_policy_value_handles_short_candidate_lists(shop):
+    visits = shop.visits(31).head(20)
+    on_sale = shop.products[shop.products["launch_day"] <= 31]["product_id"].to_numpy()
+    cand = np.tile(on_sale[:8].astype(object), (len(visits), 1))
+    cand[::2, 5:] = None  # every other visit has only five candidates
+    value = shop.policy_value(visits, cand, k=8)
+    ctx = {key: visits[key].to_numpy() for key in ("device", "hour", "location")}
+    day = ((visits["timestamp"] - pd.Timestamp("2026-01-01")) / pd.Timedelta(days=1)).to_numpy()
+    for rows, width in ((slice(0, None, 2), 5), (slice(1, None, 2), 8)):
+        probs = shop.response_probabilities(
+            visits["customer_id"].to_numpy()[rows],
+            cand[rows, :width].tolist(),
+            {key: v[rows] for key, v in ctx.items()},
+            day[rows],
+        )
+        by_list = probs.groupby("list_index")[["p_click", "expected_revenue"]].sum()
+        np.testing.assert_allclose(value["expected_clicks"].to_numpy()[rows], by_list["p_click"])
+        np.testing.assert_allclose(
+            value["expected_revenue"].to_numpy()[rows], by_list["expected_revenue"]
+        )
+
+
+def test_simulated_policy_without_context_matches_its_value(shop):
+    traffic = shop.expected_traffic(32).head(40)
+    traffic = pd.concat([traffic] * 150, ignore_index=True)
+    on_sale = shop.products[shop.products["launch_day"] <= 32]["product_id"].to_numpy()[:6]
+    cand = np.tile(on_sale, (len(traffic), 1))
+    value = shop.policy_value(traffic, cand)
+    sim = shop.simulate_policy(traffic, cand, rng=8, item_propensities=False)
+    clicks = sim.groupby("visit_id")["clicked"].sum().reindex(range(len(traffic)), fill_value=0)
+    x, mu = clicks.to_numpy(float), value["expected_clicks"].to_numpy()
+    se = np.sqrt(np.sum((x - mu) ** 2)) / len(x)
+    assert abs(x.mean() - mu.mean()) < 4 * se
+    # the contexts drawn follow each customer's own mix: mostly the home device
+    home = shop.customers.set_index("customer_id")["device"].astype(str)
+    first = sim.groupby("visit_id").head(1)
+    assert (first["device"].to_numpy() == home.loc[first["customer_id"]].to_numpy()).mean() > 0.7
