@@ -116,7 +116,7 @@ def run_query(name: str, seed: int) -> dict[str, float | str]:
     if name.startswith("score"):
         lists = np.array([prod[rng.choice(len(prod), 10, replace=False)] for _ in range(10_000)])
         ctx = None
-        if name.endswith("_context"):
+        if name == "score_10k_lists_context":
             ctx = {"device": "mobile", "hour": 20, "location": shop.regions[0]}
         best_w, best_c = float("inf"), float("inf")
         for _ in range(3 if ctx else 1):

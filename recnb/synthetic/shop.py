@@ -1242,9 +1242,10 @@ class SyntheticShop:
         if weight is not None:
             values = {key: (weight * v).sum(axis=1) for key, v in values.items()}
         avail = req["available"]
-        for key in ("click", "cart", "wishlist", "purchase", "revenue"):
-            values[key] = np.where(avail, values[key], 0.0)
-        values["dwell"] = np.where(avail, values["dwell"], response.GLANCE_MEAN)
+        if not avail.all():  # products not launched yet never respond
+            for key in ("click", "cart", "wishlist", "purchase", "revenue"):
+                values[key] = np.where(avail, values[key], 0.0)
+            values["dwell"] = np.where(avail, values["dwell"], response.GLANCE_MEAN)
         return values
 
     def _draw_missing_context(self, req: dict[str, Any], rng: np.random.Generator) -> dict:
