@@ -651,6 +651,21 @@ def test_impressions_replay_the_log(shop, ds, impressions):
     assert set(imp["page_type"]) == {"category", "home", "buy_again"}
 
 
+def test_event_context_and_history_reproduce_the_logs_utility(shop, ds, impressions):
+    """The utility the log drew each view from, recomputed from the public API alone."""
+    views = ds.events[ds.events["event"] == "view"]
+    context, day = shop.event_context(views)
+    u = shop.true_utility(
+        _ids(views["customer_id"]), _ids(views["product_id"]), context, day, history=ds.events
+    )
+    logged = impressions[impressions["examined"]].set_index(["session_id", "product_id"])
+    key = pd.MultiIndex.from_arrays([views["session_id"], _ids(views["product_id"])])
+    np.testing.assert_allclose(u, logged.loc[key, "utility"].to_numpy(), rtol=1e-12, atol=1e-12)
+    # without the history the repeat term is missing for products bought before
+    plain = shop.true_utility(_ids(views["customer_id"]), _ids(views["product_id"]), context, day)
+    assert (np.abs(plain - u) > 0.5).any()
+
+
 def test_impressions_examination_follows_position_bias(impressions):
     imp = impressions
     by = imp.groupby("position").agg(

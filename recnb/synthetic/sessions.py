@@ -341,6 +341,19 @@ def simulate_day(
         page_scores, _ = _pad_pages(imp_page, score[imp_prod], n_pages, k, np.nan)
         ranking = np.where(np.isnan(page_scores), -1, np.arange(k)[None, :])
         prefix = policy.prefix_propensities(page_scores, ranking)
+        # the true utility of every shown slot (examined ones: exactly the value the log used)
+        c_all = c_s[s_all]
+        ds_all = np.full(len(c_all), np.nan)
+        rows_all = np.flatnonzero(bought[c_all])
+        ds_all[rows_all] = history.days_since(
+            c_all[rows_all], imp_prod[rows_all], time_s[s_all[rows_all]]
+        )
+        u_all = response.utility(
+            world, c_all, imp_prod, device=dev_s[s_all], daypart=dp_s[s_all],
+            region=reg_s[s_all], day=time_s[s_all], days_since=ds_all,
+            drift=drift[s_all, world.p_leaf[imp_prod]],
+        )  # fmt: skip
+        u_all[ex] = u_true
         impressions = {
             "sess": sess_index[s_all],
             "page": imp_page,
@@ -348,6 +361,7 @@ def simulate_day(
             "position": position,
             "product": imp_prod,
             "score": score[imp_prod],
+            "utility": u_all,
             "page_length": page_len[imp_page],
             "p_examine": p_exam,
             "examined": resp[0],

@@ -972,7 +972,8 @@ class SyntheticShop:
             ``session_id`` (joins the events), ``customer_id``, ``day``, ``time`` (the visit's
             start in days), ``hour``, ``device``, ``location``, ``page_type``
             (``category``, ``home``, ``buy_again``), ``position``, ``product_id``, ``score`` (the
-            shop's page score), ``page_length``, ``p_examine``, the outcomes ``examined``,
+            shop's page score), ``utility`` (the true utility at the visit, with the history),
+            ``page_length``, ``p_examine``, the outcomes ``examined``,
             ``clicked``, ``added_to_cart``, ``wishlisted``, ``purchased``, and the propensities
             ``list_propensity``, ``prefix_propensity`` and ``item_propensity``.
         """
