@@ -5,14 +5,34 @@ Build one with :func:`make_shop` (or :class:`SyntheticShop` from a :class:`ShopC
     shop, ds = make_shop(n_customers=2_000, n_products=500, n_days=30, seed=7)
     shop.true_utility(["C00001"], ["P00001"], context={"device": "mobile", "hour": 20}, day=3)
     shop.response_probabilities("C00001", ["P00001", "P00002"], context={"device": "desktop"})
+    visits = shop.visits(range(30, 44))                     # traffic after the log
+    shop.policy_value(visits, top10_ids)                    # exact expected clicks, revenue...
+    shop.simulate_policy(visits, ids, scores, RankingPolicy("plackett_luce"), k=10)  # for OPE
 
 Modules: :mod:`~recnb.synthetic.config` (settings), :mod:`~recnb.synthetic.vocabulary` (category
 tree and words), :mod:`~recnb.synthetic.world` (latent traits), :mod:`~recnb.synthetic.response`
-(true utility and the response model, with the formulas), :mod:`~recnb.synthetic.sessions` (the
-organic browse log), :mod:`~recnb.synthetic.shop` (the public API).
+(true utility and the response model, with the formulas), :mod:`~recnb.synthetic.traffic` (the
+arrival process of visits), :mod:`~recnb.synthetic.history` (purchase history, the state),
+:mod:`~recnb.synthetic.policy` (ranking policies and their propensities),
+:mod:`~recnb.synthetic.sessions` (the organic browse log), :mod:`~recnb.synthetic.shop` (the public
+API).
 """
 
-from recnb.synthetic.config import DAYPART_HOURS, DAYPARTS, ShopConfig
-from recnb.synthetic.shop import SyntheticShop, make_shop
+from recnb.synthetic.config import DAYPART_HOURS, DAYPARTS, PAGE_POLICIES, ShopConfig
+from recnb.synthetic.history import PurchaseHistory
+from recnb.synthetic.policy import POLICY_KINDS, RankingPolicy, plackett_luce_positions
+from recnb.synthetic.shop import POLICY_VALUE_COLUMNS, SyntheticShop, make_shop
 
-__all__ = ["DAYPARTS", "DAYPART_HOURS", "ShopConfig", "SyntheticShop", "make_shop"]
+__all__ = [
+    "DAYPARTS",
+    "DAYPART_HOURS",
+    "PAGE_POLICIES",
+    "POLICY_KINDS",
+    "POLICY_VALUE_COLUMNS",
+    "PurchaseHistory",
+    "RankingPolicy",
+    "ShopConfig",
+    "SyntheticShop",
+    "make_shop",
+    "plackett_luce_positions",
+]

@@ -2,7 +2,7 @@
 
 :class:`ShopConfig` is a frozen dataclass; every value is checked when it is built, and a bad value
 raises a :class:`ValueError` naming the field and the value. The mixes (device, region, time of day,
-gender) are shares of *sessions* (device, region, time of day) or of *customers* (gender); each must
+gender) are shares of *visits* (device, region, time of day) or of *customers* (gender); each must
 sum to 1.
 """
 
@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from recnb.synthetic.vocabulary import AGE_BANDS
 
 DAYPARTS: tuple[str, ...] = ("night", "morning", "afternoon", "evening")
 """Parts of the day, in order; each covers six hours starting at midnight."""
@@ -44,18 +46,36 @@ def _default_genders() -> dict[str, float]:
     return {"female": 0.5, "male": 0.47, "other": 0.03}
 
 
+PAGE_POLICIES: tuple[str, ...] = ("deterministic", "epsilon_greedy", "plackett_luce")
+"""Ways the shop may order a page of the organic log (see :class:`recnb.synthetic.RankingPolicy`)."""
+
+GROUP_ATTRIBUTES: tuple[str, ...] = ("age_band", "gender", "region", "device")
+"""Customer attributes that may define the planted under-served group."""
+
+
 @dataclass(frozen=True)
 class ShopConfig:
     """Sizes and knobs of the synthetic shop; the world is a pure function of these values.
 
+    Time runs in whole days from ``start_date`` (day 0). The world (who exists, what they like, the
+    trends) is defined on days ``0 .. horizon - 1`` and a given day's world does not depend on
+    ``n_days``: the log of a 30-day shop is the first 30 days of the log of a 90-day shop with the
+    same other settings (apart from ratings that would fall after the shorter window).
+
     Parameters
     ----------
     n_customers, n_products : int
-        Number of customers and products (all appear in the tables; some customers never shop).
+        Customers registered and products on sale before day 0 (the base). Sign-ups and launches
+        add more during the window and after it (``monthly_signups``, ``monthly_launches``).
     n_days : int
-        Length of the simulated window in days.
+        Length of the logged window in days (:meth:`SyntheticShop.generate`).
+    horizon_days : int, optional
+        Days on which the world is defined (sign-ups, launches, visits); ``None`` means
+        ``n_days + 180``, room for an A/B test or a monitoring period after the log. Must be
+        >= ``n_days``. Newcomers arrive in 30-day cohorts with their own random streams, so a
+        longer horizon adds later cohorts and changes nothing before.
     start_date : str
-        First day of the window, ISO format (``"2026-01-01"``).
+        Calendar date of day 0, ISO format (``"2026-01-01"``).
     seed : int
         Seeds everything: the same config gives identical tables.
     n_factors : int
@@ -65,39 +85,89 @@ class ShopConfig:
     brand_zipf : float
         Zipf exponent of brand sizes: larger means a few brands hold more of the catalogue.
     device_mix, region_mix, daypart_mix : mapping of str to float
-        Share of sessions per device, per region (the session's location) and per part of the day
+        Share of visits per device, per region (the visit's location) and per part of the day
         (keys from :data:`DAYPARTS`). Customers have a home device, region and part of the day drawn
         from the same mix, so these are also the customer shares.
     gender_mix : mapping of str to float
         Share of customers per gender.
     monthly_sessions : float
-        Mean number of sessions per customer per 30 days (before the long-tailed spread).
+        Mean number of visits (sessions) per customer per 30 days (before the long-tailed spread).
     activity_sigma : float
         Log-scale spread of customer activity (lognormal): 0 makes every customer equally active.
     pages_per_session : float
-        Mean number of list pages a session looks at (geometric).
+        Mean number of list pages a visit of the organic log looks at (geometric).
     page_size : int
-        Products shown per list page.
+        Products shown per list page of the organic log.
     position_bias : float
         Examination falls as ``position ** -position_bias`` (1-based positions).
+    attention_budget : float
+        Most examinations a customer spends on one page, in expectation: when the position-bias
+        examination probabilities of a list sum to more, all of them are scaled down so that they
+        sum to this budget. A longer list then spreads the same attention thinner, so list length
+        has a cost. The default (5) leaves lists of up to 20 items (and the log's pages) untouched.
+    page_policy : {"deterministic", "epsilon_greedy", "plackett_luce"}
+        How the shop orders a page of the organic log by its score (product appeal, plus the
+        popularity feedback): best first; best first except with probability ``page_epsilon`` a
+        uniformly random order; or a Plackett-Luce draw with temperature ``page_temperature``.
+        Every shown list's propensity is known (:meth:`SyntheticShop.impressions`).
+    page_temperature : float
+        Temperature of the Plackett-Luce page order (> 0; smaller is closer to best first).
+    page_epsilon : float
+        Exploration probability of the epsilon-greedy page order.
     home_device_share, home_region_share, home_daypart_share : float
-        Probability that a session uses the customer's home device, happens in the home region, or
-        falls in the customer's preferred part of the day (otherwise drawn from the mix).
-    new_customer_share : float
-        Share of customers who sign up during the window (they only shop after signing up).
-    new_product_share : float
-        Share of products launched during the window (never shown before their launch day).
+        Probability that a visit uses the customer's home device, happens in the home region, or
+        falls in the customer's preferred part of the day (otherwise drawn from the mix). These
+        define each customer's own context mix.
+    monthly_signups : float
+        New customers per 30 days as a share of ``n_customers`` (they visit only from their
+        sign-up day on).
+    monthly_launches : float
+        New products per 30 days as a share of ``n_products`` (never shown or bought before their
+        launch day).
     rating_rate : float
         Probability that a purchase is rated later (ratings due after the window are not logged).
-    context_strength : float
-        Scale of the device, time-of-day and location effects on utility.
+    device_strength, daypart_strength, location_strength : float
+        Scale of the planted effects of the visit's device, part of the day and location on the
+        utility of each top category (0 plants no effect of that kind).
     trend_strength : float
-        Scale of the category trends that drift over the simulated days.
+        Scale of the category trends that drift over the days, and of the novelty boost of new
+        products. Trends are bounded: a leaf's trend never exceeds ``trend_strength * (|slope| +
+        amplitude)`` however far the day.
+    shift_day : int, optional
+        Day on which a planted, permanent shift of category preferences starts (a step change for
+        drift monitoring to find); ``None`` plants none.
+    shift_strength : float
+        Scale of that shift (standard deviation of the per-category utility change).
+    repeat_satiation : float
+        Utility a customer loses for a product right after buying it. It recovers with the
+        product's repurchase cycle: within weeks for consumables, hardly at all for durables.
+    repeat_boost : float
+        Utility a customer gains for a consumable bought before once its cycle has passed (habit),
+        which plants repeat purchases.
+    buy_again_share : float
+        Share of organic pages that are "buy again" pages of the customer's past purchases (for
+        customers who bought before).
+    popularity_feedback : float
+        Strength of a popularity feedback loop in the organic log: the shop's page score is
+        ``appeal + popularity_feedback * log1p(clicks so far)``, so products clicked early are
+        shown more, clicked more, and so on. 0 (default) plants no loop.
+    novelty_seeking : float
+        How much every customer's taste runs against product appeal (utility ``- novelty_seeking
+        * appeal``): the crowd-pleasers the shop's pages push are wanted less than their exposure
+        suggests, so popularity looks better on the logged data than it does online. 0 (default)
+        plants nothing.
+    underserved_group : mapping of str to str, optional
+        A customer group with a planted under-served taste, e.g. ``{"age_band": "65+"}`` (one key
+        from :data:`GROUP_ATTRIBUTES`). Its members like what the mainstream finds unappealing, so
+        the log's appeal-ordered pages and popularity-based models serve them worse.
+    underserved_strength : float
+        How far the group's taste runs against product appeal (utility ``- strength * appeal``).
     """
 
-    n_customers: int = 20_000
-    n_products: int = 5_000
+    n_customers: int = 17_000
+    n_products: int = 4_500
     n_days: int = 90
+    horizon_days: int | None = None
     start_date: str = "2026-01-01"
     seed: int = 0
     n_factors: int = 16
@@ -112,14 +182,29 @@ class ShopConfig:
     pages_per_session: float = 2.5
     page_size: int = 12
     position_bias: float = 0.8
+    attention_budget: float = 5.0
+    page_policy: str = "plackett_luce"
+    page_temperature: float = 0.4
+    page_epsilon: float = 0.1
     home_device_share: float = 0.75
     home_region_share: float = 0.9
     home_daypart_share: float = 0.7
-    new_customer_share: float = 0.15
-    new_product_share: float = 0.1
+    monthly_signups: float = 0.05
+    monthly_launches: float = 0.035
     rating_rate: float = 0.3
-    context_strength: float = 0.4
+    device_strength: float = 0.4
+    daypart_strength: float = 0.4
+    location_strength: float = 0.4
     trend_strength: float = 0.5
+    shift_day: int | None = None
+    shift_strength: float = 1.0
+    repeat_satiation: float = 4.0
+    repeat_boost: float = 1.5
+    buy_again_share: float = 0.1
+    popularity_feedback: float = 0.0
+    novelty_seeking: float = 0.0
+    underserved_group: Mapping[str, str] | None = None
+    underserved_strength: float = 1.0
 
     def __post_init__(self) -> None:
         _check_int(self, "n_customers", 1)
@@ -129,6 +214,15 @@ class ShopConfig:
         _check_int(self, "n_factors", 1)
         _check_int(self, "n_brands", 1)
         _check_int(self, "page_size", 1)
+        if self.horizon_days is not None:
+            _check_int(self, "horizon_days", 1)
+            if self.horizon_days < self.n_days:
+                raise ValueError(
+                    f"ShopConfig.horizon_days: must be >= n_days ({self.n_days}), got "
+                    f"{self.horizon_days!r}"
+                )
+        if self.shift_day is not None:
+            _check_int(self, "shift_day", 0)
         try:
             ts = pd.Timestamp(self.start_date)
         except (ValueError, TypeError) as exc:
@@ -146,17 +240,36 @@ class ShopConfig:
         _check_float(self, "activity_sigma", low=0.0, high=3.0)
         _check_float(self, "pages_per_session", low=1.0)
         _check_float(self, "position_bias", low=0.0, high=5.0)
+        _check_float(self, "attention_budget", low=1.0)
+        _check_float(self, "page_temperature", low=0.0, low_open=True)
         for name in (
             "home_device_share",
             "home_region_share",
             "home_daypart_share",
-            "new_customer_share",
             "rating_rate",
+            "page_epsilon",
+            "buy_again_share",
         ):
             _check_float(self, name, low=0.0, high=1.0)
-        _check_float(self, "new_product_share", low=0.0, high=1.0, high_open=True)
-        _check_float(self, "context_strength", low=0.0, high=5.0)
-        _check_float(self, "trend_strength", low=0.0, high=5.0)
+        for name in ("monthly_signups", "monthly_launches"):
+            _check_float(self, name, low=0.0, high=1.0)
+        for name in (
+            "device_strength",
+            "daypart_strength",
+            "location_strength",
+            "trend_strength",
+            "shift_strength",
+            "repeat_satiation",
+            "repeat_boost",
+            "popularity_feedback",
+            "novelty_seeking",
+            "underserved_strength",
+        ):
+            _check_float(self, name, low=0.0, high=10.0)
+        if self.page_policy not in PAGE_POLICIES:
+            raise ValueError(
+                f"ShopConfig.page_policy: {self.page_policy!r} is not one of {list(PAGE_POLICIES)}"
+            )
         for name in ("device_mix", "region_mix", "daypart_mix", "gender_mix"):
             _check_mix(self, name)
         unknown = sorted(set(self.daypart_mix) - set(DAYPARTS))
@@ -165,20 +278,28 @@ class ShopConfig:
                 f"ShopConfig.daypart_mix: unknown part(s) of the day {unknown}; allowed are "
                 f"{list(DAYPARTS)}"
             )
+        _check_group(self)
 
     def __hash__(self) -> int:
         return hash(tuple(sorted((k, _hashable(v)) for k, v in self.to_dict().items())))
 
     @property
     def start(self) -> pd.Timestamp:
-        """First day of the window as a timestamp (midnight)."""
+        """Day 0 as a timestamp (midnight)."""
         return pd.Timestamp(self.start_date)
+
+    @property
+    def horizon(self) -> int:
+        """Days on which the world is defined: ``horizon_days`` or ``n_days + 180``."""
+        return self.horizon_days if self.horizon_days is not None else self.n_days + 180
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (mixes as dicts), e.g. for a run manifest."""
         out = dataclasses.asdict(self)
         for name in ("device_mix", "region_mix", "daypart_mix", "gender_mix"):
             out[name] = dict(out[name])
+        if out["underserved_group"] is not None:
+            out["underserved_group"] = dict(out["underserved_group"])
         return out
 
     @classmethod
@@ -189,6 +310,35 @@ class ShopConfig:
 
 def _hashable(value: Any) -> Any:
     return tuple(sorted(value.items())) if isinstance(value, dict) else value
+
+
+def _check_group(cfg: ShopConfig) -> None:
+    group = cfg.underserved_group
+    if group is None:
+        return
+    if not isinstance(group, Mapping) or len(group) != 1:
+        raise ValueError(
+            f"ShopConfig.underserved_group: expected one attribute and its value such as "
+            f"{{'age_band': '65+'}}, got {group!r}"
+        )
+    ((attribute, value),) = group.items()
+    if attribute not in GROUP_ATTRIBUTES:
+        raise ValueError(
+            f"ShopConfig.underserved_group: unknown attribute {attribute!r}; allowed are "
+            f"{list(GROUP_ATTRIBUTES)}"
+        )
+    allowed = {
+        "age_band": [b[0] for b in AGE_BANDS],
+        "gender": list(cfg.gender_mix),
+        "region": list(cfg.region_mix),
+        "device": list(cfg.device_mix),
+    }[attribute]
+    if value not in allowed:
+        raise ValueError(
+            f"ShopConfig.underserved_group[{attribute!r}]: unknown value {value!r}; allowed are "
+            f"{allowed}"
+        )
+    object.__setattr__(cfg, "underserved_group", {str(attribute): str(value)})
 
 
 def _check_int(cfg: ShopConfig, name: str, low: int) -> None:

@@ -131,6 +131,24 @@ LEAVES: tuple[Leaf, ...] = tuple(
 )
 """Leaves of the category tree, grouped by top category."""
 
+CONSUMABLE_CYCLE_DAYS: dict[str, float] = {
+    "grocery/snacks": 10.0,
+    "grocery/drinks": 14.0,
+    "grocery/pantry": 21.0,
+    "grocery/organic": 21.0,
+    "beauty/skincare": 30.0,
+    "beauty/makeup": 45.0,
+    "beauty/haircare": 30.0,
+    "beauty/fragrance": 90.0,
+    "pets/dogs": 30.0,
+    "pets/cats": 30.0,
+    "pets/small_pets": 45.0,
+}
+"""Consumable leaves and their typical repurchase cycle in days (a bag of coffee lasts two weeks)."""
+
+DURABLE_CYCLE_DAYS = 730.0
+"""Repurchase cycle of every other leaf: a sofa is not bought again for years."""
+
 TOP_CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(leaf.top for leaf in LEAVES))
 """Top-level categories, in order."""
 
