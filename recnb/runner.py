@@ -18,6 +18,7 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from recnb.io import atomic_path, read_json, write_json
-from recnb.params import NOTEBOOK_DIR, REPO_ROOT, Settings, load_params, section_name
+from recnb.params import NOTEBOOK_DIR, REPO_ROOT, Settings, load_params
 
 KERNEL_NAME = "recnb"
 
@@ -138,17 +139,127 @@ def preflight(settings: Settings) -> None:
     resolve_key(settings.data.pseudonym_key, allow_demo=False)
 
 
+class RunError(ValueError):
+    """The run cannot start: nothing to run, a stage would read stale inputs, a bad folder."""
+
+
+def check_runnable(settings: Settings, stages: list[str] | None = None) -> list[str]:
+    """The stages a run would execute, in order; raise :class:`RunError` if there are none.
+
+    Parameters
+    ----------
+    settings : Settings
+    stages : list of str, optional
+        ``--stages``: each must be in the file's ``stages`` list.
+    """
+    file = settings.source_file
+    if not settings.stages:
+        raise RunError(
+            f"{file}: key 'stages' is empty, so nothing would run; list the stages to run "
+            "(or leave the key out to run them all)"
+        )
+    if not stages:
+        return list(settings.stages)
+    unknown = [s for s in stages if s not in settings.stages]
+    if unknown:
+        raise RunError(
+            f"{file}: --stages {unknown} not in this file's stages {list(settings.stages)}"
+        )
+    return [s for s in settings.stages if s in stages]
+
+
+class _IPCKernel:
+    """Kernel manager class for papermill: the kernel talks over Unix sockets, not TCP.
+
+    Over TCP, any local user can connect to the kernel's ports, and ipykernel warns about it on
+    every start ("Kernel is running over TCP without encryption"). Unix sockets in the user's
+    Jupyter runtime folder are reachable only through the file system, so the warning's cause is
+    gone rather than its message hidden.
+    """
+
+    _cls: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if os.name == "nt":  # no Unix sockets: keep jupyter's default
+            return None
+        if cls._cls is None:
+            import uuid
+
+            from jupyter_client.manager import AsyncKernelManager
+            from jupyter_core.paths import jupyter_runtime_dir
+            from traitlets import default
+
+            class IPCKernelManager(AsyncKernelManager):
+                @default("transport")
+                def _default_transport(self) -> str:
+                    return "ipc"
+
+                @default("ip")
+                def _default_ip(self) -> str:
+                    folder = Path(jupyter_runtime_dir())
+                    folder.mkdir(parents=True, exist_ok=True)
+                    return str(folder / f"recnb-{uuid.uuid4().hex[:12]}-ipc")
+
+            cls._cls = IPCKernelManager
+        return cls._cls
+
+
+class _ProgressPrinter:
+    """Background thread: print the stage's progress file when its step changes, or every
+    ``interval`` seconds for the same step (see :mod:`recnb.progress`)."""
+
+    def __init__(self, path: Path, echo: Any, interval: float, poll: float = 1.0) -> None:
+        import threading
+
+        self.path, self.echo, self.interval, self.poll = path, echo, interval, poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="recnb-progress", daemon=True)
+
+    def __enter__(self) -> _ProgressPrinter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        from recnb.progress import describe, read_state
+
+        last_key, last_print = None, 0.0
+        while not self._stop.wait(self.poll):
+            state = read_state(self.path)
+            if not state:
+                continue
+            key = (state.get("step"), state.get("model"))
+            now = time.time()
+            if key != last_key or now - last_print >= self.interval:
+                self.echo(f"      {describe(state, now)}")
+                last_key, last_print = key, now
+
+
 def run_stage(
     settings: Settings,
     stage: str,
     run_dir: Path,
     kernel_name: str,
     notebook_dir: Path = NOTEBOOK_DIR,
+    echo: Any = None,
 ) -> dict[str, Any]:
-    """Execute one stage notebook into the run folder and convert it to HTML."""
+    """Execute one stage notebook into the run folder and convert it to HTML.
+
+    Raises
+    ------
+    StageError
+        The notebook failed (the partial notebook is kept as ``<stage>.failed.ipynb``).
+    KeyboardInterrupt
+        Ctrl-C: the kernel is shut down and the interrupt passed on.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from recnb.progress import ENV_FILE, ENV_SECONDS
     from recnb.report import notebook_to_html
 
     nb_in = Path(notebook_dir) / f"{stage}.ipynb"
@@ -157,26 +268,46 @@ def run_stage(
     parameters = {
         "params_file": str(settings.source_file),
         "run_dir": str(run_dir),
-        **settings.section(section_name(stage)),
+        **settings.notebook_values(stage),
     }
+    progress_file = run_dir / f".{stage}.progress.json"
+    progress_file.unlink(missing_ok=True)
+    interval = float(os.environ.get(ENV_SECONDS, "30") or 30)
+    engine_kwargs: dict[str, Any] = {}
+    km_class = _IPCKernel.get()
+    if km_class is not None:
+        engine_kwargs["kernel_manager_class"] = km_class
     t0 = time.perf_counter()
-    with atomic_path(nb_out) as tmp:
-        try:
-            papermill.execute_notebook(
-                str(nb_in),
-                str(tmp),
-                parameters=parameters,
-                kernel_name=kernel_name,
-                cwd=str(nb_in.parent),
-                progress_bar=False,
-                request_save_on_cell_execute=False,
-            )
-        except PapermillExecutionError as e:
-            os.replace(tmp, failed_out)
-            raise StageError(
-                f"stage {stage} failed: {_failing_cell_error(e)} "
-                f"(partial notebook kept as {failed_out})"
-            ) from None
+    old_env = os.environ.get(ENV_FILE)
+    os.environ[ENV_FILE] = str(progress_file)  # inherited by the kernel process
+    try:
+        with (
+            atomic_path(nb_out) as tmp,
+            _ProgressPrinter(progress_file, echo or (lambda m: None), interval),
+        ):
+            try:
+                papermill.execute_notebook(
+                    str(nb_in),
+                    str(tmp),
+                    parameters=parameters,
+                    kernel_name=kernel_name,
+                    cwd=str(nb_in.parent),
+                    progress_bar=False,
+                    request_save_on_cell_execute=False,
+                    **engine_kwargs,
+                )
+            except PapermillExecutionError as e:
+                os.replace(tmp, failed_out)
+                raise StageError(
+                    f"stage {stage} failed: {_failing_cell_error(e)} "
+                    f"(partial notebook kept as {failed_out.name})"
+                ) from None
+    finally:
+        if old_env is None:
+            os.environ.pop(ENV_FILE, None)
+        else:
+            os.environ[ENV_FILE] = old_env
+        progress_file.unlink(missing_ok=True)
     failed_out.unlink(missing_ok=True)
     html_out = notebook_to_html(nb_out, run_dir / f"{stage}.html")
     return {
@@ -189,6 +320,132 @@ def run_stage(
     }
 
 
+PREVIOUS_DIR = "previous"
+"""Where a failed or interrupted stage's outputs of the earlier run are moved (``previous/<stage>``)."""
+
+_ATTEMPT_DIR = ".attempt"
+
+
+def _move_outputs(run_dir: Path, stage: str, dest: Path) -> list[str]:
+    """Move the stage's outputs (see :func:`recnb.provenance.stage_outputs`) under ``dest``."""
+    from recnb.provenance import stage_outputs
+
+    moved = []
+    for p in stage_outputs(run_dir, stage):
+        if p.exists():
+            target = dest / p.relative_to(run_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, target)
+            moved.append(p.relative_to(run_dir).as_posix())
+    return moved
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _set_aside(run_dir: Path, stage: str) -> None:
+    """Before a stage runs: move its outputs of the earlier run out of the way, so nothing the new
+    attempt does not rewrite survives beside its new outputs."""
+    attempt = run_dir / _ATTEMPT_DIR / stage
+    if attempt.exists():  # left by a run that was killed: these are the earlier outputs
+        from recnb.provenance import stage_outputs
+
+        for p in stage_outputs(run_dir, stage):
+            _remove(p)
+        return
+    attempt.mkdir(parents=True)
+    _move_outputs(run_dir, stage, attempt)
+
+
+def _settle(run_dir: Path, stage: str, ok: bool) -> str | None:
+    """After a stage: drop the earlier outputs (success), or (failure, interrupt) remove the
+    partial new outputs and keep the earlier ones under ``previous/<stage>``; return that folder."""
+    from recnb.provenance import stage_outputs
+
+    attempt = run_dir / _ATTEMPT_DIR / stage
+    previous = run_dir / PREVIOUS_DIR / stage
+    if ok:
+        _remove(attempt)
+        _remove(previous)
+        _cleanup_empty(run_dir / PREVIOUS_DIR)
+        _cleanup_empty(run_dir / _ATTEMPT_DIR)
+        return None
+    for p in stage_outputs(run_dir, stage):
+        _remove(p)
+    if attempt.exists() and any(attempt.iterdir()):
+        _remove(previous)
+        previous.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(attempt, previous)
+    else:
+        _remove(attempt)
+    _cleanup_empty(run_dir / _ATTEMPT_DIR)
+    return previous.relative_to(run_dir).as_posix() if previous.exists() else None
+
+
+def _cleanup_empty(folder: Path) -> None:
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def _refresh_staleness(
+    manifest: dict[str, Any], settings: Settings, run_dir: Path, notebook_dir: Path, data_hash: str
+) -> None:
+    """Mark every stage that ran ok but whose inputs changed since as ``stale`` (and back)."""
+    from recnb.provenance import current_inputs, stale_reasons
+
+    for stage, rec in manifest["stages"].items():
+        if rec.get("status") not in ("ok", "stale"):
+            continue
+        if not (notebook_dir / f"{stage}.ipynb").exists():
+            continue
+        why = stale_reasons(
+            rec.get("inputs", {}), current_inputs(settings, stage, run_dir, notebook_dir, data_hash)
+        )
+        if why:
+            rec["status"], rec["stale_because"] = "stale", why
+        else:
+            rec["status"] = "ok"
+            rec.pop("stale_because", None)
+
+
+def _check_upstream(
+    manifest: dict[str, Any], selected: list[str], settings: Settings, run_dir: Path
+) -> None:
+    """Refuse to start when a selected stage would read an artefact that is missing or stale and
+    that no earlier selected stage rewrites."""
+    from recnb.provenance import artefact_producer, folder_fingerprint
+    from recnb.settings import ARTEFACTS, stage_spec
+
+    for i, stage in enumerate(selected):
+        spec = stage_spec(stage)
+        for artefact in spec.reads if spec else ():
+            producer = artefact_producer(artefact)
+            if producer is None or producer in selected[:i]:
+                continue
+            rec = manifest["stages"].get(producer) or {}
+            status = rec.get("status", "not run")
+            problem = None
+            if status == "stale":
+                problem = f"is stale: {'; '.join(rec.get('stale_because', []))}"
+            elif status != "ok":
+                problem = f"has status {status!r}"
+            elif rec.get("outputs", {}).get(artefact) != folder_fingerprint(
+                run_dir / ARTEFACTS[artefact]
+            ):
+                problem = "wrote a different version of it (the folder changed since)"
+            if problem:
+                chain = [s for s in settings.stages if s == producer or s in selected[i:]]
+                raise RunError(
+                    f"stage {stage} reads the {artefact} ({ARTEFACTS[artefact]}/) written by "
+                    f"{producer}, which {problem}. Nothing was run. Rerun it first: python -m "
+                    f"recnb run {settings.source_file} --stages {' '.join(chain)}"
+                )
+
+
 def run(
     params_file: str | os.PathLike,
     stages: list[str] | None = None,
@@ -197,6 +454,14 @@ def run(
     notebook_dir: str | os.PathLike = NOTEBOOK_DIR,
 ) -> Path:
     """Run a params file; return the run folder.
+
+    Before any stage starts, the params are validated (keys, types, values), the data and key are
+    found, and every selected stage's upstream artefacts are checked: a stage that would read the
+    split of a stale or failed stage 02 stops the run with the command that reruns both. Each stage
+    records the fingerprints of its inputs and outputs in ``manifest.json``; stages whose inputs
+    changed since they ran are marked ``stale``. A stage that fails or is interrupted (Ctrl-C)
+    leaves no output of its own in place: its partial outputs are removed and those of the earlier
+    run moved to ``previous/<stage>/``, and the manifest and index say so.
 
     Parameters
     ----------
@@ -210,27 +475,31 @@ def run(
         Parent of the run folder; default ``<repo>/reports``.
     echo : callable
         Progress printer (``print``; pass ``lambda *a: None`` for silence).
+
+    Raises
+    ------
+    RunError
+        Nothing to run, a bad reports folder, or a stage would read stale inputs.
+    StageError
+        A stage notebook failed.
     """
     if echo is None:
 
         def echo(msg: str) -> None:
             print(msg, flush=True)
 
+    from recnb.data import data_settings_hash
+
     notebook_dir = Path(notebook_dir)
     settings = load_params(params_file, notebook_dir)
-    selected = list(settings.stages)
-    if stages:
-        unknown = [s for s in stages if s not in settings.stages]
-        if unknown:
-            raise ValueError(
-                f"{params_file}: --stages {unknown} not in this file's stages {list(settings.stages)}"
-            )
-        selected = [s for s in settings.stages if s in stages]
+    selected = check_runnable(settings, stages)
     preflight(settings)
-    run_dir = (Path(reports_dir) if reports_dir else REPO_ROOT / "reports") / settings.run_name
-    run_dir = run_dir.resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    kernel = ensure_kernel()
+    parent = Path(reports_dir) if reports_dir else REPO_ROOT / "reports"
+    if parent.exists() and not parent.is_dir():
+        raise RunError(f"--reports-dir {parent} is a file, not a folder")
+    run_dir = (parent / settings.run_name).resolve()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"run folder {run_dir} is a file, not a folder")
 
     manifest_path = run_dir / "manifest.json"
     previous = read_json(manifest_path) if manifest_path.exists() else {}
@@ -249,19 +518,68 @@ def run(
             s: previous.get("stages", {}).get(s, {"status": "not run"}) for s in settings.stages
         },
     }
+    for s, rec in previous.get("stages", {}).items():  # stages since dropped from the file
+        manifest["stages"].setdefault(s, rec)
+    data_hash = data_settings_hash(settings, run_dir)
+    _refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
+    _check_upstream(manifest, selected, settings, run_dir)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    kernel = ensure_kernel()
     echo(f"recnb: run {settings.run_name!r} -> {run_dir}")
+
+    def save() -> None:
+        manifest["data"] = _data_info(run_dir, settings)
+        manifest["finished"] = _now()
+        write_json(manifest_path, manifest)
+        from recnb.report import write_index
+
+        write_index(run_dir, manifest)
+
+    from recnb.provenance import current_inputs, folder_fingerprint
+    from recnb.settings import ARTEFACTS, stage_spec
+
     error: StageError | None = None
     for i, stage in enumerate(selected, 1):
         echo(f"[{i}/{len(selected)}] {stage} ...")
+        inputs = current_inputs(settings, stage, run_dir, notebook_dir, data_hash)
+        manifest["stages"][stage] = {"status": "running", "started": _now(), "inputs": inputs}
+        _set_aside(run_dir, stage)
+        save()
         try:
-            info = run_stage(settings, stage, run_dir, kernel, notebook_dir)
-        except StageError as e:
-            manifest["stages"][stage] = {"status": "failed", "error": str(e), "finished": _now()}
+            info = run_stage(settings, stage, run_dir, kernel, notebook_dir, echo)
+        except (StageError, KeyboardInterrupt, Exception) as e:
+            interrupted = isinstance(e, KeyboardInterrupt)
+            kept = _settle(run_dir, stage, ok=False)
+            manifest["stages"][stage] = {
+                "status": "interrupted" if interrupted else "failed",
+                "error": "interrupted (Ctrl-C)" if interrupted else str(e),
+                "finished": _now(),
+                "inputs": inputs,
+                "previous_outputs": kept,
+            }
+            _refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
+            save()
+            echo(f"[{i}/{len(selected)}] {stage} {'INTERRUPTED' if interrupted else 'FAILED'}")
+            if kept:
+                echo(f"      outputs of the earlier run moved to {kept}/")
+            if not isinstance(e, StageError):
+                raise
             error = e
-            echo(f"[{i}/{len(selected)}] {stage} FAILED")
             break
+        _settle(run_dir, stage, ok=True)
+        spec = stage_spec(stage)
+        info["inputs"] = inputs
+        info["outputs"] = {
+            a: folder_fingerprint(run_dir / ARTEFACTS[a]) for a in (spec.writes if spec else ())
+        }
         manifest["stages"][stage] = info
+        _refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
+        save()
         echo(f"[{i}/{len(selected)}] {stage} done in {info['seconds']:.1f} s -> {info['html']}")
+    stale = [s for s, r in manifest["stages"].items() if r.get("status") == "stale"]
+    if stale:
+        echo(f"recnb: stale (inputs changed since they ran; rerun them): {', '.join(stale)}")
     manifest["data"] = _data_info(run_dir, settings)
     privacy_error: Exception | None = None
     if error is None:
@@ -271,11 +589,7 @@ def run(
         except Exception as e:  # PrivacyError, or the raw data could not be read again
             manifest["privacy_check"] = {"status": "failed", "error": str(e)}
             privacy_error = e
-    manifest["finished"] = _now()
-    write_json(manifest_path, manifest)
-    from recnb.report import write_index
-
-    write_index(run_dir, manifest)
+    save()
     if error is not None:
         raise error
     if privacy_error is not None:

@@ -86,7 +86,7 @@ def test_load_params_validates_sections(project):
         (GOOD.replace("  k: 5", "  k: five"), r"key 'alpha\.k' must be of type int.*'five'"),
         (GOOD.replace("  k: 5", "  k: true"), r"key 'alpha\.k' must be of type int"),
         (GOOD + "gamma:\n  a: 1\n", r"unknown key 'gamma'; allowed keys are"),
-        (GOOD.replace("seed: 3", "seed: -1"), r"key 'seed' must be a non-negative integer"),
+        (GOOD.replace("seed: 3", "seed: -1"), r"key 'seed' must be an integer in 0..2\*\*32-1"),
         (
             GOOD.replace("run_name: t1", "run_name: ../evil"),
             r"key 'run_name' must be a folder-safe name",
@@ -134,7 +134,8 @@ def test_run_writes_reports_manifest_and_index(project):
 
 
 @pytest.mark.notebook
-def test_failing_stage_names_stage_and_error_and_keeps_earlier_outputs(project):
+def test_failing_stage_moves_its_earlier_outputs_aside(project):
+    """Observed: a failed stage left the earlier run's report beside a manifest of new params."""
     nbdir = project / "notebooks"
     run(
         params(project, GOOD),
@@ -143,22 +144,31 @@ def test_failing_stage_names_stage_and_error_and_keeps_earlier_outputs(project):
         echo=lambda m: None,
     )
     run_dir = project / "reports" / "t1"
-    before = (run_dir / "01_alpha.html").read_text()
+    alpha_before = (run_dir / "01_alpha.html").read_text()
     beta_before = (run_dir / "02_beta.html").read_text()
     bad = params(project, GOOD + "beta:\n  fail: true\n")
     with pytest.raises(
         StageError, match=r"stage 02_beta failed: cell \d+ raised ValueError: planted failure"
     ):
         run(bad, reports_dir=project / "reports", notebook_dir=nbdir, echo=lambda m: None)
-    assert (run_dir / "01_alpha.html").read_text() != "" and before
-    assert (
-        run_dir / "02_beta.html"
-    ).read_text() == beta_before  # the good report was not clobbered
+    assert (run_dir / "01_alpha.html").read_text() == alpha_before  # an earlier stage: intact
+    assert not (run_dir / "02_beta.html").exists()  # nothing stale looks current
+    assert not (run_dir / "02_beta.ipynb").exists()
+    moved = run_dir / "previous" / "02_beta"
+    assert (moved / "02_beta.html").read_text() == beta_before  # moved aside, not lost
     assert (run_dir / "02_beta.failed.ipynb").exists()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["stages"]["02_beta"]["status"] == "failed"
+    assert manifest["stages"]["02_beta"]["previous_outputs"] == "previous/02_beta"
     assert "planted failure" in manifest["stages"]["02_beta"]["error"]
-    assert "planted failure" in (run_dir / "index.html").read_text()
+    index = (run_dir / "index.html").read_text()
+    assert "planted failure" in index and "previous/02_beta" in index
+    assert 'href="02_beta.html"' not in index
+
+    # fixed and rerun: the stage is current again and the set-aside copy is gone
+    run(params(project, GOOD), reports_dir=project / "reports", notebook_dir=nbdir, echo=print)
+    assert (run_dir / "02_beta.html").exists() and not (run_dir / "previous").exists()
+    assert not (run_dir / ".attempt").exists()
 
 
 def test_cli_reports_params_typo(tmp_path, capsys):

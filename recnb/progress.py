@@ -1,0 +1,152 @@
+"""Progress of a long stage: which step, which model, trial n of N, elapsed and a rough time left.
+
+A notebook run by the runner executes in a Jupyter kernel whose output lands in the executed
+notebook, not on the terminal. So a stage reports progress by rewriting a small JSON file named by
+the ``RECNB_PROGRESS_FILE`` environment variable (set by the runner for the kernel it starts); the
+runner reads it and prints a line when the step changes or, for the same step, at most every
+``RECNB_PROGRESS_SECONDS`` seconds (default 30), so CI logs stay short. Opened in JupyterLab (no
+such variable), the same calls draw a ``tqdm.auto`` bar per step instead.
+
+Library functions take a plain callback ``progress(step, model=None, n=None, total=None)``;
+:class:`Progress` is one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["ENV_FILE", "ENV_SECONDS", "Progress", "ProgressCallback", "describe", "read_state"]
+
+#: environment variable naming the progress file the runner reads
+ENV_FILE = "RECNB_PROGRESS_FILE"
+#: environment variable: seconds between two progress lines for the same step (runner side)
+ENV_SECONDS = "RECNB_PROGRESS_SECONDS"
+
+
+class ProgressCallback(Protocol):
+    def __call__(
+        self, step: str, model: str | None = None, n: int | None = None, total: int | None = None
+    ) -> None: ...
+
+
+class Progress:
+    """Progress reporter of one stage (a :class:`ProgressCallback`).
+
+    Parameters
+    ----------
+    stage : str
+        Stage name, shown in the messages.
+    path : path, optional
+        Progress file; default ``$RECNB_PROGRESS_FILE``. Without one, a ``tqdm.auto`` bar is shown
+        per step (in JupyterLab a widget, in a terminal a text bar).
+    min_interval : float
+        Least seconds between two writes of the file for the same step (a step change is
+        always written).
+    """
+
+    def __init__(
+        self, stage: str, path: str | os.PathLike | None = None, min_interval: float = 1.0
+    ):
+        env = os.environ.get(ENV_FILE)
+        self.stage = stage
+        self.path = Path(path) if path is not None else (Path(env) if env else None)
+        self.min_interval = min_interval
+        self._key: tuple[str, str | None] | None = None
+        self._step_started = 0.0
+        self._last_write = 0.0
+        self._bar: Any = None
+        self._t0 = time.time()
+
+    def __call__(
+        self, step: str, model: str | None = None, n: int | None = None, total: int | None = None
+    ) -> None:
+        now = time.time()
+        key = (step, model)
+        changed = key != self._key
+        if changed:
+            self._key = key
+            self._step_started = now
+        if self.path is None:
+            self._tqdm(step, model, n, total, changed)
+            return
+        if not changed and now - self._last_write < self.min_interval and n != total:
+            return
+        self._last_write = now
+        state = {
+            "stage": self.stage,
+            "step": step,
+            "model": model,
+            "n": n,
+            "total": total,
+            "stage_started": self._t0,
+            "step_started": self._step_started,
+            "updated": now,
+        }
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(state), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:  # progress is best effort: never fail a stage over it
+            pass
+
+    def _tqdm(self, step: str, model: str | None, n: int | None, total: int | None, new: bool):
+        if new or self._bar is None:
+            self.close()
+            from tqdm.auto import tqdm
+
+            desc = f"{step} {model}" if model else step
+            self._bar = tqdm(total=total, desc=desc, leave=False)
+        if n is not None:
+            self._bar.n = n
+            self._bar.refresh()
+
+    def close(self) -> None:
+        """Close the current bar (JupyterLab); the file needs no closing."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def read_state(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The last state written to a progress file (None when absent or half-written)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _dur(s: float) -> str:
+    s = max(0.0, s)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def describe(state: dict[str, Any], now: float | None = None) -> str:
+    """One line for the terminal: ``tuning als: trial 3/10 · step 12 s · ~28 s left · stage 1 min``.
+
+    The time left is the step's elapsed time per finished unit times the units still to do: rough,
+    as trials differ in cost.
+    """
+    now = time.time() if now is None else now
+    what = state.get("step", "")
+    if state.get("model"):
+        what += f" {state['model']}"
+    parts = [what]
+    n, total = state.get("n"), state.get("total")
+    step_elapsed = now - float(state.get("step_started", now))
+    if n is not None and total:
+        unit = "trial" if str(state.get("step", "")).startswith("tun") else "model"
+        parts.append(f"{unit} {n}/{total}")
+        if 0 < n < total:
+            left = step_elapsed / n * (total - n)
+            parts.append(f"~{_dur(left)} left")
+    parts.append(f"{_dur(step_elapsed)} in this step")
+    parts.append(f"stage {_dur(now - float(state.get('stage_started', now)))}")
+    return " · ".join(parts)

@@ -1,0 +1,133 @@
+"""What a stage ran on, and whether that is still true: input fingerprints and staleness.
+
+Every stage of a run records, in ``manifest.json``, the fingerprints of its inputs:
+
+- ``params``: its params section as the notebook received it, and the run seed;
+- ``notebook``: the stage notebook's file;
+- ``data``: the run's data source (:func:`recnb.data.source_fingerprint`: settings, data file
+  content, generator or loader code);
+- one entry per run-folder artefact it reads (``split``: the split folder written by stage 02),
+
+and the fingerprints of the artefacts it writes. A stage whose recorded inputs differ from the
+current ones is *stale*: shown so in ``index.html`` and the manifest, and a later stage that reads
+its artefacts refuses to start until it is rerun (see :func:`recnb.runner.run`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from recnb.params import Settings
+from recnb.settings import ARTEFACTS, STAGES, stage_spec
+
+__all__ = [
+    "artefact_producer",
+    "current_inputs",
+    "folder_fingerprint",
+    "stage_outputs",
+    "stale_reasons",
+]
+
+
+def folder_fingerprint(path: Path) -> str | None:
+    """SHA-256 over the relative names and contents of the files under ``path`` (None if absent).
+
+    Hidden files (temporary files of atomic writes) are left out.
+    """
+    if not path.exists():
+        return None
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        rel = f.relative_to(path).as_posix() if f != path else f.name
+        if any(part.startswith(".") for part in rel.split("/")):
+            continue
+        h.update(rel.encode() + b"\0")
+        with open(f, "rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _hash_json(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def artefact_producer(artefact: str) -> str | None:
+    """The registered stage that writes ``artefact`` (None for the dataset cache)."""
+    for name, spec in STAGES.items():
+        if artefact in spec.writes:
+            return name
+    return None
+
+
+def current_inputs(
+    settings: Settings, stage: str, run_dir: Path, notebook_dir: Path, data_hash: str
+) -> dict[str, str | None]:
+    """The fingerprints of what ``stage`` would read if it ran now.
+
+    Parameters
+    ----------
+    settings : Settings
+    stage : str
+    run_dir : path
+        The run folder (artefacts are read from it).
+    notebook_dir : path
+        Folder of the stage notebooks.
+    data_hash : str
+        :func:`recnb.data.data_settings_hash` of the run (computed once by the caller).
+    """
+    nb = notebook_dir / f"{stage}.ipynb"
+    out: dict[str, str | None] = {
+        "params": _hash_json({"section": settings.notebook_values(stage), "seed": settings.seed}),
+        "notebook": hashlib.sha256(nb.read_bytes()).hexdigest() if nb.exists() else None,
+        "data": data_hash,
+    }
+    spec = stage_spec(stage)
+    for artefact in spec.reads if spec else ():
+        if artefact != "dataset":
+            out[artefact] = folder_fingerprint(run_dir / ARTEFACTS[artefact])
+    return out
+
+
+_INPUT_NAMES = {
+    "params": "its params section (or the run seed) changed",
+    "notebook": "its notebook changed",
+    "data": "the data changed (data settings, data files or the code that builds the dataset)",
+}
+
+
+def stale_reasons(recorded: dict[str, Any], current: dict[str, str | None]) -> list[str]:
+    """Why a stage that ran with inputs ``recorded`` is not current (empty list: it is)."""
+    if not recorded:
+        return ["it ran before inputs were recorded"]
+    out = []
+    for key, value in current.items():
+        if recorded.get(key) != value:
+            if key in _INPUT_NAMES:
+                out.append(_INPUT_NAMES[key])
+            else:
+                producer = artefact_producer(key)
+                by = f" (written by {producer})" if producer else ""
+                out.append(f"the {key}{by} it read changed since it ran")
+    return out
+
+
+def stage_outputs(run_dir: Path, stage: str) -> list[Path]:
+    """Every file or folder of the run folder that ``stage`` writes (existing or not)."""
+    paths = [
+        run_dir / f"{stage}.ipynb",
+        run_dir / f"{stage}.html",
+        run_dir / "results" / stage,
+        run_dir / "figures" / stage,
+    ]
+    summaries = run_dir / "summaries"
+    paths += sorted(summaries.glob(f"{stage}.*")) if summaries.is_dir() else []
+    spec = stage_spec(stage)
+    for artefact in spec.writes if spec else ():
+        paths.append(run_dir / ARTEFACTS[artefact])
+    return paths
