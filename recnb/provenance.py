@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +58,14 @@ def _hash_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def artefact_producer(artefact: str) -> str | None:
-    """The registered stage that writes ``artefact`` (None for the dataset cache)."""
-    for name, spec in STAGES.items():
-        if artefact in spec.writes:
+def artefact_producer(artefact: str, among: Iterable[str] | None = None) -> str | None:
+    """The registered stage that writes ``artefact`` (None for the dataset cache).
+
+    ``among`` limits the search to some stages (those of the run's notebook folder).
+    """
+    names = list(STAGES) if among is None else [s for s in among if s in STAGES]
+    for name in names:
+        if artefact in STAGES[name].writes:
             return name
     return None
 
@@ -101,7 +106,9 @@ _INPUT_NAMES = {
 }
 
 
-def stale_reasons(recorded: dict[str, Any], current: dict[str, str | None]) -> list[str]:
+def stale_reasons(
+    recorded: dict[str, Any], current: dict[str, str | None], among: Iterable[str] | None = None
+) -> list[str]:
     """Why a stage that ran with inputs ``recorded`` is not current (empty list: it is)."""
     if not recorded:
         return ["it ran before inputs were recorded"]
@@ -111,7 +118,7 @@ def stale_reasons(recorded: dict[str, Any], current: dict[str, str | None]) -> l
             if key in _INPUT_NAMES:
                 out.append(_INPUT_NAMES[key])
             else:
-                producer = artefact_producer(key)
+                producer = artefact_producer(key, among)
                 by = f" (written by {producer})" if producer else ""
                 out.append(f"the {key}{by} it read changed since it ran")
     return out

@@ -395,15 +395,19 @@ def _refresh_staleness(
     manifest: dict[str, Any], settings: Settings, run_dir: Path, notebook_dir: Path, data_hash: str
 ) -> None:
     """Mark every stage that ran ok but whose inputs changed since as ``stale`` (and back)."""
+    from recnb.params import available_stages
     from recnb.provenance import current_inputs, stale_reasons
 
+    among = available_stages(notebook_dir)
     for stage, rec in manifest["stages"].items():
         if rec.get("status") not in ("ok", "stale"):
             continue
         if not (notebook_dir / f"{stage}.ipynb").exists():
             continue
         why = stale_reasons(
-            rec.get("inputs", {}), current_inputs(settings, stage, run_dir, notebook_dir, data_hash)
+            rec.get("inputs", {}),
+            current_inputs(settings, stage, run_dir, notebook_dir, data_hash),
+            among,
         )
         if why:
             rec["status"], rec["stale_because"] = "stale", why
@@ -413,17 +417,23 @@ def _refresh_staleness(
 
 
 def _check_upstream(
-    manifest: dict[str, Any], selected: list[str], settings: Settings, run_dir: Path
+    manifest: dict[str, Any],
+    selected: list[str],
+    settings: Settings,
+    run_dir: Path,
+    notebook_dir: Path,
 ) -> None:
     """Refuse to start when a selected stage would read an artefact that is missing or stale and
     that no earlier selected stage rewrites."""
+    from recnb.params import available_stages
     from recnb.provenance import artefact_producer, folder_fingerprint
     from recnb.settings import ARTEFACTS, stage_spec
 
+    among = available_stages(notebook_dir)
     for i, stage in enumerate(selected):
         spec = stage_spec(stage)
         for artefact in spec.reads if spec else ():
-            producer = artefact_producer(artefact)
+            producer = artefact_producer(artefact, among)
             if producer is None or producer in selected[:i]:
                 continue
             rec = manifest["stages"].get(producer) or {}
@@ -522,7 +532,7 @@ def run(
         manifest["stages"].setdefault(s, rec)
     data_hash = data_settings_hash(settings, run_dir)
     _refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
-    _check_upstream(manifest, selected, settings, run_dir)
+    _check_upstream(manifest, selected, settings, run_dir, notebook_dir)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     kernel = ensure_kernel()

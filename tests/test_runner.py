@@ -10,7 +10,7 @@ import pytest
 
 from recnb.__main__ import main
 from recnb.params import ParamsError, load_params
-from recnb.runner import StageError, run
+from recnb.runner import RunError, StageError, run
 
 
 def write_notebook(path: Path, params_src: str, body: str) -> None:
@@ -195,3 +195,212 @@ def test_preflight_stops_before_any_stage_without_data_or_key(project, tmp_path,
     with pytest.raises(PrivacyError, match="RECNB_PSEUDONYM_KEY"):
         run(params(project, text), reports_dir=reports, notebook_dir=nbdir, echo=lambda m: None)
     assert not reports.exists()  # nothing was started
+
+
+# ----------------------------------------------------------------------------------------------
+# run folder truth: input fingerprints, stale stages, refusal, interrupts
+# ----------------------------------------------------------------------------------------------
+
+CHAIN = """
+run_name: chain
+seed: 3
+data:
+  source: synthetic
+  synthetic: {n_customers: 60, n_products: 30, n_days: 5}
+stages: [01_make, 02_use]
+make:
+  size: 2
+"""
+
+
+@pytest.fixture
+def chain(tmp_path: Path, monkeypatch) -> Path:
+    """Two stages like 02 and 03: ``01_make`` writes the split folder, ``02_use`` reads it."""
+    from pydantic import Field
+
+    from recnb import settings as st
+
+    class MakeSettings(st.StageSettings):
+        size: int = Field(2, ge=1)
+
+    class UseSettings(st.StageSettings):
+        label: str = "x"
+
+    monkeypatch.setitem(st.STAGES, "01_make", st.StageSpec("01_make", MakeSettings, (), ("split",)))
+    monkeypatch.setitem(st.STAGES, "02_use", st.StageSpec("02_use", UseSettings, ("split",), ()))
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    write_notebook(
+        nbdir / "01_make.ipynb",
+        PARAMS_CELL + "size: int = 2  # rows\n",
+        "from pathlib import Path\n"
+        "p = Path(run_dir, 'split'); p.mkdir(exist_ok=True)\n"
+        "(p / 'part.txt').write_text('row\\n' * size)\n"
+        "r = Path(run_dir, 'results', '01_make'); r.mkdir(parents=True, exist_ok=True)\n"
+        "(r / 'made.txt').write_text(str(size))",
+    )
+    write_notebook(
+        nbdir / "02_use.ipynb",
+        PARAMS_CELL + 'label: str = "x"  # a label\n',
+        "from pathlib import Path\n"
+        "n = len(Path(run_dir, 'split', 'part.txt').read_text().splitlines())\n"
+        "r = Path(run_dir, 'results', '02_use'); r.mkdir(parents=True, exist_ok=True)\n"
+        "(r / 'used.txt').write_text(f'{label}:{n}')\n"
+        "import time, os\n"
+        "if os.environ.get('SLOW_USE'):\n"
+        "    Path(os.environ['SLOW_USE']).write_text(str(os.getpid()))\n"
+        "    time.sleep(120)",
+    )
+    return tmp_path
+
+
+def _run(project: Path, text: str, stages=None) -> Path:
+    return run(
+        params(project, text),
+        stages=stages,
+        reports_dir=project / "reports",
+        notebook_dir=project / "notebooks",
+        echo=lambda m: None,
+    )
+
+
+def _manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())
+
+
+@pytest.mark.notebook
+def test_rerun_of_an_upstream_stage_marks_the_later_stage_stale(chain):
+    """Observed: `--stages 01` with new params left stages 02 and 03 of the old data, all 'ok'."""
+    run_dir = _run(chain, CHAIN)
+    m = _manifest(run_dir)
+    assert [m["stages"][s]["status"] for s in ("01_make", "02_use")] == ["ok", "ok"]
+    rec = m["stages"]["02_use"]
+    assert set(rec["inputs"]) == {"params", "notebook", "data", "split"}
+    assert rec["inputs"]["split"] == m["stages"]["01_make"]["outputs"]["split"]
+
+    _run(chain, CHAIN.replace("size: 2", "size: 5"), stages=["01_make"])
+    m = _manifest(run_dir)
+    assert m["stages"]["01_make"]["status"] == "ok"
+    assert m["stages"]["02_use"]["status"] == "stale"
+    assert any("split" in r for r in m["stages"]["02_use"]["stale_because"])
+    index = (run_dir / "index.html").read_text()
+    assert "Stale: this report no longer matches" in index
+
+    # rerunning the stale stage alone is allowed (its upstream is current) and makes it current
+    _run(chain, CHAIN.replace("size: 2", "size: 5"), stages=["02_use"])
+    assert _manifest(run_dir)["stages"]["02_use"]["status"] == "ok"
+    assert (run_dir / "results" / "02_use" / "used.txt").read_text() == "x:5"
+
+
+@pytest.mark.notebook
+def test_a_stage_refuses_an_upstream_artefact_made_with_other_params(chain):
+    """Observed: `--stages 03_model_comparison` trained on a split made with the old params."""
+    run_dir = _run(chain, CHAIN)
+    before = (run_dir / "results" / "02_use" / "used.txt").read_text()
+    with pytest.raises(RunError) as e:
+        _run(chain, CHAIN.replace("size: 2", "size: 5"), stages=["02_use"])
+    msg = str(e.value)
+    assert "stage 02_use reads the split (split/) written by 01_make, which is stale" in msg
+    assert "params section" in msg and "--stages 01_make 02_use" in msg
+    assert (run_dir / "results" / "02_use" / "used.txt").read_text() == before  # nothing ran
+    # the data changing counts too (here: the synthetic shop's size)
+    with pytest.raises(RunError, match="the data changed"):
+        _run(chain, CHAIN.replace("n_days: 5", "n_days: 6"), stages=["02_use"])
+    # an artefact edited by hand is not what its stage wrote
+    (run_dir / "split" / "part.txt").write_text("edited\n")
+    with pytest.raises(RunError, match="wrote a different version of it"):
+        _run(chain, CHAIN, stages=["02_use"])
+    _run(chain, CHAIN)  # both stages: fine
+    assert _manifest(run_dir)["stages"]["02_use"]["status"] == "ok"
+
+
+@pytest.mark.notebook
+def test_sigint_during_a_stage_leaves_the_run_folder_honest(chain):
+    """Observed: Ctrl-C in stage 03 after a params change left old stage-03 results marked ok."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    run_dir = _run(chain, CHAIN)
+    old_used = (run_dir / "results" / "02_use" / "used.txt").read_text()
+    marker = chain / "kernel.pid"
+    script = (
+        "import sys\n"
+        "from pydantic import Field\n"
+        "from recnb import settings as st\n"
+        "class M(st.StageSettings):\n    size: int = Field(2, ge=1)\n"
+        "class U(st.StageSettings):\n    label: str = 'x'\n"
+        "st.STAGES['01_make'] = st.StageSpec('01_make', M, (), ('split',))\n"
+        "st.STAGES['02_use'] = st.StageSpec('02_use', U, ('split',), ())\n"
+        "from recnb.runner import run\n"
+        f"run({str(chain / 'p.yaml')!r}, reports_dir={str(chain / 'reports')!r}, "
+        f"notebook_dir={str(chain / 'notebooks')!r})\n"
+    )
+    params(chain, CHAIN.replace("size: 2", "size: 4") + "use:\n  label: new\n")
+    env = {**os.environ, "SLOW_USE": str(marker)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    try:
+        deadline = time.time() + 240
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.time() < deadline, "stage 02_use never started"
+            time.sleep(0.5)
+        time.sleep(1)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground job
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0, out
+    m = _manifest(run_dir)
+    assert m["stages"]["01_make"]["status"] == "ok"  # reran with size 4 before the interrupt
+    rec = m["stages"]["02_use"]
+    assert rec["status"] == "interrupted" and rec["previous_outputs"] == "previous/02_use"
+    # the old stage-02 results are not in place beside the new split; they are set aside
+    assert not (run_dir / "results" / "02_use").exists()
+    assert not (run_dir / "02_use.html").exists()
+    prev = run_dir / "previous" / "02_use"
+    assert (prev / "results" / "02_use" / "used.txt").read_text() == old_used
+    assert "interrupted" in (run_dir / "index.html").read_text()
+    assert not (run_dir / ".attempt").exists()
+    # the kernel did not outlive the run
+    pid = int(marker.read_text())
+    for _ in range(20):
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"kernel {pid} still running after the interrupt")
+    # a later run of the interrupted stage is refused nothing and works
+    _run(chain, CHAIN.replace("size: 2", "size: 4"), stages=["02_use"])
+    assert _manifest(run_dir)["stages"]["02_use"]["status"] == "ok"
+    assert not (run_dir / "previous").exists()
+
+
+@pytest.mark.notebook
+def test_a_run_prints_no_warning_or_error(project, tmp_path):
+    """Observed: every stage printed the kernel's 'running over TCP without encryption' WARNING."""
+    import subprocess
+    import sys
+
+    p = params(project, GOOD)
+    script = (
+        "from recnb.runner import run\n"
+        f"run({str(p)!r}, reports_dir={str(project / 'reports')!r}, "
+        f"notebook_dir={str(project / 'notebooks')!r})\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    bad = [ln for ln in r.stderr.splitlines() if "WARNING" in ln or "ERROR" in ln]
+    assert not bad, bad
