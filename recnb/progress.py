@@ -56,7 +56,8 @@ class Progress:
         self.path = Path(path) if path is not None else (Path(env) if env else None)
         self.min_interval = min_interval
         self._key: tuple[str, str | None] | None = None
-        self._step_started = 0.0
+        self._count: tuple[int | None, int | None] = (None, None)
+        self._unit_started = 0.0
         self._last_write = 0.0
         self._bar: Any = None
         self._t0 = time.time()
@@ -67,9 +68,13 @@ class Progress:
         now = time.time()
         key = (step, model)
         changed = key != self._key
-        if changed:
-            self._key = key
-            self._step_started = now
+        self._key = key
+        # the count (trial n of N, model i of n) restarts at 0 or when N changes: the time left
+        # is measured from there
+        last_n, last_total = self._count
+        if n is None or total != last_total or last_n is None or n < last_n or n == 0:
+            self._unit_started = now
+        self._count = (n, total)
         if self.path is None:
             self._tqdm(step, model, n, total, changed)
             return
@@ -83,7 +88,7 @@ class Progress:
             "n": n,
             "total": total,
             "stage_started": self._t0,
-            "step_started": self._step_started,
+            "count_started": self._unit_started,
             "updated": now,
         }
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -128,25 +133,27 @@ def _dur(s: float) -> str:
     return f"{s / 3600:.1f} h"
 
 
-def describe(state: dict[str, Any], now: float | None = None) -> str:
-    """One line for the terminal: ``tuning als: trial 3/10 · step 12 s · ~28 s left · stage 1 min``.
+def describe(
+    state: dict[str, Any], now: float | None = None, stage_started: float | None = None
+) -> str:
+    """One line for the terminal: ``tuning als · 3/10 trials done · ~28 s left · 1 min elapsed``.
 
-    The time left is the step's elapsed time per finished unit times the units still to do: rough,
-    as trials differ in cost.
+    The time left is the time since the count started per finished unit, times the units still
+    to do: rough, as trials and models differ in cost. ``stage_started`` (the runner's own clock)
+    overrides the notebook's start for the elapsed time.
     """
     now = time.time() if now is None else now
-    what = state.get("step", "")
+    what = str(state.get("step", ""))
     if state.get("model"):
         what += f" {state['model']}"
     parts = [what]
     n, total = state.get("n"), state.get("total")
-    step_elapsed = now - float(state.get("step_started", now))
     if n is not None and total:
-        unit = "trial" if str(state.get("step", "")).startswith("tun") else "model"
-        parts.append(f"{unit} {n}/{total}")
+        unit = "trials" if what.startswith("tuning") else "models"
+        parts.append(f"{n}/{total} {unit} done")
         if 0 < n < total:
-            left = step_elapsed / n * (total - n)
-            parts.append(f"~{_dur(left)} left")
-    parts.append(f"{_dur(step_elapsed)} in this step")
-    parts.append(f"stage {_dur(now - float(state.get('stage_started', now)))}")
+            counted = now - float(state.get("count_started", now))
+            parts.append(f"~{_dur(counted / n * (total - n))} left")
+    start = stage_started if stage_started is not None else state.get("stage_started", now)
+    parts.append(f"{_dur(now - float(start))} elapsed")
     return " · ".join(parts)

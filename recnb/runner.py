@@ -213,6 +213,7 @@ class _ProgressPrinter:
         import threading
 
         self.path, self.echo, self.interval, self.poll = path, echo, interval, poll
+        self.started = time.time()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="recnb-progress", daemon=True)
 
@@ -235,7 +236,7 @@ class _ProgressPrinter:
             key = (state.get("step"), state.get("model"))
             now = time.time()
             if key != last_key or now - last_print >= self.interval:
-                self.echo(f"      {describe(state, now)}")
+                self.echo(f"      {describe(state, now, self.started)}")
                 last_key, last_print = key, now
 
 
