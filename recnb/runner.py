@@ -191,6 +191,21 @@ class _IPCKernel:
             from traitlets import default
 
             class IPCKernelManager(AsyncKernelManager):
+                """Local kernel over Unix sockets, shut down without a SIGINT first.
+
+                jupyter_client interrupts a kernel (SIGINT) before asking it to shut down. For a
+                kernel that finished its notebook that only matters when the signal lands while
+                ipykernel still handles a message (a slow machine): it then logs "ERROR |
+                KeyboardInterrupt caught in kernel" although the stage succeeded. The shutdown
+                request alone stops an idle kernel; a busy one (the run was interrupted) is
+                terminated after jupyter_client's wait, as before.
+                """
+
+                async def _async_interrupt_kernel(self) -> None:
+                    if self.shutting_down:
+                        return
+                    await super()._async_interrupt_kernel()
+
                 @default("transport")
                 def _default_transport(self) -> str:
                     return "ipc"
@@ -295,6 +310,11 @@ def run_stage(
                     cwd=str(nb_in.parent),
                     progress_bar=False,
                     request_save_on_cell_execute=False,
+                    # a cell's outputs may arrive late on a busy machine: wait for them, and fail
+                    # rather than save a report with outputs missing (nbclient waits 4 s, then
+                    # goes on without them)
+                    iopub_timeout=120,
+                    raise_on_iopub_timeout=True,
                     **engine_kwargs,
                 )
             except PapermillExecutionError as e:
@@ -302,6 +322,13 @@ def run_stage(
                 raise StageError(
                     f"stage {stage} failed: {_failing_cell_error(e)} "
                     f"(partial notebook kept as {failed_out.name})"
+                ) from None
+            except (RuntimeError, TimeoutError, OSError) as e:  # dead kernel, lost outputs
+                if tmp.exists() and tmp.stat().st_size:
+                    os.replace(tmp, failed_out)
+                raise StageError(
+                    f"stage {stage} failed: the kernel or its outputs were lost "
+                    f"({type(e).__name__}: {e})"
                 ) from None
     finally:
         if old_env is None:

@@ -404,3 +404,41 @@ def test_a_run_prints_no_warning_or_error(project, tmp_path):
     assert r.returncode == 0, r.stderr
     bad = [ln for ln in r.stderr.splitlines() if "WARNING" in ln or "ERROR" in ln]
     assert not bad, bad
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("ours", [True, False])
+def test_kernel_shutdown_sends_no_sigint_to_a_finished_kernel(tmp_path, ours):
+    """Observed: the default run's stage 03 printed "ERROR | KeyboardInterrupt caught in kernel":
+    jupyter_client interrupts (SIGINT) every kernel before its shutdown request. The runner's
+    kernel manager asks a finished kernel to shut down without the signal."""
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    from recnb.runner import _IPCKernel, ensure_kernel
+
+    marker = tmp_path / "sigint.txt"
+    cls = _IPCKernel.get() if ours else AsyncKernelManager
+
+    async def go() -> None:
+        km = cls(kernel_name=ensure_kernel())
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=120)
+        # ipykernel restores `saved_sigint_handler` after each message: make it ours, so a SIGINT
+        # that reaches the idle kernel is recorded
+        code = (
+            "import signal\n"
+            "def _h(*a):\n"
+            f"    open({str(marker)!r}, 'a').write('sigint\\n')\n"
+            "get_ipython().kernel.saved_sigint_handler = _h\n"
+        )
+        reply = await kc.execute_interactive(code, timeout=60)
+        assert reply["content"]["status"] == "ok"
+        kc.stop_channels()
+        await km.shutdown_kernel(now=False)
+
+    asyncio.run(go())
+    assert marker.exists() != ours  # the stock manager signals; the runner's does not
