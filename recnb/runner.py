@@ -666,5 +666,11 @@ def _data_info(run_dir: Path, settings: Settings) -> dict[str, Any]:
     ds_json = run_dir / "data" / "dataset.json"
     if ds_json.exists():
         d = read_json(ds_json)
-        info.update(fingerprint=d.get("fingerprint"), rows=d.get("rows"))
+        src = d.get("source") or {}
+        info.update(
+            fingerprint=d.get("fingerprint"),
+            rows=d.get("rows"),
+            source_fingerprint=d.get("settings_hash"),
+            files={k: v.get("sha256") for k, v in (src.get("files") or {}).items()},
+        )
     return info
