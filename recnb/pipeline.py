@@ -39,6 +39,11 @@ class StageContext:
         self.results_dir = self.run_dir / "results" / stage
         self.figures_dir = self.run_dir / "figures" / stage
         self._dataset: Dataset | None = None
+        # opened on its own (JupyterLab): refuse a split made with other params or data
+        from recnb.params import NOTEBOOK_DIR
+        from recnb.provenance import check_notebook_inputs
+
+        check_notebook_inputs(self.settings, self.run_dir, stage, NOTEBOOK_DIR)
 
     @property
     def seed(self) -> int:

@@ -21,16 +21,24 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from recnb.params import Settings
+from recnb.params import Settings, available_stages
 from recnb.settings import ARTEFACTS, STAGES, stage_spec
 
 __all__ = [
+    "StaleInputError",
     "artefact_producer",
+    "check_notebook_inputs",
     "current_inputs",
     "folder_fingerprint",
+    "refresh_staleness",
     "stage_outputs",
     "stale_reasons",
+    "upstream_problem",
 ]
+
+
+class StaleInputError(RuntimeError):
+    """A stage notebook would read an artefact of a stale, failed or missing earlier stage."""
 
 
 def folder_fingerprint(path: Path) -> str | None:
@@ -138,3 +146,97 @@ def stage_outputs(run_dir: Path, stage: str) -> list[Path]:
     for artefact in spec.writes if spec else ():
         paths.append(run_dir / ARTEFACTS[artefact])
     return paths
+
+
+def refresh_staleness(
+    manifest: dict[str, Any], settings: Settings, run_dir: Path, notebook_dir: Path, data_hash: str
+) -> None:
+    """Mark every stage of ``manifest`` that ran ok but whose inputs changed since as ``stale``
+    (with ``stale_because``), and a stale one whose inputs are back as ``ok``."""
+    among = available_stages(notebook_dir)
+    for stage, rec in manifest["stages"].items():
+        if rec.get("status") not in ("ok", "stale"):
+            continue
+        if not (notebook_dir / f"{stage}.ipynb").exists():
+            continue
+        why = stale_reasons(
+            rec.get("inputs", {}),
+            current_inputs(settings, stage, run_dir, notebook_dir, data_hash),
+            among,
+        )
+        if why:
+            rec["status"], rec["stale_because"] = "stale", why
+        else:
+            rec["status"] = "ok"
+            rec.pop("stale_because", None)
+
+
+def upstream_problem(
+    manifest: dict[str, Any],
+    selected: list[str],
+    settings: Settings,
+    run_dir: Path,
+    notebook_dir: Path,
+) -> str | None:
+    """Why ``selected`` cannot run (None when it can): a selected stage would read an artefact
+    whose producing stage is stale, failed or never ran (and is not rerun earlier in
+    ``selected``), or whose folder is not what that stage wrote. Call after
+    :func:`refresh_staleness`."""
+    among = available_stages(notebook_dir)
+    for i, stage in enumerate(selected):
+        spec = stage_spec(stage)
+        for artefact in spec.reads if spec else ():
+            producer = artefact_producer(artefact, among)
+            if producer is None or producer in selected[:i]:
+                continue
+            rec = manifest["stages"].get(producer) or {}
+            status = rec.get("status", "not run")
+            problem = None
+            if status == "stale":
+                problem = f"is stale: {'; '.join(rec.get('stale_because', []))}"
+            elif status != "ok":
+                problem = f"has status {status!r}"
+            elif rec.get("outputs", {}).get(artefact) != folder_fingerprint(
+                run_dir / ARTEFACTS[artefact]
+            ):
+                problem = "wrote a different version of it (the folder changed since)"
+            if problem:
+                chain = [s for s in settings.stages if s == producer or s in selected[i:]]
+                return (
+                    f"stage {stage} reads the {artefact} ({ARTEFACTS[artefact]}/) written by "
+                    f"{producer}, which {problem}. Nothing was run. Rerun it first: python -m "
+                    f"recnb run {settings.source_file} --stages {' '.join(chain)}"
+                )
+    return None
+
+
+def check_notebook_inputs(
+    settings: Settings, run_dir: Path, stage: str, notebook_dir: Path
+) -> None:
+    """For a notebook opened on its own (JupyterLab): stop if it would read a stale artefact.
+
+    Uses the run folder's ``manifest.json`` (nothing to check without one).
+
+    Raises
+    ------
+    StaleInputError
+        The message names the artefact, the stage that wrote it, why it is stale and the
+        command that reruns both.
+    """
+    from recnb.data import data_settings_hash
+    from recnb.io import read_json
+
+    manifest_file = run_dir / "manifest.json"
+    spec = stage_spec(stage)
+    if not manifest_file.exists() or spec is None or not spec.reads:
+        return
+    manifest = read_json(manifest_file)
+    manifest.setdefault("stages", {})
+    if manifest["stages"].get(stage, {}).get("status") == "running":
+        return  # started by the runner, which checked its inputs just before
+    refresh_staleness(
+        manifest, settings, run_dir, notebook_dir, data_settings_hash(settings, run_dir)
+    )
+    problem = upstream_problem(manifest, [stage], settings, run_dir, notebook_dir)
+    if problem:
+        raise StaleInputError(problem)

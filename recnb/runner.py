@@ -419,71 +419,6 @@ def _cleanup_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def _refresh_staleness(
-    manifest: dict[str, Any], settings: Settings, run_dir: Path, notebook_dir: Path, data_hash: str
-) -> None:
-    """Mark every stage that ran ok but whose inputs changed since as ``stale`` (and back)."""
-    from recnb.params import available_stages
-    from recnb.provenance import current_inputs, stale_reasons
-
-    among = available_stages(notebook_dir)
-    for stage, rec in manifest["stages"].items():
-        if rec.get("status") not in ("ok", "stale"):
-            continue
-        if not (notebook_dir / f"{stage}.ipynb").exists():
-            continue
-        why = stale_reasons(
-            rec.get("inputs", {}),
-            current_inputs(settings, stage, run_dir, notebook_dir, data_hash),
-            among,
-        )
-        if why:
-            rec["status"], rec["stale_because"] = "stale", why
-        else:
-            rec["status"] = "ok"
-            rec.pop("stale_because", None)
-
-
-def _check_upstream(
-    manifest: dict[str, Any],
-    selected: list[str],
-    settings: Settings,
-    run_dir: Path,
-    notebook_dir: Path,
-) -> None:
-    """Refuse to start when a selected stage would read an artefact that is missing or stale and
-    that no earlier selected stage rewrites."""
-    from recnb.params import available_stages
-    from recnb.provenance import artefact_producer, folder_fingerprint
-    from recnb.settings import ARTEFACTS, stage_spec
-
-    among = available_stages(notebook_dir)
-    for i, stage in enumerate(selected):
-        spec = stage_spec(stage)
-        for artefact in spec.reads if spec else ():
-            producer = artefact_producer(artefact, among)
-            if producer is None or producer in selected[:i]:
-                continue
-            rec = manifest["stages"].get(producer) or {}
-            status = rec.get("status", "not run")
-            problem = None
-            if status == "stale":
-                problem = f"is stale: {'; '.join(rec.get('stale_because', []))}"
-            elif status != "ok":
-                problem = f"has status {status!r}"
-            elif rec.get("outputs", {}).get(artefact) != folder_fingerprint(
-                run_dir / ARTEFACTS[artefact]
-            ):
-                problem = "wrote a different version of it (the folder changed since)"
-            if problem:
-                chain = [s for s in settings.stages if s == producer or s in selected[i:]]
-                raise RunError(
-                    f"stage {stage} reads the {artefact} ({ARTEFACTS[artefact]}/) written by "
-                    f"{producer}, which {problem}. Nothing was run. Rerun it first: python -m "
-                    f"recnb run {settings.source_file} --stages {' '.join(chain)}"
-                )
-
-
 def run(
     params_file: str | os.PathLike,
     stages: list[str] | None = None,
@@ -527,6 +462,7 @@ def run(
             print(msg, flush=True)
 
     from recnb.data import data_settings_hash
+    from recnb.provenance import refresh_staleness, upstream_problem
 
     notebook_dir = Path(notebook_dir)
     settings = load_params(params_file, notebook_dir)
@@ -559,8 +495,10 @@ def run(
     for s, rec in previous.get("stages", {}).items():  # stages since dropped from the file
         manifest["stages"].setdefault(s, rec)
     data_hash = data_settings_hash(settings, run_dir)
-    _refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
-    _check_upstream(manifest, selected, settings, run_dir, notebook_dir)
+    refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
+    problem = upstream_problem(manifest, selected, settings, run_dir, notebook_dir)
+    if problem:
+        raise RunError(problem)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     kernel = ensure_kernel()
@@ -596,7 +534,7 @@ def run(
                 "inputs": inputs,
                 "previous_outputs": kept,
             }
-            _refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
+            refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
             save()
             echo(f"[{i}/{len(selected)}] {stage} {'INTERRUPTED' if interrupted else 'FAILED'}")
             if kept:
@@ -612,7 +550,7 @@ def run(
             a: folder_fingerprint(run_dir / ARTEFACTS[a]) for a in (spec.writes if spec else ())
         }
         manifest["stages"][stage] = info
-        _refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
+        refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
         save()
         echo(f"[{i}/{len(selected)}] {stage} done in {info['seconds']:.1f} s -> {info['html']}")
     stale = [s for s, r in manifest["stages"].items() if r.get("status") == "stale"]

@@ -442,3 +442,33 @@ def test_kernel_shutdown_sends_no_sigint_to_a_finished_kernel(tmp_path, ours):
 
     asyncio.run(go())
     assert marker.exists() != ours  # the stock manager signals; the runner's does not
+
+
+def test_notebook_opened_alone_refuses_a_stale_split(tmp_path):
+    """Stage 03 opened in JupyterLab on a run whose split was made with other params stops."""
+    from recnb.data import data_settings_hash
+    from recnb.params import NOTEBOOK_DIR
+    from recnb.pipeline import StageContext
+    from recnb.provenance import StaleInputError, current_inputs, folder_fingerprint
+
+    p = tmp_path / "p.yaml"
+    p.write_text("run_name: t\nseed: 1\ndata:\n  synthetic: {n_customers: 50}\n")
+    settings = load_params(p)
+    run_dir = tmp_path / "run"
+    (run_dir / "split").mkdir(parents=True)
+    (run_dir / "split" / "split.json").write_text("{}")
+    inputs = current_inputs(
+        settings, "02_preprocessing", run_dir, NOTEBOOK_DIR, data_settings_hash(settings, run_dir)
+    )
+    rec = {
+        "status": "ok",
+        "inputs": inputs,
+        "outputs": {"split": folder_fingerprint(run_dir / "split")},
+    }
+    (run_dir / "manifest.json").write_text(json.dumps({"stages": {"02_preprocessing": rec}}))
+    StageContext(p, run_dir, "03_model_comparison")  # current: fine
+
+    p.write_text(p.read_text() + "preprocessing:\n  test_days: 3.0\n")
+    with pytest.raises(StaleInputError, match=r"written by 02_preprocessing, which is stale"):
+        StageContext(p, run_dir, "03_model_comparison")
+    StageContext(p, run_dir, "01_data_understanding")  # reads no split: not affected
