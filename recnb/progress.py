@@ -1,9 +1,10 @@
 """Progress of a long stage: which step, which model, trial n of N, elapsed and a rough time left.
 
 A notebook run by the runner executes in a Jupyter kernel whose output lands in the executed
-notebook, not on the terminal. So a stage reports progress by rewriting a small JSON file named by
-the ``RECNB_PROGRESS_FILE`` environment variable (set by the runner for the kernel it starts); the
-runner reads it and prints a line when the step changes or, for the same step, at most every
+notebook, not on the terminal. So a stage reports progress by appending JSON lines to a file named
+by the ``RECNB_PROGRESS_FILE`` environment variable (set by the runner for the kernel it starts): a
+line at every change of step or model, and within one step at most one a second. The runner reads
+the new lines and prints one when the step changes or, for the same step, at most every
 ``RECNB_PROGRESS_SECONDS`` seconds (default 30), so CI logs stay short. Opened in JupyterLab (no
 such variable), the same calls draw a ``tqdm.auto`` bar per step instead.
 
@@ -19,7 +20,15 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["ENV_FILE", "ENV_SECONDS", "Progress", "ProgressCallback", "describe", "read_state"]
+__all__ = [
+    "ENV_FILE",
+    "ENV_SECONDS",
+    "Progress",
+    "ProgressCallback",
+    "describe",
+    "read_new",
+    "read_state",
+]
 
 #: environment variable naming the progress file the runner reads
 ENV_FILE = "RECNB_PROGRESS_FILE"
@@ -91,10 +100,9 @@ class Progress:
             "count_started": self._unit_started,
             "updated": now,
         }
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(state), encoding="utf-8")
-            os.replace(tmp, self.path)
+        try:  # one short line per append: the reader never sees half of one it takes
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(state) + "\n")
         except OSError:  # progress is best effort: never fail a stage over it
             pass
 
@@ -116,12 +124,29 @@ class Progress:
             self._bar = None
 
 
-def read_state(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The last state written to a progress file (None when absent or half-written)."""
+def read_new(path: str | os.PathLike, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The complete lines of a progress file after byte ``offset``, and the offset to read from
+    next (a line still being written is left for the next call)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    states = []
+    for line in data[:end].splitlines():
+        try:
+            states.append(json.loads(line))
+        except ValueError:
+            continue
+    return states, offset + end
+
+
+def read_state(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The last complete state of a progress file (None when absent or empty)."""
+    states, _ = read_new(path)
+    return states[-1] if states else None
 
 
 def _dur(s: float) -> str:

@@ -44,7 +44,8 @@ class StaleInputError(RuntimeError):
 def folder_fingerprint(path: Path) -> str | None:
     """SHA-256 over the relative names and contents of the files under ``path`` (None if absent).
 
-    Hidden files (temporary files of atomic writes) are left out.
+    Hidden files (temporary files of atomic writes) and measured-time files (``timing*``) are
+    left out: a stage rerun on the same inputs writes the same fingerprint.
     """
     if not path.exists():
         return None
@@ -52,7 +53,7 @@ def folder_fingerprint(path: Path) -> str | None:
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for f in files:
         rel = f.relative_to(path).as_posix() if f != path else f.name
-        if any(part.startswith(".") for part in rel.split("/")):
+        if any(part.startswith(".") for part in rel.split("/")) or f.name.startswith("timing"):
             continue
         h.update(rel.encode() + b"\0")
         with open(f, "rb") as fh:
@@ -194,6 +195,8 @@ def upstream_problem(
             problem = None
             if status == "stale":
                 problem = f"is stale: {'; '.join(rec.get('stale_because', []))}"
+            elif status == "running":
+                problem = "did not finish (its run was stopped while it ran)"
             elif status != "ok":
                 problem = f"has status {status!r}"
             elif rec.get("outputs", {}).get(artefact) != folder_fingerprint(

@@ -241,18 +241,32 @@ class _ProgressPrinter:
         self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        from recnb.progress import describe, read_state
-
-        last_key, last_print = None, 0.0
+        last_key: Any = None
+        last_print, offset = 0.0, 0
+        pending: dict[str, Any] | None = None
         while not self._stop.wait(self.poll):
-            state = read_state(self.path)
-            if not state:
-                continue
+            last_key, last_print, offset, pending = self.step(last_key, last_print, offset, pending)
+
+    def step(
+        self, last_key: Any, last_print: float, offset: int, pending: dict[str, Any] | None
+    ) -> tuple[Any, float, int, dict[str, Any] | None]:
+        """Read the new lines; print every change of step or model, and the latest state of the
+        same step when ``interval`` seconds passed since the last line printed."""
+        from recnb.progress import describe, read_new
+
+        states, offset = read_new(self.path, offset)
+        now = time.time()
+        for state in states:
             key = (state.get("step"), state.get("model"))
-            now = time.time()
-            if key != last_key or now - last_print >= self.interval:
+            if key != last_key:
                 self.echo(f"      {describe(state, now, self.started)}")
-                last_key, last_print = key, now
+                last_key, last_print, pending = key, now, None
+            else:
+                pending = state
+        if pending is not None and now - last_print >= self.interval:
+            self.echo(f"      {describe(pending, now, self.started)}")
+            last_print, pending = now, None
+        return last_key, last_print, offset, pending
 
 
 def run_stage(
@@ -286,7 +300,7 @@ def run_stage(
         "run_dir": str(run_dir),
         **settings.notebook_values(stage),
     }
-    progress_file = run_dir / f".{stage}.progress.json"
+    progress_file = run_dir / f".{stage}.progress.jsonl"
     progress_file.unlink(missing_ok=True)
     interval = float(os.environ.get(ENV_SECONDS, "30") or 30)
     engine_kwargs: dict[str, Any] = {}

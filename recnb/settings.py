@@ -49,8 +49,13 @@ __all__ = [
 MAX_SEED = 2**32 - 1
 
 #: run-folder artefacts a stage can read: name -> folder inside the run folder. ``dataset`` is the
-#: scrubbed data cache (built by whichever stage first asks for it); the others are written by a stage.
-ARTEFACTS: dict[str, str] = {"dataset": "data", "split": "split"}
+#: scrubbed data cache (built by whichever stage first asks for it); the others are written by a
+#: stage (its ``writes``), and a later stage that lists one in ``reads`` depends on that stage.
+ARTEFACTS: dict[str, str] = {
+    "dataset": "data",
+    "split": "split",
+    "model_comparison": "results/03_model_comparison",
+}
 
 
 class StageSettings(BaseModel):
@@ -267,7 +272,7 @@ def _build(model: str, params: Mapping[str, Any], where: str) -> None:
         raise ValueError(f"{where}: {msg}") from None
 
 
-@register_stage("03_model_comparison", reads=("dataset", "split"))
+@register_stage("03_model_comparison", reads=("dataset", "split"), writes=("model_comparison",))
 class ModelComparisonSettings(StageSettings):
     """``model_comparison:`` section.
 

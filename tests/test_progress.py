@@ -19,7 +19,8 @@ def test_progress_file_and_terminal_line(tmp_path):
     assert read_state(f)["n"] == 10
     p("tuning", "ease", 0, 6)  # a new step always is
     s = read_state(f)
-    assert s["model"] == "ease" and not list(tmp_path.glob(".*tmp"))
+    assert s["model"] == "ease"
+    assert len(f.read_text().splitlines()) == 3  # one line per change, not per call
     # 3 of 10 trials in 30 s: about 70 s left
     state = {
         "step": "tuning",
@@ -50,5 +51,28 @@ def test_read_state_of_a_half_written_file(tmp_path):
     f.write_text('{"step": "tun')
     assert read_state(f) is None
     assert read_state(tmp_path / "missing.json") is None
-    f.write_text(json.dumps({"step": "x"}))
-    assert read_state(f) == {"step": "x"}
+    f.write_text(json.dumps({"step": "x"}) + "\n" + '{"step": "y')
+    assert read_state(f) == {"step": "x"}  # the line still being written waits
+
+
+def test_runner_prints_every_step_change_and_rate_limits_the_rest(tmp_path):
+    """A stage whose steps pass within a poll still shows each of them; updates within one step
+    print at most every `interval` seconds (CI logs stay short)."""
+    from recnb.runner import _ProgressPrinter
+
+    f = tmp_path / "p.jsonl"
+    lines: list[str] = []
+    printer = _ProgressPrinter(f, lines.append, interval=3600)
+    p = Progress("03", path=f, min_interval=0)
+    p("tuning", "als", 0, 3)
+    p("tuning", "als", 1, 3)
+    p("tuning", "ease", 0, 2)
+    state = printer.step(None, 0.0, 0, None)
+    assert [ln.split(" · ")[0].strip() for ln in lines] == ["tuning als", "tuning ease"]
+    for n in range(1, 3):
+        p("tuning", "ease", n, 2)
+    state = printer.step(*state)
+    assert len(lines) == 2  # same step, within the interval: nothing new printed
+    printer.interval = 0
+    printer.step(*state)
+    assert len(lines) == 3 and "2/2 trials done" in lines[-1]
