@@ -538,7 +538,7 @@ def run(
         save()
         try:
             info = run_stage(settings, stage, run_dir, kernel, notebook_dir, echo)
-        except (StageError, KeyboardInterrupt, Exception) as e:
+        except (KeyboardInterrupt, Exception) as e:  # StageError, or the runner itself failed
             interrupted = isinstance(e, KeyboardInterrupt)
             kept = _settle(run_dir, stage, ok=False)
             manifest["stages"][stage] = {
