@@ -109,3 +109,26 @@ def test_source_fingerprint_of_the_synthetic_shop(settings, tmp_path, monkeypatc
         lambda *parts: real(*parts) + ("x" if "synthetic" in parts else ""),
     )
     assert data.source_fingerprint(settings)["hash"] != a["hash"]  # generator code changed
+
+
+def test_files_fingerprint_reads_a_file_only_when_size_or_mtime_changed(tmp_path, monkeypatch):
+    import os
+
+    from recnb import data
+
+    f = tmp_path / "events.csv"
+    f.write_text("a,b\n1,2\n")
+    first = data.files_fingerprint([tmp_path])
+    rec = first[str(f.resolve())]
+    assert rec["sha256"] == data.file_sha256(f) and rec["size"] == 8
+
+    def no_read(path):  # the fast pre-check must not read an unchanged file
+        raise AssertionError(f"{path} read although size and mtime are unchanged")
+
+    monkeypatch.setattr(data, "file_sha256", no_read)
+    assert data.files_fingerprint([tmp_path], first) == first
+    monkeypatch.undo()
+    st = f.stat()
+    f.write_text("a,b\n3,4\n")  # same size, content changed, mtime moved
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    assert data.files_fingerprint([tmp_path], first)[str(f.resolve())]["sha256"] != rec["sha256"]
