@@ -299,10 +299,14 @@ def load_params(path: str | os.PathLike, notebook_dir: Path = NOTEBOOK_DIR) -> S
                 )
             tname = str(declared[key].get("inferred_type_name", "None"))
             if not _type_ok(value, tname):
+                hint = ""
+                if isinstance(value, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value):
+                    hint = " (YAML reads 1e-3 as text: write 1.0e-3)"
                 raise _err(
                     file,
                     f"key '{sec}.{key}' must be of type {tname} (default "
-                    f"{declared[key].get('default')}), got {value!r} ({type(value).__name__})",
+                    f"{declared[key].get('default')}), got {value!r} ({type(value).__name__})"
+                    + hint,
                 )
         sections[sec] = dict(values)
         typed_section = _typed_section(file, sec, stage, values)

@@ -176,6 +176,12 @@ BAD_VALUES = [
         r"duplicate key 'n_trials' on line \d+",
     ),
     (
+        "float written 1e-3",
+        _mc("alpha: 1e-3"),
+        r"key 'model_comparison\.alpha' must be of type float .*got '1e-3' \(str\) \(YAML reads "
+        r"1e-3 as text: write 1\.0e-3\)",
+    ),
+    (
         "run name with a newline",
         CI.replace("run_name: ci", 'run_name: "ci\\n"'),
         r"key 'run_name' must be a folder-safe name .*got 'ci\\n'",
