@@ -19,17 +19,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from recnb.params import ParamsError, load_params
     from recnb.privacy import PrivacyError
-    from recnb.runner import StageError, run
+    from recnb.runner import RunError, StageError, check_runnable, run
 
     try:
         if args.command == "check":
             s = load_params(args.params)
+            check_runnable(s)
             print(f"{args.params}: ok (run {s.run_name!r}, stages {list(s.stages)})")
             return 0
         run(args.params, stages=args.stages, reports_dir=args.reports_dir)
-    except (ParamsError, StageError, PrivacyError, ValueError, FileNotFoundError) as e:
+    except (ParamsError, StageError, PrivacyError, RunError, ValueError, OSError) as e:
         print(f"recnb: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("recnb: interrupted; the run folder marks the interrupted stage", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -167,14 +167,30 @@ def leaderboard(
         for m in ("rmse", "mae"):
             sel = rating[rating["metric"] == m].set_index("model")["value"]
             out[m] = out["model"].map(sel)
-    if timing is not None and not timing.empty:
-        t = timing.set_index("model")
-        for c in ("fit_seconds", "customers_per_second", "fit_peak_mb"):
-            out[c] = out["model"].map(t[c])
+    out = add_cost(out, timing)
     if sort_by not in out.columns:
         raise ValueError(f"leaderboard: cannot sort by {sort_by!r}; columns are {list(out)}")
     out = out.sort_values(sort_by, ascending=False, kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
+
+
+#: measured columns :func:`add_cost` joins to a leaderboard (they differ between two runs)
+COST_COLUMNS = ("fit_seconds", "customers_per_second", "fit_peak_mb")
+
+
+def add_cost(board: pd.DataFrame, timing: pd.DataFrame | None) -> pd.DataFrame:
+    """The leaderboard with the measured cost columns of ``timing`` joined per model.
+
+    The results file ``leaderboard`` is written without them, so that it repeats byte for byte
+    between two runs of the same params; the measured times are in the ``timing`` table.
+    """
+    out = board.copy()
+    if timing is not None and not timing.empty:
+        t = timing.set_index("model")
+        for c in COST_COLUMNS:
+            if c in t.columns:
+                out[c] = out["model"].map(t[c])
     return out
 
 
@@ -336,27 +352,9 @@ def stakeholder_summary(
             f"No personalised model beats the {baseline} baseline on these data: showing everyone "
             f"the best-selling {what} is as good as any model here."
         )
-    if timing is not None and not timing.empty and winner in set(timing["model"]):
-        t = timing.set_index("model")
-        parts.append(
-            f"It trains in {_seconds(float(t.loc[winner, 'fit_seconds']))} and serves "
-            f"{_rate(float(t.loc[winner, 'customers_per_second']))} customers per second on the "
-            "machine that ran this report."
-        )
-        # a cheaper alternative is worth a sentence only when training takes real time
-        faster = [
-            m
-            for m in tied
-            if m in t.index
-            and t.loc[winner, "fit_seconds"] >= 1.0
-            and t.loc[m, "fit_seconds"] < 0.5 * t.loc[winner, "fit_seconds"]
-        ]
-        if faster:
-            m = min(faster, key=lambda x: t.loc[x, "fit_seconds"])
-            parts.append(
-                f"If cost matters, {m} is statistically tied and trains in "
-                f"{_seconds(float(t.loc[m, 'fit_seconds']))}."
-            )
+    cost = cost_summary(significance, timing)
+    if cost:
+        parts.append(cost)
     cov = _value(summary, winner, "catalog_coverage", k)
     if np.isfinite(cov):
         sentence = f"Its lists use {_pct(cov)} of the catalogue"
@@ -365,6 +363,46 @@ def stakeholder_summary(
             if np.isfinite(cb):
                 sentence += f" ({baseline}: {_pct(cb)})"
         parts.append(sentence + ".")
+    return " ".join(parts)
+
+
+def cost_summary(significance: pd.DataFrame, timing: pd.DataFrame | None) -> str:
+    """The measured part of the summary: what the winner costs, and a cheaper tied model.
+
+    Kept apart from :func:`stakeholder_summary` (called with ``timing=None``) because measured
+    times differ between two runs of the same params; the notebook shows both.
+
+    Returns
+    -------
+    str
+        Markdown sentences ("" without timing for the winner).
+    """
+    if significance.empty or timing is None or timing.empty:
+        return ""
+    winner = str(significance["reference"].iloc[0])
+    if winner not in set(timing["model"]):
+        return ""
+    t = timing.set_index("model")
+    parts = [
+        f"It trains in {_seconds(float(t.loc[winner, 'fit_seconds']))} and serves "
+        f"{_rate(float(t.loc[winner, 'customers_per_second']))} customers per second on the "
+        "machine that ran this report."
+    ]
+    tied = significance[~significance["significant"].astype(bool)]["model"].astype(str).tolist()
+    # a cheaper alternative is worth a sentence only when training takes real time
+    faster = [
+        m
+        for m in tied
+        if m in t.index
+        and t.loc[winner, "fit_seconds"] >= 1.0
+        and t.loc[m, "fit_seconds"] < 0.5 * t.loc[winner, "fit_seconds"]
+    ]
+    if faster:
+        m = min(faster, key=lambda x: t.loc[x, "fit_seconds"])
+        parts.append(
+            f"If cost matters, {m} is statistically tied and trains in "
+            f"{_seconds(float(t.loc[m, 'fit_seconds']))}."
+        )
     return " ".join(parts)
 
 
@@ -612,10 +650,19 @@ def describe_segment_sizes(customers: pd.DataFrame, light_max: int, min_group_si
     return f"Of {n:,} test customers: " + ", ".join(parts) + "."
 
 
-def describe_tuning(tuning_summary: pd.DataFrame) -> str:
-    """Per tuned model: validation score of the configured and of the chosen values."""
+def describe_tuning(tuning_summary: pd.DataFrame, timing: pd.DataFrame | None = None) -> str:
+    """Per tuned model: validation score of the configured and of the chosen values.
+
+    ``timing`` (``Tuning.timing``: ``model, trial, seconds``) adds the seconds spent per model;
+    a ``seconds`` column of ``tuning_summary`` is used when no timing table is given.
+    """
     if tuning_summary.empty:
         return "No model was tuned."
+    spent: dict[str, float] = {}
+    if timing is not None and not timing.empty:
+        spent = timing.groupby("model")["seconds"].sum().to_dict()
+    elif "seconds" in tuning_summary.columns:
+        spent = dict(zip(tuning_summary["model"], tuning_summary["seconds"], strict=True))
     first = tuning_summary.iloc[0]
     label = metric_label(str(first["metric"]), int(first["k"]))
     items = []
@@ -630,7 +677,8 @@ def describe_tuning(tuning_summary: pd.DataFrame) -> str:
                 )
         else:
             change = f"best {_fmt(r.best_value)} (configured values outside the space)"
-        items.append(f"{r.model}: {change} in {int(r.n_trials)} trials, {_seconds(r.seconds)}")
+        took = f", {_seconds(float(spent[r.model]))}" if r.model in spent else ""
+        items.append(f"{r.model}: {change} in {int(r.n_trials)} trials{took}")
     return f"Validation {label}, configured -> chosen: " + "; ".join(items) + "."
 
 

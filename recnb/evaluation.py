@@ -661,7 +661,7 @@ def evaluate_models(
     light_max: int | None = None,
     exclude_seen: bool = True,
     rating_metrics: bool = True,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[..., None] | None = None,
     min_group_size: int = 10,
 ) -> Evaluation:
     """Fit every model on ``train``, recommend to the test customers and measure everything.
@@ -703,7 +703,8 @@ def evaluate_models(
     rating_metrics : bool
         RMSE and MAE for models with a ``predict`` method (explicit ratings).
     progress : callable, optional
-        Called with a short message before each model.
+        ``progress("fit on train, score test", label, i, n)`` before each model (i models done;
+        see :mod:`recnb.progress`), then ``progress("confidence intervals and segments")``.
     min_group_size : int
         Smallest customer segment reported in :attr:`Evaluation.segments` (see
         :func:`segment_summary`).
@@ -748,9 +749,9 @@ def evaluate_models(
 
     runs: dict[str, ModelRun] = {}
     per_customer, rating_parts, timing = [], [], []
-    for spec in specs:
+    for i, spec in enumerate(specs):
         if progress is not None:
-            progress(f"fitting {spec.label}")
+            progress("fit on train, score test", spec.label, i, len(specs))
         run = run_model(spec, train, cidx, k_max, seed, features, exclude_seen)
         runs[spec.label] = run
         per_customer.append(
@@ -784,6 +785,8 @@ def evaluate_models(
                 rating_parts.append(r)
 
     pc = pd.concat(per_customer, ignore_index=True)
+    if progress is not None:
+        progress("confidence intervals and segments")
     summary = summarize(pc, n_boot=n_bootstrap, alpha=alpha, seed=seed)
     catalogue = aggregate_metrics(
         {label: run.topk for label, run in runs.items()},

@@ -28,7 +28,10 @@ RESERVED_PARAMETERS = ("params_file", "run_dir")
 
 SOURCES = ("synthetic", "online_retail", "movielens", "retailrocket", "rees46", "taobao", "csv")
 
-_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # used with fullmatch: no trailing newline
+
+#: largest seed: numpy, implicit and LightFM take unsigned 32-bit seeds
+MAX_SEED = 2**32 - 1
 
 
 class ParamsError(ValueError):
@@ -73,17 +76,39 @@ class Settings:
     sections: dict[str, dict[str, Any]]
     description: str = ""
     source_file: Path | None = None
+    typed: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def section(self, stage: str) -> dict[str, Any]:
-        """Parameters of one stage (``"02_preprocessing"`` or ``"preprocessing"``)."""
+        """Parameters of one stage as the params file gives them (``"02_preprocessing"`` or
+        ``"preprocessing"``)."""
         return dict(self.sections.get(section_name(stage), {}))
 
+    def stage_settings(self, stage: str) -> Any:
+        """The validated :class:`recnb.settings.StageSettings` of a stage (None when the stage has
+        no registered settings model)."""
+        return self.typed.get(section_name(stage))
+
+    def notebook_values(self, stage: str) -> dict[str, Any]:
+        """What the runner injects into a stage notebook: the params file's values, plus the
+        notebook defaults a settings model adjusted to them (e.g. ``model_params`` kept only for
+        the listed ``models``)."""
+        given = self.section(stage)
+        typed = self.stage_settings(stage)
+        if typed is None:
+            return given
+        adjusted = typed.notebook_values()
+        return {**given, **{k: v for k, v in adjusted.items() if k not in given}}
+
     def as_dict(self) -> dict[str, Any]:
+        """The settings as plain data, for the manifest: a pseudonym key is never copied out."""
+        data = dataclasses.asdict(self.data)
+        if data.get("pseudonym_key") is not None:
+            data["pseudonym_key"] = "<set in the params file; not recorded>"
         d = {
             "run_name": self.run_name,
             "seed": self.seed,
             "description": self.description,
-            "data": dataclasses.asdict(self.data),
+            "data": data,
             "stages": list(self.stages),
         }
         d.update({k: dict(v) for k, v in self.sections.items()})
@@ -177,10 +202,22 @@ def load_params(path: str | os.PathLike, notebook_dir: Path = NOTEBOOK_DIR) -> S
     file = Path(path)
     if not file.exists():
         raise ParamsError(f"{file}: params file not found")
+    if file.is_dir():
+        raise ParamsError(f"{file}: is a directory, not a params file (give params/<name>.yaml)")
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise _err(
+            file, f"not a text file (byte {e.start} is not UTF-8); a params file is YAML text"
+        ) from None
+    except OSError as e:
+        raise _err(file, f"cannot be read ({e.strerror or e})") from None
+    if "\x00" in text:
+        raise _err(file, "not a text file (it holds NUL bytes); a params file is YAML text")
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
-        raise _err(file, f"not valid YAML ({e})") from None
+        raise _err(file, f"not valid YAML: {_yaml_problem(e)}") from None
     if not isinstance(raw, dict):
         raise _err(file, "expected a mapping of keys at the top level")
 
@@ -192,14 +229,14 @@ def load_params(path: str | os.PathLike, notebook_dir: Path = NOTEBOOK_DIR) -> S
             raise _err(file, f"unknown key {key!r}; allowed keys are {allowed_top}")
 
     run_name = raw.get("run_name")
-    if not isinstance(run_name, str) or not _RUN_NAME.match(run_name):
+    if not isinstance(run_name, str) or not _RUN_NAME.fullmatch(run_name):
         raise _err(
             file,
             f"key 'run_name' must be a folder-safe name (letters, digits, _ . -), got {run_name!r}",
         )
     seed = raw.get("seed", 42)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise _err(file, f"key 'seed' must be a non-negative integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise _err(file, f"key 'seed' must be an integer in 0..2**32-1 ({MAX_SEED}), got {seed!r}")
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise _err(file, f"key 'description' must be a string, got {description!r}")
@@ -246,6 +283,7 @@ def load_params(path: str | os.PathLike, notebook_dir: Path = NOTEBOOK_DIR) -> S
             )
 
     sections: dict[str, dict[str, Any]] = {}
+    typed: dict[str, Any] = {}
     for sec, stage in section_names.items():
         values = raw.get(sec, {}) or {}
         if not isinstance(values, dict):
@@ -265,12 +303,19 @@ def load_params(path: str | os.PathLike, notebook_dir: Path = NOTEBOOK_DIR) -> S
                 )
             tname = str(declared[key].get("inferred_type_name", "None"))
             if not _type_ok(value, tname):
+                hint = ""
+                if isinstance(value, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value):
+                    hint = " (YAML reads 1e-3 as text: write 1.0e-3)"
                 raise _err(
                     file,
                     f"key '{sec}.{key}' must be of type {tname} (default "
-                    f"{declared[key].get('default')}), got {value!r} ({type(value).__name__})",
+                    f"{declared[key].get('default')}), got {value!r} ({type(value).__name__})"
+                    + hint,
                 )
         sections[sec] = dict(values)
+        typed_section = _typed_section(file, sec, stage, values)
+        if typed_section is not None:
+            typed[sec] = typed_section
 
     return Settings(
         run_name=run_name,
@@ -280,7 +325,57 @@ def load_params(path: str | os.PathLike, notebook_dir: Path = NOTEBOOK_DIR) -> S
         sections=sections,
         description=description,
         source_file=file.resolve(),
+        typed=typed,
     )
+
+
+def _typed_section(file: Path, sec: str, stage: str, values: dict[str, Any]) -> Any:
+    """Validate a section's values with the stage's registered settings model (if any)."""
+    from pydantic import ValidationError
+
+    from recnb.settings import stage_spec, validation_messages
+
+    spec = stage_spec(stage)
+    if spec is None:
+        return None
+    try:
+        return spec.settings(**values)
+    except ValidationError as e:
+        lines = validation_messages(e, sec)
+        raise _err(file, "; ".join(lines)) from None
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error on one line: what is wrong and where."""
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    context = getattr(e, "context", None)
+    mark = getattr(e, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{context + ': ' if context else ''}{problem}{where}"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: let the base class report it
+                break
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} on line {line} (first given on line {first}); "
+                    "a key may appear once",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _check_shop_keys(file: Path, synthetic: dict[str, Any]) -> None:
@@ -292,6 +387,13 @@ def _check_shop_keys(file: Path, synthetic: dict[str, Any]) -> None:
     for key in synthetic:
         if key not in names:
             raise _err(file, f"unknown key 'data.synthetic.{key}'; allowed keys are {names}")
+    seed = synthetic.get("seed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED
+    ):
+        raise _err(
+            file, f"key 'data.synthetic.seed' must be an integer in 0..2**32-1, got {seed!r}"
+        )
     try:
         ShopConfig(**synthetic)
     except (TypeError, ValueError) as e:

@@ -39,6 +39,11 @@ class StageContext:
         self.results_dir = self.run_dir / "results" / stage
         self.figures_dir = self.run_dir / "figures" / stage
         self._dataset: Dataset | None = None
+        # opened on its own (JupyterLab): refuse a split made with other params or data
+        from recnb.params import NOTEBOOK_DIR
+        from recnb.provenance import check_notebook_inputs
+
+        check_notebook_inputs(self.settings, self.run_dir, stage, NOTEBOOK_DIR)
 
     @property
     def seed(self) -> int:
@@ -103,6 +108,23 @@ class StageContext:
         # shown as the saved PNG: independent of the notebook's matplotlib backend
         display(Image(data=path.read_bytes(), format="png"))
 
-    def set_summary(self, text: str) -> None:
-        """The one-paragraph, plain-language summary shown for this stage on ``index.html``."""
+    def set_summary(self, text: str, measured: str = "") -> None:
+        """The one-paragraph, plain-language summary shown for this stage on ``index.html``.
+
+        ``measured`` holds sentences quoting measured times (training time, throughput): written
+        apart, to ``summaries/<stage>.timing.md``, so that the summary file itself repeats byte
+        for byte between two runs of the same params; the index shows both.
+        """
         io.write_text(self.run_dir / "summaries" / f"{self.stage}.md", text.strip() + "\n")
+        timing = self.run_dir / "summaries" / f"{self.stage}.timing.md"
+        if measured.strip():
+            io.write_text(timing, measured.strip() + "\n")
+        else:
+            timing.unlink(missing_ok=True)
+
+    def progress(self) -> Any:
+        """A :class:`recnb.progress.Progress` for this stage: lines on the runner's terminal when
+        run by ``python -m recnb run``, a progress bar in JupyterLab."""
+        from recnb.progress import Progress
+
+        return Progress(self.stage)

@@ -92,7 +92,8 @@ padding:0 1em;color:#222;line-height:1.5}
 h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 .stage{border:1px solid #ddd;border-radius:8px;padding:1em 1.2em;margin:1em 0}
 .stage h2{margin:.1em 0 .4em 0;font-size:1.25em}
-.ok{color:#1a7f37;font-weight:600} .failed{color:#c62828;font-weight:600} .skipped{color:#888}
+.ok{color:#1a7f37;font-weight:600} .failed,.interrupted{color:#c62828;font-weight:600}
+.stale{color:#b26a00;font-weight:600} .skipped,.running{color:#888}
 table.meta{border-collapse:collapse;font-size:.9em} table.meta td{padding:2px 10px 2px 0;vertical-align:top}
 code{background:#f4f4f4;padding:0 3px;border-radius:3px}
 """
@@ -139,29 +140,49 @@ def write_index(run_dir: str | os.PathLike, manifest: dict[str, Any]) -> Path:
     rows = []
     for stage, info in manifest.get("stages", {}).items():
         status = info.get("status", "not run")
+        shown = status in ("ok", "stale")  # a stale report is linked, with its mark
         summary_file = run_dir / "summaries" / f"{stage}.md"
         summary = (
             _md_to_html(summary_file.read_text(encoding="utf-8"))
-            if summary_file.exists() and status == "ok"
+            if summary_file.exists() and shown
             else ""
         )
+        measured = run_dir / "summaries" / f"{stage}.timing.md"
+        if shown and measured.exists():
+            summary += _md_to_html(measured.read_text(encoding="utf-8"))
         title = html.escape(stage.split("_", 1)[-1].replace("_", " ").capitalize())
         link = (
             f'<a href="{html.escape(info["html"])}">{title}</a>'
-            if status == "ok" and info.get("html") and (run_dir / info["html"]).exists()
+            if shown and info.get("html") and (run_dir / info["html"]).exists()
             else title  # no link to a report the privacy check moved out
         )
         secs = info.get("seconds")
         timing = f" · {secs:.0f} s" if isinstance(secs, int | float) else ""
-        err = (
-            f"<p class='failed'>{html.escape(str(info.get('error', '')))}</p>"
-            if status == "failed"
-            else ""
-        )
+        notes = []
+        if status in ("failed", "interrupted"):
+            notes.append(f"<p class='failed'>{html.escape(str(info.get('error', '')))}</p>")
+        if status == "stale":
+            why = "; ".join(info.get("stale_because", []))
+            notes.append(
+                "<p class='stale'>Stale: this report no longer matches the run's inputs "
+                f"({html.escape(why)}). Rerun the stage before relying on it.</p>"
+            )
+        if info.get("previous_outputs"):
+            prev = str(info["previous_outputs"])
+            old = run_dir / prev / f"{stage}.html"
+            where = (
+                f'<a href="{html.escape(prev)}/{html.escape(stage)}.html">{html.escape(prev)}/</a>'
+                if old.exists()
+                else f"<code>{html.escape(prev)}/</code>"
+            )
+            notes.append(
+                f"<p class='stale'>The outputs of the earlier run of this stage were moved to "
+                f"{where}; they were made with earlier inputs.</p>"
+            )
         rows.append(
             f"<div class='stage'><h2>{html.escape(stage[:2])} · {link}</h2>"
             f"<div><span class='{html.escape(status)}'>{html.escape(status)}</span>{timing}</div>"
-            f"{err}{summary}</div>"
+            f"{''.join(notes)}{summary}</div>"
         )
     data = manifest.get("data", {})
     meta_rows = [

@@ -20,6 +20,7 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from recnb.io import atomic_path, read_json, write_json
-from recnb.params import NOTEBOOK_DIR, REPO_ROOT, Settings, load_params, section_name
+from recnb.params import NOTEBOOK_DIR, REPO_ROOT, Settings, load_params
 
 KERNEL_NAME = "recnb"
 
@@ -148,17 +149,157 @@ def preflight(settings: Settings) -> None:
     resolve_key(settings.data.pseudonym_key, allow_demo=False)
 
 
+class RunError(ValueError):
+    """The run cannot start: nothing to run, a stage would read stale inputs, a bad folder."""
+
+
+def check_runnable(settings: Settings, stages: list[str] | None = None) -> list[str]:
+    """The stages a run would execute, in order; raise :class:`RunError` if there are none.
+
+    Parameters
+    ----------
+    settings : Settings
+    stages : list of str, optional
+        ``--stages``: each must be in the file's ``stages`` list.
+    """
+    file = settings.source_file
+    if not settings.stages:
+        raise RunError(
+            f"{file}: key 'stages' is empty, so nothing would run; list the stages to run "
+            "(or leave the key out to run them all)"
+        )
+    if not stages:
+        return list(settings.stages)
+    unknown = [s for s in stages if s not in settings.stages]
+    if unknown:
+        raise RunError(
+            f"{file}: --stages {unknown} not in this file's stages {list(settings.stages)}"
+        )
+    return [s for s in settings.stages if s in stages]
+
+
+class _IPCKernel:
+    """Kernel manager class for papermill: the kernel talks over Unix sockets, not TCP.
+
+    Over TCP, any local user can connect to the kernel's ports, and ipykernel warns about it on
+    every start ("Kernel is running over TCP without encryption"). Unix sockets in the user's
+    Jupyter runtime folder are reachable only through the file system, so the warning's cause is
+    gone rather than its message hidden.
+    """
+
+    _cls: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if os.name == "nt":  # no Unix sockets: keep jupyter's default
+            return None
+        if cls._cls is None:
+            import uuid
+
+            from jupyter_client.manager import AsyncKernelManager
+            from jupyter_core.paths import jupyter_runtime_dir
+            from traitlets import default
+
+            class IPCKernelManager(AsyncKernelManager):
+                """Local kernel over Unix sockets, shut down without a SIGINT first.
+
+                jupyter_client interrupts a kernel (SIGINT) before asking it to shut down. For a
+                kernel that finished its notebook that only matters when the signal lands while
+                ipykernel still handles a message (a slow machine): it then logs "ERROR |
+                KeyboardInterrupt caught in kernel" although the stage succeeded. The shutdown
+                request alone stops an idle kernel; a busy one (the run was interrupted) is
+                terminated after jupyter_client's wait, as before.
+                """
+
+                async def _async_interrupt_kernel(self) -> None:
+                    if self.shutting_down:
+                        return
+                    await super()._async_interrupt_kernel()
+
+                @default("transport")
+                def _default_transport(self) -> str:
+                    return "ipc"
+
+                @default("ip")
+                def _default_ip(self) -> str:
+                    folder = Path(jupyter_runtime_dir())
+                    folder.mkdir(parents=True, exist_ok=True)
+                    return str(folder / f"recnb-{uuid.uuid4().hex[:12]}-ipc")
+
+            cls._cls = IPCKernelManager
+        return cls._cls
+
+
+class _ProgressPrinter:
+    """Background thread: print the stage's progress file when its step changes, or every
+    ``interval`` seconds for the same step (see :mod:`recnb.progress`)."""
+
+    def __init__(self, path: Path, echo: Any, interval: float, poll: float = 1.0) -> None:
+        import threading
+
+        self.path, self.echo, self.interval, self.poll = path, echo, interval, poll
+        self.started = time.time()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="recnb-progress", daemon=True)
+
+    def __enter__(self) -> _ProgressPrinter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        last_key: Any = None
+        last_print, offset = 0.0, 0
+        pending: dict[str, Any] | None = None
+        while not self._stop.wait(self.poll):
+            last_key, last_print, offset, pending = self.step(last_key, last_print, offset, pending)
+
+    def step(
+        self, last_key: Any, last_print: float, offset: int, pending: dict[str, Any] | None
+    ) -> tuple[Any, float, int, dict[str, Any] | None]:
+        """Read the new lines; print every change of step or model, and the latest state of the
+        same step when ``interval`` seconds passed since the last line printed."""
+        from recnb.progress import describe, read_new
+
+        states, offset = read_new(self.path, offset)
+        now = time.time()
+        for state in states:
+            key = (state.get("step"), state.get("model"))
+            if key != last_key:
+                self.echo(f"      {describe(state, now, self.started)}")
+                last_key, last_print, pending = key, now, None
+            else:
+                pending = state
+        if pending is not None and now - last_print >= self.interval:
+            self.echo(f"      {describe(pending, now, self.started)}")
+            last_print, pending = now, None
+        return last_key, last_print, offset, pending
+
+
 def run_stage(
     settings: Settings,
     stage: str,
     run_dir: Path,
     kernel_name: str,
     notebook_dir: Path = NOTEBOOK_DIR,
+    echo: Any = None,
 ) -> dict[str, Any]:
-    """Execute one stage notebook into the run folder and convert it to HTML."""
+    """Execute one stage notebook into the run folder and convert it to HTML.
+
+    Raises
+    ------
+    StageError
+        The notebook failed (the partial notebook is kept as ``<stage>.failed.ipynb``).
+    KeyboardInterrupt
+        Ctrl-C: the kernel is shut down and the interrupt passed on.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from recnb.progress import ENV_FILE, ENV_SECONDS
     from recnb.report import notebook_to_html
 
     nb_in = Path(notebook_dir) / f"{stage}.ipynb"
@@ -167,26 +308,58 @@ def run_stage(
     parameters = {
         "params_file": str(settings.source_file),
         "run_dir": str(run_dir),
-        **settings.section(section_name(stage)),
+        **settings.notebook_values(stage),
     }
+    progress_file = run_dir / f".{stage}.progress.jsonl"
+    progress_file.unlink(missing_ok=True)
+    interval = float(os.environ.get(ENV_SECONDS, "30") or 30)
+    engine_kwargs: dict[str, Any] = {}
+    km_class = _IPCKernel.get()
+    if km_class is not None:
+        engine_kwargs["kernel_manager_class"] = km_class
     t0 = time.perf_counter()
-    with atomic_path(nb_out) as tmp:
-        try:
-            papermill.execute_notebook(
-                str(nb_in),
-                str(tmp),
-                parameters=parameters,
-                kernel_name=kernel_name,
-                cwd=str(nb_in.parent),
-                progress_bar=False,
-                request_save_on_cell_execute=False,
-            )
-        except PapermillExecutionError as e:
-            os.replace(tmp, failed_out)
-            raise StageError(
-                f"stage {stage} failed: {_failing_cell_error(e)} "
-                f"(partial notebook kept as {failed_out})"
-            ) from None
+    old_env = os.environ.get(ENV_FILE)
+    os.environ[ENV_FILE] = str(progress_file)  # inherited by the kernel process
+    try:
+        with (
+            atomic_path(nb_out) as tmp,
+            _ProgressPrinter(progress_file, echo or (lambda m: None), interval),
+        ):
+            try:
+                papermill.execute_notebook(
+                    str(nb_in),
+                    str(tmp),
+                    parameters=parameters,
+                    kernel_name=kernel_name,
+                    cwd=str(nb_in.parent),
+                    progress_bar=False,
+                    request_save_on_cell_execute=False,
+                    # a cell's outputs may arrive late on a busy machine: wait for them, and fail
+                    # rather than save a report with outputs missing (nbclient waits 4 s, then
+                    # goes on without them)
+                    iopub_timeout=120,
+                    raise_on_iopub_timeout=True,
+                    **engine_kwargs,
+                )
+            except PapermillExecutionError as e:
+                os.replace(tmp, failed_out)
+                raise StageError(
+                    f"stage {stage} failed: {_failing_cell_error(e)} "
+                    f"(partial notebook kept as {failed_out.name})"
+                ) from None
+            except (RuntimeError, TimeoutError, OSError) as e:  # dead kernel, lost outputs
+                if tmp.exists() and tmp.stat().st_size:
+                    os.replace(tmp, failed_out)
+                raise StageError(
+                    f"stage {stage} failed: the kernel or its outputs were lost "
+                    f"({type(e).__name__}: {e})"
+                ) from None
+    finally:
+        if old_env is None:
+            os.environ.pop(ENV_FILE, None)
+        else:
+            os.environ[ENV_FILE] = old_env
+        progress_file.unlink(missing_ok=True)
     failed_out.unlink(missing_ok=True)
     html_out = notebook_to_html(nb_out, run_dir / f"{stage}.html")
     return {
@@ -199,6 +372,77 @@ def run_stage(
     }
 
 
+PREVIOUS_DIR = "previous"
+"""Where a failed or interrupted stage's outputs of the earlier run are moved (``previous/<stage>``)."""
+
+_ATTEMPT_DIR = ".attempt"
+
+
+def _move_outputs(run_dir: Path, stage: str, dest: Path) -> list[str]:
+    """Move the stage's outputs (see :func:`recnb.provenance.stage_outputs`) under ``dest``."""
+    from recnb.provenance import stage_outputs
+
+    moved = []
+    for p in stage_outputs(run_dir, stage):
+        if p.exists():
+            target = dest / p.relative_to(run_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, target)
+            moved.append(p.relative_to(run_dir).as_posix())
+    return moved
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _set_aside(run_dir: Path, stage: str) -> None:
+    """Before a stage runs: move its outputs of the earlier run out of the way, so nothing the new
+    attempt does not rewrite survives beside its new outputs."""
+    attempt = run_dir / _ATTEMPT_DIR / stage
+    if attempt.exists():  # left by a run that was killed: these are the earlier outputs
+        from recnb.provenance import stage_outputs
+
+        for p in stage_outputs(run_dir, stage):
+            _remove(p)
+        return
+    attempt.mkdir(parents=True)
+    _move_outputs(run_dir, stage, attempt)
+
+
+def _settle(run_dir: Path, stage: str, ok: bool) -> str | None:
+    """After a stage: drop the earlier outputs (success), or (failure, interrupt) remove the
+    partial new outputs and keep the earlier ones under ``previous/<stage>``; return that folder."""
+    from recnb.provenance import stage_outputs
+
+    attempt = run_dir / _ATTEMPT_DIR / stage
+    previous = run_dir / PREVIOUS_DIR / stage
+    if ok:
+        _remove(attempt)
+        _remove(previous)
+        _cleanup_empty(run_dir / PREVIOUS_DIR)
+        _cleanup_empty(run_dir / _ATTEMPT_DIR)
+        return None
+    for p in stage_outputs(run_dir, stage):
+        _remove(p)
+    if attempt.exists() and any(attempt.iterdir()):
+        _remove(previous)
+        previous.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(attempt, previous)
+    else:
+        _remove(attempt)
+    _cleanup_empty(run_dir / _ATTEMPT_DIR)
+    return previous.relative_to(run_dir).as_posix() if previous.exists() else None
+
+
+def _cleanup_empty(folder: Path) -> None:
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
 def run(
     params_file: str | os.PathLike,
     stages: list[str] | None = None,
@@ -207,6 +451,14 @@ def run(
     notebook_dir: str | os.PathLike = NOTEBOOK_DIR,
 ) -> Path:
     """Run a params file; return the run folder.
+
+    Before any stage starts, the params are validated (keys, types, values), the data and key are
+    found, and every selected stage's upstream artefacts are checked: a stage that would read the
+    split of a stale or failed stage 02 stops the run with the command that reruns both. Each stage
+    records the fingerprints of its inputs and outputs in ``manifest.json``; stages whose inputs
+    changed since they ran are marked ``stale``. A stage that fails or is interrupted (Ctrl-C)
+    leaves no output of its own in place: its partial outputs are removed and those of the earlier
+    run moved to ``previous/<stage>/``, and the manifest and index say so.
 
     Parameters
     ----------
@@ -220,27 +472,32 @@ def run(
         Parent of the run folder; default ``<repo>/reports``.
     echo : callable
         Progress printer (``print``; pass ``lambda *a: None`` for silence).
+
+    Raises
+    ------
+    RunError
+        Nothing to run, a bad reports folder, or a stage would read stale inputs.
+    StageError
+        A stage notebook failed.
     """
     if echo is None:
 
         def echo(msg: str) -> None:
             print(msg, flush=True)
 
+    from recnb.data import data_settings_hash
+    from recnb.provenance import refresh_staleness, upstream_problem
+
     notebook_dir = Path(notebook_dir)
     settings = load_params(params_file, notebook_dir)
-    selected = list(settings.stages)
-    if stages:
-        unknown = [s for s in stages if s not in settings.stages]
-        if unknown:
-            raise ValueError(
-                f"{params_file}: --stages {unknown} not in this file's stages {list(settings.stages)}"
-            )
-        selected = [s for s in settings.stages if s in stages]
+    selected = check_runnable(settings, stages)
     preflight(settings)
-    run_dir = (Path(reports_dir) if reports_dir else REPO_ROOT / "reports") / settings.run_name
-    run_dir = run_dir.resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    kernel = ensure_kernel()
+    parent = Path(reports_dir) if reports_dir else REPO_ROOT / "reports"
+    if parent.exists() and not parent.is_dir():
+        raise RunError(f"--reports-dir {parent} is a file, not a folder")
+    run_dir = (parent / settings.run_name).resolve()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"run folder {run_dir} is a file, not a folder")
 
     manifest_path = run_dir / "manifest.json"
     previous = read_json(manifest_path) if manifest_path.exists() else {}
@@ -259,31 +516,82 @@ def run(
             s: previous.get("stages", {}).get(s, {"status": "not run"}) for s in settings.stages
         },
     }
-    echo(f"recnb: run {settings.run_name!r} -> {run_dir}")
-    error: StageError | None = None
-    for i, stage in enumerate(selected, 1):
-        echo(f"[{i}/{len(selected)}] {stage} ...")
-        try:
-            info = run_stage(settings, stage, run_dir, kernel, notebook_dir)
-        except StageError as e:
-            manifest["stages"][stage] = {"status": "failed", "error": str(e), "finished": _now()}
-            error = e
-            echo(f"[{i}/{len(selected)}] {stage} FAILED")
-            break
-        manifest["stages"][stage] = info
-        echo(f"[{i}/{len(selected)}] {stage} done in {info['seconds']:.1f} s -> {info['html']}")
-    manifest["data"] = _data_info(run_dir, settings)
-    # after every run, failed or not: leaking files are moved out before anything else is written
-    echo("privacy check: scanning the run folder for raw identifiers ...")
-    manifest["privacy_check"] = privacy_check(settings, run_dir, manifest)
-    privacy_error = privacy_failure(manifest["privacy_check"], run_dir)
-    if privacy_error is not None:
-        echo(str(privacy_error))
-    manifest["finished"] = _now()
-    write_json(manifest_path, manifest)
-    from recnb.report import write_index
+    for s, rec in previous.get("stages", {}).items():  # stages since dropped from the file
+        manifest["stages"].setdefault(s, rec)
+    data_hash = data_settings_hash(settings, run_dir)
+    refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
+    problem = upstream_problem(manifest, selected, settings, run_dir, notebook_dir)
+    if problem:
+        raise RunError(problem)
 
-    write_index(run_dir, manifest)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    kernel = ensure_kernel()
+    echo(f"recnb: run {settings.run_name!r} -> {run_dir}")
+
+    def save() -> None:
+        manifest["data"] = _data_info(run_dir, settings)
+        manifest["finished"] = _now()
+        write_json(manifest_path, manifest)
+        from recnb.report import write_index
+
+        write_index(run_dir, manifest)
+
+    from recnb.provenance import current_inputs, folder_fingerprint
+    from recnb.settings import ARTEFACTS, stage_spec
+
+    error: StageError | None = None
+    privacy_error: Exception | None = None
+    try:
+        for i, stage in enumerate(selected, 1):
+            echo(f"[{i}/{len(selected)}] {stage} ...")
+            inputs = current_inputs(settings, stage, run_dir, notebook_dir, data_hash)
+            manifest["stages"][stage] = {"status": "running", "started": _now(), "inputs": inputs}
+            _set_aside(run_dir, stage)
+            save()
+            try:
+                info = run_stage(settings, stage, run_dir, kernel, notebook_dir, echo)
+            except (KeyboardInterrupt, Exception) as e:  # StageError, or the runner itself failed
+                interrupted = isinstance(e, KeyboardInterrupt)
+                kept = _settle(run_dir, stage, ok=False)
+                manifest["stages"][stage] = {
+                    "status": "interrupted" if interrupted else "failed",
+                    "error": "interrupted (Ctrl-C)" if interrupted else str(e),
+                    "finished": _now(),
+                    "inputs": inputs,
+                    "previous_outputs": kept,
+                }
+                refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
+                save()
+                echo(f"[{i}/{len(selected)}] {stage} {'INTERRUPTED' if interrupted else 'FAILED'}")
+                if kept:
+                    echo(f"      outputs of the earlier run moved to {kept}/")
+                if not isinstance(e, StageError):
+                    raise
+                error = e
+                break
+            _settle(run_dir, stage, ok=True)
+            spec = stage_spec(stage)
+            info["inputs"] = inputs
+            info["outputs"] = {
+                a: folder_fingerprint(run_dir / ARTEFACTS[a]) for a in (spec.writes if spec else ())
+            }
+            manifest["stages"][stage] = info
+            refresh_staleness(manifest, settings, run_dir, notebook_dir, data_hash)
+            save()
+            echo(f"[{i}/{len(selected)}] {stage} done in {info['seconds']:.1f} s -> {info['html']}")
+    finally:
+        # after every run, failed, interrupted or not: leaking files are moved out of the run
+        # folder before the manifest and the index are written
+        stale = [s for s, r in manifest["stages"].items() if r.get("status") == "stale"]
+        if stale:
+            echo(f"recnb: stale (inputs changed since they ran; rerun them): {', '.join(stale)}")
+        manifest["data"] = _data_info(run_dir, settings)
+        echo("privacy check: scanning the run folder for raw identifiers ...")
+        manifest["privacy_check"] = privacy_check(settings, run_dir, manifest)
+        privacy_error = privacy_failure(manifest["privacy_check"], run_dir)
+        if privacy_error is not None:
+            echo(str(privacy_error))
+        save()
     if error is not None:
         raise error
     if privacy_error is not None:
@@ -382,5 +690,11 @@ def _data_info(run_dir: Path, settings: Settings) -> dict[str, Any]:
     ds_json = run_dir / "data" / "dataset.json"
     if ds_json.exists():
         d = read_json(ds_json)
-        info.update(fingerprint=d.get("fingerprint"), rows=d.get("rows"))
+        src = d.get("source") or {}
+        info.update(
+            fingerprint=d.get("fingerprint"),
+            rows=d.get("rows"),
+            source_fingerprint=d.get("settings_hash"),
+            files={k: v.get("sha256") for k, v in (src.get("files") or {}).items()},
+        )
     return info

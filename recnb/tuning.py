@@ -21,7 +21,9 @@ Search space format (the ``search_space`` parameter of notebook 03), per model l
 model; a fixed value belongs in ``model_params``, not here. Samplers: ``"tpe"`` (optuna's
 Tree-structured Parzen Estimator, Bayesian) or ``"random"``; both seeded. The model's own
 configured values are tried first when they lie inside the space, so the search can only improve
-on them (on the validation data). Every trial is recorded: its parameters, score, duration.
+on them (on the validation data). Every trial is recorded: its parameters and score in ``history``,
+its wall-clock duration apart in ``timing`` (measured times differ between two runs of the same
+params; everything else repeats byte for byte).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +44,7 @@ from recnb.evaluation import ModelSpec, check_same_index, evaluation_customers, 
 from recnb.interactions import Interactions
 from recnb.metrics import RANKING_METRICS, ranking_metric_arrays
 from recnb.models.registry import hyperparameters
+from recnb.progress import ProgressCallback
 from recnb.split import load_split
 
 __all__ = [
@@ -59,6 +62,10 @@ __all__ = [
 
 #: accepted values of the ``method`` argument
 METHODS = ("tpe", "random")
+#: columns of a tuning history (no measured times: those are in the timing table)
+HISTORY_COLUMNS = ["model", "trial", "metric", "k", "value", "best_so_far", "configured", "params"]
+#: columns of the tuning timing table
+TIMING_COLUMNS = ["model", "trial", "seconds"]
 _RANGE_KEYS = {"low", "high", "log", "step", "type"}
 
 
@@ -274,8 +281,11 @@ class TuningResult:
     configured_value : float or None
         Validation score of the configured (untuned) values when they lie in the space.
     history : pandas.DataFrame
-        One row per trial: ``model, trial, metric, k, value, best_so_far, seconds,
-        configured`` (True for the trial of the configured values) and ``params`` (JSON).
+        One row per trial: ``model, trial, metric, k, value, best_so_far, configured`` (True for
+        the trial of the configured values) and ``params`` (JSON).
+    timing : pandas.DataFrame
+        ``model, trial, seconds``: wall-clock seconds of each trial's fit and scoring (0 for a
+        point already scored).
     """
 
     spec: ModelSpec
@@ -283,6 +293,7 @@ class TuningResult:
     best_value: float
     configured_value: float | None
     history: pd.DataFrame
+    timing: pd.DataFrame
 
 
 def _sampler(method: str, seed: int | None, n_trials: int) -> optuna.samplers.BaseSampler:
@@ -307,6 +318,7 @@ def tune_model(
     max_customers: int | None = None,
     features: dict[str, Any] | None = None,
     exclude_seen: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> TuningResult:
     """Search ``space`` for ``spec`` on the validation split.
 
@@ -332,6 +344,9 @@ def tune_model(
         Side-feature overrides passed to ``fit``.
     exclude_seen : bool
         Remove ``train_inner`` items from the lists.
+    progress : callable, optional
+        ``progress("tuning", label, n_done, n_trials)`` before the first and after every trial
+        (see :mod:`recnb.progress`).
 
     Returns
     -------
@@ -358,8 +373,11 @@ def tune_model(
     if configured_in_space:
         study.enqueue_trial(start)
     records: list[dict[str, Any]] = []
+    times: list[dict[str, Any]] = []
 
     cache: dict[str, float] = {}
+    if progress is not None:
+        progress("tuning", spec.label, 0, n_trials)
 
     def objective(trial: optuna.trial.Trial) -> float:
         params = suggest(trial, dims)
@@ -384,11 +402,13 @@ def tune_model(
                 "model": spec.label,
                 "trial": trial.number,
                 "value": value,
-                "seconds": seconds,
                 "configured": bool(configured_in_space and trial.number == 0),
                 "params": key,
             }
         )
+        times.append({"model": spec.label, "trial": trial.number, "seconds": seconds})
+        if progress is not None:
+            progress("tuning", spec.label, len(records), n_trials)
         if not np.isfinite(value):
             raise ValueError(
                 f"tuning {spec.label!r}: validation {metric}@{k} is {value} for {params}"
@@ -400,9 +420,7 @@ def tune_model(
     history["best_so_far"] = history["value"].cummax()
     history["metric"] = metric
     history["k"] = int(k)
-    history = history[
-        ["model", "trial", "metric", "k", "value", "best_so_far", "seconds", "configured", "params"]
-    ]
+    history = history[HISTORY_COLUMNS]
     best = json.loads(history.loc[history["value"].idxmax(), "params"])
     return TuningResult(
         spec=spec.with_params(**best),
@@ -410,6 +428,7 @@ def tune_model(
         best_value=float(history["value"].max()),
         configured_value=float(history["value"].iloc[0]) if configured_in_space else None,
         history=history,
+        timing=pd.DataFrame(times, columns=TIMING_COLUMNS),
     )
 
 
@@ -425,9 +444,12 @@ class Tuning:
         ``model, hyperparameter, value, source``: one row per hyperparameter that is searched
         (``source = "tuned"``) or fixed in params (``"fixed"``); ``value`` as JSON text.
     summary : pandas.DataFrame
-        ``model, n_trials, metric, k, configured_value, best_value, seconds``.
+        ``model, n_trials, metric, k, configured_value, best_value``.
     history : pandas.DataFrame
         All trials (see :class:`TuningResult`).
+    timing : pandas.DataFrame
+        ``model, trial, seconds`` of all trials (measured: kept apart from the tables above,
+        which repeat exactly for the same params and seed).
     results : dict
         ``label -> TuningResult``.
     """
@@ -436,6 +458,7 @@ class Tuning:
     chosen: pd.DataFrame
     summary: pd.DataFrame
     history: pd.DataFrame
+    timing: pd.DataFrame
     results: dict[str, TuningResult]
 
 
@@ -452,7 +475,7 @@ def tune_models(
     max_customers: int | None = None,
     features: dict[str, Any] | None = None,
     exclude_seen: bool = True,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
     n_trials_per_model: Mapping[str, int] | None = None,
 ) -> Tuning:
     """Tune every model that has a search space; keep the others as configured.
@@ -470,7 +493,7 @@ def tune_models(
     metric, k, method, seed, max_customers, features, exclude_seen
         See :func:`tune_model`.
     progress : callable, optional
-        Called with a short message before each model's search.
+        Progress callback, passed to :func:`tune_model` (see :mod:`recnb.progress`).
     n_trials_per_model : mapping, optional
         ``{label: budget}`` overriding ``n_trials`` for some models (e.g. fewer trials for a model
         that is slow to fit and has a one-dimensional space).
@@ -505,9 +528,6 @@ def tune_models(
         space = search_space.get(s.label) or {}
         budget = budgets.get(s.label, n_trials)
         if budget > 0 and space:
-            if progress is not None:
-                progress(f"tuning {s.label} ({budget} trials)")
-            t0 = time.perf_counter()
             res = tune_model(
                 s,
                 train_inner,
@@ -521,6 +541,7 @@ def tune_models(
                 max_customers,
                 features,
                 exclude_seen,
+                progress,
             )
             results[s.label] = res
             out_specs.append(res.spec)
@@ -532,7 +553,6 @@ def tune_models(
                     "k": int(k),
                     "configured_value": res.configured_value,
                     "best_value": res.best_value,
-                    "seconds": time.perf_counter() - t0,
                 }
             )
             tuned = set(res.best_params)
@@ -552,19 +572,12 @@ def tune_models(
     history = (
         pd.concat([r.history for r in results.values()], ignore_index=True)
         if results
-        else pd.DataFrame(
-            columns=[
-                "model",
-                "trial",
-                "metric",
-                "k",
-                "value",
-                "best_so_far",
-                "seconds",
-                "configured",
-                "params",
-            ]
-        )
+        else pd.DataFrame(columns=HISTORY_COLUMNS)
+    )
+    timing = (
+        pd.concat([r.timing for r in results.values()], ignore_index=True)
+        if results
+        else pd.DataFrame(columns=TIMING_COLUMNS)
     )
     return Tuning(
         specs=out_specs,
@@ -578,9 +591,9 @@ def tune_models(
                 "k",
                 "configured_value",
                 "best_value",
-                "seconds",
             ],
         ),
         history=history,
+        timing=timing,
         results=results,
     )

@@ -315,3 +315,31 @@ def test_reference_table_holds_the_published_rows():
     assert ref.loc["SVD", "rmse"] == 0.938681 and ref.loc["SVD", "mae"] == 0.742690
     assert ref.loc["ALS", "ndcg_at_10"] == 0.044239 and np.isnan(ref.loc["BiVAE", "rmse"])
     assert set(ref.index) >= {"ALS", "BiVAE", "BPR", "LightGCN", "NCF", "SAR", "SVD"}
+
+
+def test_cost_is_kept_apart_from_the_repeatable_tables(rng):
+    """The leaderboard file holds no measured column; the report joins them for display."""
+    pc, summary, timing = _tables(rng, {"popularity": 0.1, "als": 0.3})
+    board = cmp.leaderboard(summary, None, metrics=("ndcg",), k=10)
+    assert not set(cmp.COST_COLUMNS) & set(board.columns)
+    shown = cmp.format_leaderboard(cmp.add_cost(board, timing), ["ndcg"], 10)
+    assert "training time" in shown.columns and "customers / s" in shown.columns
+    sig = cmp.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
+    text = cmp.stakeholder_summary(summary, sig, None)
+    assert "trains in" not in text
+    cost = cmp.cost_summary(sig, timing)
+    assert cost.startswith("It trains in") and cost in cmp.stakeholder_summary(summary, sig, timing)
+    assert cmp.cost_summary(sig, None) == ""
+    ts = pd.DataFrame(
+        {
+            "model": ["als"],
+            "n_trials": [2],
+            "metric": "ndcg",
+            "k": 10,
+            "configured_value": [0.1],
+            "best_value": [0.2],
+        }
+    )
+    tt = pd.DataFrame({"model": ["als", "als"], "trial": [0, 1], "seconds": [1.0, 2.0]})
+    assert "in 2 trials, 3.0 s" in cmp.describe_tuning(ts, tt)
+    assert cmp.describe_tuning(ts).endswith("in 2 trials.")

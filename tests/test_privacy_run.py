@@ -109,7 +109,8 @@ def test_failed_clean_stage_still_records_the_check(tmp_path):
     with pytest.raises(StageError):
         _run(project)
     check = _manifest(project)["privacy_check"]
-    assert check["status"] == "passed" and check["files_scanned"] == 1  # the failed notebook
+    # the failed notebook, and the manifest and index the runner wrote while the stage ran
+    assert check["status"] == "passed" and check["files_scanned"] == 3
     assert check["quarantined"] == []
 
 
@@ -283,4 +284,21 @@ def test_unreadable_source_gives_an_incomplete_check_not_none(tmp_path, monkeypa
     check = _manifest(project)["privacy_check"]
     assert check["status"] == "incomplete"
     assert "could not be listed" in check["error"] and str(data) in check["error"]
-    assert check["files_scanned"] == 1
+    assert check["files_scanned"] == 3  # the failed notebook, the manifest and the index
+
+
+@pytest.mark.notebook
+def test_a_pseudonym_key_in_the_params_file_never_reaches_the_manifest(tmp_path):
+    """Observed: ``manifest.json`` copied ``data.pseudonym_key`` from the params file verbatim."""
+    project = _project(tmp_path, "(out / 'alpha.txt').write_text('ok')")
+    secret = "a-secret-key-nobody-may-see-7f3a"
+    (project / "p.yaml").write_text(
+        PARAMS.replace("  source: synthetic\n", f"  source: synthetic\n  pseudonym_key: {secret}\n")
+    )
+    _run(project)
+    run_dir = project / "reports" / "t1"
+    assert load_params(project / "p.yaml", project / "notebooks").data.pseudonym_key == secret
+    for f in run_dir.rglob("*"):
+        if f.is_file():
+            assert secret.encode() not in f.read_bytes(), f
+    assert _manifest(project)["params"]["data"]["pseudonym_key"] != secret

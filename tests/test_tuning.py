@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -212,3 +213,24 @@ def test_per_model_budgets(rng):
             3,
             n_trials_per_model={"item_knn": -1},
         )
+
+
+def test_measured_times_are_apart_and_progress_is_reported(rng):
+    """Observed: tuning_history and tuning_summary differed between two identical runs (seconds)."""
+    parts = _parts(rng)
+    specs = model_specs(["popularity", "item_knn"], {"item_knn": {"n_neighbors": 5}})
+    calls = []
+
+    def progress(step, model=None, n=None, total=None):
+        calls.append((step, model, n, total))
+
+    kw = dict(search_space={"item_knn": SPACE}, n_trials=3, seed=2)
+    a = tune_models(specs, parts["train_inner"], parts["valid"], progress=progress, **kw)
+    b = tune_models(specs, parts["train_inner"], parts["valid"], **kw)
+    for name in ("history", "summary", "chosen"):
+        ta, tb = getattr(a, name), getattr(b, name)
+        assert not [c for c in ta.columns if "second" in c], (name, list(ta.columns))
+        pd.testing.assert_frame_equal(ta, tb)  # everything but the timing table repeats
+    assert list(a.timing.columns) == ["model", "trial", "seconds"] and len(a.timing) == 3
+    assert (a.timing["seconds"] >= 0).all()
+    assert calls == [("tuning", "item_knn", n, 3) for n in range(4)]

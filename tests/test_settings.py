@@ -1,0 +1,275 @@
+"""Value checks of the params file: every bad value stops `check` (and `run`) before any stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recnb.__main__ import main
+from recnb.params import NOTEBOOK_DIR, REPO_ROOT, ParamsError, load_params, notebook_parameters
+
+CI = (REPO_ROOT / "params" / "ci.yaml").read_text()
+
+
+def test_every_registered_stage_matches_its_notebook_parameters():
+    """The settings model and the notebook's parameters cell declare the same keys and defaults."""
+    import ast
+
+    from recnb.settings import STAGES
+
+    for stage, spec in STAGES.items():
+        declared = notebook_parameters(stage, NOTEBOOK_DIR)
+        names = {k for k in declared if k not in ("params_file", "run_dir")}
+        assert set(spec.settings.model_fields) == names, stage
+        for name, field in spec.settings.model_fields.items():
+            default = ast.literal_eval(declared[name]["default"])
+            assert field.get_default(call_default_factory=True) == default, (stage, name)
+
+
+def _check(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "p.yaml"
+    p.write_text(text)
+    with pytest.raises(ParamsError) as e:
+        load_params(p)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: ") and "\n" not in msg  # names the file, one line
+    return msg
+
+
+def _mc(extra: str) -> str:
+    return CI.replace("  n_trials: 4\n", f"  n_trials: 4\n  {extra}\n")
+
+
+def _prep(extra: str) -> str:
+    return CI.replace("  valid_days: 4\n", f"  valid_days: 4\n  {extra}\n")
+
+
+# (name, params text, regex the message must match): each passed `check` before this change
+BAD_VALUES = [
+    ("k=0", _mc("k: 0"), r"key 'model_comparison\.k': .*greater than or equal to 1, got 0"),
+    ("negative k", _mc("k: -3"), r"key 'model_comparison\.k': .*>?greater than or equal to 1"),
+    ("k not reported", _mc("k: 7"), r"key 'model_comparison\.k' \(7\) must be one of .*k_values"),
+    ("k_values 0", _mc("k_values: [0, 10]"), r"key 'model_comparison\.k_values': .*>= 1"),
+    (
+        "n_trials=-1",
+        CI.replace("n_trials: 4", "n_trials: -1"),
+        r"key 'model_comparison\.n_trials': .*greater than or equal to 0, got -1",
+    ),
+    (
+        "low > high",
+        CI.replace("factors: {low: 4, high: 32, log: true}", "factors: {low: 32, high: 4}"),
+        r"key 'model_comparison\.search_space\.als': .*low \(32\) must be below high \(4\)",
+    ),
+    (
+        "unknown model",
+        "run_name: x\nmodel_comparison:\n  models: [popularity, alss]\n",
+        r"key 'model_comparison\.models': unknown model 'alss'; registered models are \[.*'als'",
+    ),
+    (
+        "unknown hyperparameter",
+        CI.replace("lightfm_warp: {epochs: 5}", "lightfm_warp: {epochz: 5}"),
+        r"key 'model_comparison\.model_params\.lightfm_warp\.epochz': not a hyperparameter of "
+        r"model 'lightfm_warp'; allowed: \[.*'epochs'",
+    ),
+    (
+        "bad hyperparameter value",
+        CI.replace("lightfm_warp: {epochs: 5}", "lightfm_warp: {epochs: -5}"),
+        r"key 'model_comparison\.model_params\.lightfm_warp': .*epochs must be an int >= 1",
+    ),
+    (
+        "unknown hyperparameter in search space",
+        CI.replace("n_neighbors: {low: 5", "n_neighbours: {low: 5"),
+        r"search_space\.item_knn'.*'n_neighbours' is not a hyperparameter of model 'item_knn'",
+    ),
+    (
+        "search bound the model refuses",
+        CI.replace("n_neighbors: {low: 5, high: 100, log: true}", "n_neighbors: {low: 0, high: 9}"),
+        r"key 'model_comparison\.search_space\.item_knn\.n_neighbors' \(value 0\)",
+    ),
+    (
+        "misspelt metric",
+        _mc("metric: ndgc"),
+        r"key 'model_comparison\.metric': unknown metric 'ndgc'; allowed: \[.*'ndcg'",
+    ),
+    (
+        "misspelt leaderboard metric",
+        _mc("leaderboard_metrics: [ndcg, recal]"),
+        r"unknown metric\(s\) \['recal'\]",
+    ),
+    (
+        "misspelt baseline",
+        _mc("baseline: populrity"),
+        r"key 'model_comparison\.baseline': 'populrity' is not one of the compared models",
+    ),
+    (
+        "budget for an unknown model",
+        CI.replace("n_trials_per_model: {}", "n_trials_per_model: {foo: 3}"),
+        r"key 'model_comparison\.n_trials_per_model' has entries \['foo'\]",
+    ),
+    ("alpha 1.5", _mc("alpha: 1.5"), r"key 'model_comparison\.alpha': .*less than 1"),
+    (
+        "n_bootstrap 0",
+        CI.replace("n_bootstrap: 200", "n_bootstrap: 0"),
+        r"key 'model_comparison\.n_bootstrap': .*greater than or equal to 1",
+    ),
+    (
+        "negative tf-idf",
+        CI.replace("tfidf_max_features: 300", "tfidf_max_features: -1"),
+        r"key 'preprocessing\.tfidf_max_features': .*greater than or equal to 0, got -1",
+    ),
+    (
+        "negative dedup",
+        _prep("dedup_window_seconds: -5.0"),
+        r"key 'preprocessing\.dedup_window_seconds': .*greater than or equal to 0",
+    ),
+    (
+        "negative bot threshold",
+        _prep("bot_max_events_per_day: -1"),
+        r"key 'preprocessing\.bot_max_events_per_day': .*greater than or equal to 0",
+    ),
+    (
+        "test_fraction 1",
+        _prep("test_fraction: 1.0"),
+        r"preprocessing\.test_fraction': .*less than 1",
+    ),
+    ("cutoff not a date", _prep("cutoff: yesterday"), r"preprocessing\.cutoff': must be an ISO"),
+    (
+        "unknown event type",
+        _prep("event_weights: {view: 1, purchse: 8}"),
+        r"preprocessing\.event_weights': unknown event type\(s\) \['purchse'\]",
+    ),
+    (
+        "split kind typo",
+        _prep("split_kind: temporl"),
+        r"preprocessing\.split_kind': Input should be 'temporal', 'leave_last', 'random' or "
+        r"'stratified', got 'temporl'",
+    ),
+    (
+        "top_categories 0",
+        CI.replace("top_categories: 10", "top_categories: 0"),
+        r"key 'data_understanding\.top_categories'",
+    ),
+    (
+        "seed 2**32",
+        CI.replace("seed: 7", "seed: 4294967296"),
+        r"key 'seed' must be an integer in 0\.\.2\*\*32-1",
+    ),
+    (
+        "split seed 2**32",
+        _prep("seed: 4294967296"),
+        r"key 'preprocessing\.seed': a seed must be -1 .* or in 0\.\.2\*\*32-1",
+    ),
+    (
+        "shop seed 2**32",
+        CI.replace("n_days: 30", "n_days: 30\n    seed: 4294967296"),
+        r"key 'data\.synthetic\.seed' must be an integer in 0\.\.2\*\*32-1",
+    ),
+    (
+        "duplicate top-level key",
+        CI + "seed: 8\n",
+        r"not valid YAML: duplicate key 'seed' on line \d+ \(first given on line 4\)",
+    ),
+    (
+        "duplicate nested key",
+        CI.replace("  n_trials: 4\n", "  n_trials: 4\n  n_trials: 5\n"),
+        r"duplicate key 'n_trials' on line \d+",
+    ),
+    (
+        "float written 1e-3",
+        _mc("alpha: 1e-3"),
+        r"key 'model_comparison\.alpha' must be of type float .*got '1e-3' \(str\) \(YAML reads "
+        r"1e-3 as text: write 1\.0e-3\)",
+    ),
+    (
+        "run name with a newline",
+        CI.replace("run_name: ci", 'run_name: "ci\\n"'),
+        r"key 'run_name' must be a folder-safe name .*got 'ci\\n'",
+    ),
+    (
+        "run name with a tab",
+        CI.replace("run_name: ci", 'run_name: "c\\ti"'),
+        r"key 'run_name' must be a folder-safe name",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, text, pattern", BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
+def test_bad_values_are_refused_naming_file_key_and_allowed(tmp_path, name, text, pattern):
+    import re
+
+    msg = _check(tmp_path, text)
+    assert re.search(pattern, msg), msg
+
+
+def test_a_label_naming_an_unknown_model(tmp_path):
+    text = "run_name: x\nmodel_comparison:\n  models: [a]\n  model_params: {a: {model: nope}}\n"
+    msg = _check(tmp_path, text)
+    assert "key 'model_comparison.model_params.a.model': unknown model 'nope'" in msg
+
+
+def test_bare_models_list_keeps_only_its_own_notebook_defaults(tmp_path):
+    """Observed: `models: [popularity, als]` failed on default model_params the user never wrote."""
+    p = tmp_path / "p.yaml"
+    p.write_text("run_name: bare\nmodel_comparison:\n  models: [popularity, als]\n")
+    s = load_params(p)
+    values = s.notebook_values("03_model_comparison")
+    assert values["models"] == ["popularity", "als"]
+    assert values["model_params"] == {}
+    assert set(values["search_space"]) == {"als"}
+    assert values["n_trials_per_model"] == {}
+    # what the notebook does with them works
+    from recnb.evaluation import model_specs
+    from recnb.tuning import parse_space
+
+    specs = model_specs(values["models"], values["model_params"])
+    assert [sp.label for sp in specs] == ["popularity", "als"]
+    parse_space("als", values["search_space"]["als"])
+    # keys the user wrote are passed as written
+    p.write_text(
+        "run_name: bare\nmodel_comparison:\n  models: [popularity, als]\n  search_space: {}\n"
+    )
+    assert load_params(p).notebook_values("03_model_comparison")["search_space"] == {}
+
+
+def test_params_file_that_is_a_folder_or_not_text(tmp_path, capsys):
+    d = tmp_path / "folder.yaml"
+    d.mkdir()
+    assert main(["check", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a directory, not a params file" in err
+    b = tmp_path / "binary.yaml"
+    b.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    assert main(["check", str(b)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a text file" in err and str(b) in err
+    n = tmp_path / "nul.yaml"
+    n.write_bytes(b"run_name: x\x00\n")
+    assert main(["check", str(n)]) == 2
+    assert "not a text file" in capsys.readouterr().err
+
+
+def test_reports_dir_that_is_a_file(tmp_path, capsys):
+    f = tmp_path / "reports"
+    f.write_text("not a folder")
+    p = tmp_path / "p.yaml"
+    p.write_text("run_name: x\nstages: [01_data_understanding]\n")
+    assert main(["run", str(p), "--reports-dir", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--reports-dir {f} is a file, not a folder" in err
+
+
+def test_empty_stages_is_an_error_in_check_and_run(tmp_path, capsys):
+    """Observed: `stages: []` ran nothing and exited 0."""
+    p = tmp_path / "p.yaml"
+    p.write_text("run_name: x\nstages: []\n")
+    assert main(["check", str(p)]) == 2
+    assert "key 'stages' is empty, so nothing would run" in capsys.readouterr().err
+    assert main(["run", str(p), "--reports-dir", str(tmp_path / "r")]) == 2
+    assert "nothing would run" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_shipped_params_files_pass(capsys):
+    for f in sorted((REPO_ROOT / "params").glob("*.yaml")):
+        assert main(["check", str(f)]) == 0, capsys.readouterr().err
