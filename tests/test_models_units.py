@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from recnb.interactions import Interactions
 from recnb.models import REGISTRY, Recommender, hyperparameters, make_model, model_capabilities
+from recnb.models.base import MissingModelFileError, ModelFileError
 from recnb.models.content import product_vectors
 from recnb.models.ease import EaseMemoryError
 from recnb.models.knn import top_similar, weight_rows
@@ -183,20 +185,97 @@ def test_features_override_is_checked():
 def test_load_refuses_foreign_or_missing_files(tmp_path):
     inter, _ = checkerboard()
     model = build("popularity").fit(inter)
-    with pytest.raises(FileNotFoundError, match="model.json"):
+    with pytest.raises(MissingModelFileError, match="no such folder") as err:
         Recommender.load(tmp_path / "nothing")
+    assert isinstance(err.value, FileNotFoundError)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="model.json: missing"):
+        Recommender.load(tmp_path / "empty")
     folder = model.save(tmp_path / "m")
     info = json.loads((folder / "model.json").read_text())
     with pytest.raises(TypeError, match="PopularityRecommender"):
         REGISTRY["ease"].load(folder)
     info["model"] = "no_such_model"
     (folder / "model.json").write_text(json.dumps(info))
-    with pytest.raises(KeyError, match="no_such_model"):
+    with pytest.raises(ModelFileError, match="model.json: model 'no_such_model' is not registered"):
         Recommender.load(folder)
     info["format"] = "pickle"
     (folder / "model.json").write_text(json.dumps(info))
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(ModelFileError, match="model.json: format 'pickle'"):
         Recommender.load(folder)
+    info["format"] = "recnb-model/1"  # the format before checksums
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelFileError, match="without checksums"):
+        Recommender.load(folder)
+    (folder / "model.json").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ModelFileError, match="not a text file"):
+        Recommender.load(folder)
+    (folder / "model.json").write_text("[1, 2]")
+    with pytest.raises(ModelFileError, match="expected a JSON object"):
+        Recommender.load(folder)
+
+
+def test_load_rejects_the_issue_cases(tmp_path):
+    # issue 9: a model.json with n_neighbors "lots" loaded and recommended; a damaged state.npz
+    # ended in BadZipFile, a "pickled data" message, a numpy shape error or an AttributeError
+    inter, _ = checkerboard()
+    model = build("item_knn").fit(inter)
+    folder = model.save(tmp_path / "knn")
+    good = (folder / "model.json").read_text()
+    info = json.loads(good)
+    info["params"]["n_neighbors"] = "lots"
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelFileError, match="item_knn: n_neighbors must be an int, got 'lots'"):
+        Recommender.load(folder)
+    info["params"]["n_neighbors"] = 0
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelFileError, match="n_neighbors must be an int >= 1"):
+        Recommender.load(folder)
+    (folder / "model.json").write_text(good)
+    # a consistent rewrite (checksums and recorded shapes updated) of a wrong-sized similarity
+    # matrix is caught when the state is put together, not as a numpy error at recommend time
+    sim = model.similarity_
+    model.similarity_ = sp.csr_matrix(sim[:-1, :-1])
+    folder2 = model.save(tmp_path / "knn2")
+    with pytest.raises(ModelFileError, match="state.npz: the saved state does not make a working"):
+        Recommender.load(folder2)
+    model.similarity_ = sim
+    assert Recommender.load(folder).recommend(["c0"], k=2).shape == (2, 4)
+
+
+def test_save_records_checksums_dtypes_and_shapes(tmp_path):
+    inter, _ = checkerboard()
+    model = build("pure_svd").fit(inter)
+    folder = model.save(tmp_path / "m")
+    info = json.loads((folder / "model.json").read_text())
+    assert info["format"] == "recnb-model/2"
+    data = (folder / "state.npz").read_bytes()
+    assert info["state_npz"] == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert info["arrays"]["item_factors_"] == {
+        "dtype": "<f4",
+        "shape": list(model.item_factors_.shape),
+    }
+    assert info["arrays"]["seen___indptr"]["shape"] == [inter.n_customers + 1]
+    assert len(info["state_sha256"]) == 64
+
+
+def test_check_params_types_from_annotations():
+    # the annotations of __init__ are the types: every model, including ones added later
+    for name, params, match in [
+        ("item_knn", {"n_neighbors": "lots"}, "n_neighbors must be an int, got 'lots'"),
+        ("item_knn", {"n_neighbors": 5.0}, "n_neighbors must be an int"),
+        ("als", {"use_cg": 1}, "use_cg must be a bool"),
+        ("ease", {"l2": "high"}, "l2 must be a number"),
+        ("trending", {"half_life_days": "week"}, "half_life_days must be a number or None"),
+        ("popularity", {"by": 3}, "by must be a str"),
+        ("random", {"random_state": "seven"}, "random_state must be an int or None"),
+        ("random", {"random_state": -1}, "random_state must be None or an int >= 0"),
+        ("random", {"batch_size": True}, "batch_size must be an int or None"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            make_model(name, **params).check_params()
+    make_model("ease", l2=5).check_params()  # an int is a number
+    make_model("trending", half_life_days=None, random_state=np.int64(3)).check_params()
 
 
 def test_save_refuses_unwritable_state(tmp_path):

@@ -1,18 +1,47 @@
-"""Deterministic top-k selection on a dense block of scores.
+"""Deterministic top-k selection on dense blocks of scores, and the pieces of the chunked scoring loop.
 
-One function, :func:`topk_dense`, used by every model's batched recommendation: it picks the ``k``
-highest scores per row, treats ``-inf`` as "not available", and breaks ties by the lower column index,
-so the same scores always give the same list whatever the batch composition.
+:func:`topk_dense` is used by every model's batched recommendation: it picks the ``k`` highest
+scores per row, treats ``-inf`` as "not available", and breaks ties by the lower column index, so the
+same scores always give the same list whatever the batch composition.
+
+The scoring loop of :class:`~recnb.models.base.Recommender` cuts the customers into chunks of about
+``CHUNK_BUDGET`` scores (:func:`chunk_bounds`), so that a chunk stays in a core's cache while it is
+scored, masked (:func:`mask_csr_rows`) and selected, and runs the chunks on :func:`scoring_threads`
+worker threads (numpy and BLAS release the GIL) with BLAS at one thread each.
+
+Tie order (the contract every path keeps): higher score first; among equal scores the lower column
+(product) index first; ``-inf`` never returned; rows with fewer than ``k`` finite scores padded with
+index -1 and score ``nan``.
 """
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
+
 import numpy as np
 
-__all__ = ["GROUP", "topk_dense"]
+__all__ = [
+    "CHUNK_BUDGET",
+    "GROUP",
+    "SELECT_BUDGET",
+    "THREADS_ENV",
+    "chunk_bounds",
+    "mask_csr_rows",
+    "scoring_threads",
+    "topk_dense",
+]
 
 #: columns per group in the grouped pre-selection used for wide score blocks
 GROUP = 64
+#: float32 scores per chunk of the scoring loop (16 MB): enough customers per score product that
+#: BLAS packs the product factors once for many rows
+CHUNK_BUDGET = 1 << 22
+#: float32 scores selected at a time inside :func:`topk_dense` (1 MB): the rows of a wide block are
+#: read once for their group maxima, then again at scattered columns, so they should stay in L2
+SELECT_BUDGET = 1 << 18
+#: environment variable that fixes the number of scoring threads (an int >= 1)
+THREADS_ENV = "RECNB_SCORING_THREADS"
 
 
 def topk_dense(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -46,9 +75,23 @@ def topk_dense(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if n_cols == 0:
         return np.full((n_rows, k), -1, np.int64), np.full((n_rows, k), np.nan, np.float32)
 
-    if kk * GROUP * 4 <= n_cols:
+    if kk * GROUP * 4 > n_cols:
+        return _topk_partition(scores, kk, k)
+    # wide rows: the grouped pre-selection, a cache-sized chunk of rows at a time (it reads the
+    # block once for the group maxima, then again at scattered columns)
+    step = max(1, SELECT_BUDGET // n_cols)
+    if n_rows <= step:
         return _topk_grouped(scores, kk, k)
-    return _topk_partition(scores, kk, k)
+    idx = np.empty((n_rows, k), np.int64)
+    val = np.empty((n_rows, k), np.float32)
+    for start in range(0, n_rows, step):
+        stop = min(n_rows, start + step)
+        idx[start:stop], val[start:stop] = _topk_grouped(scores[start:stop], kk, k)
+    return idx, val
+
+
+def _nan_error() -> ValueError:
+    return ValueError("topk_dense: scores contain NaN; a model must return finite scores or -inf")
 
 
 def _topk_partition(scores: np.ndarray, kk: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +105,7 @@ def _topk_partition(scores: np.ndarray, kk: int, k: int) -> tuple[np.ndarray, np
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)).copy()
     vals = np.take_along_axis(scores, part, axis=1)
     if np.isnan(scores).any():
-        raise ValueError(
-            "topk_dense: scores contain NaN; a model must return finite scores or -inf"
-        )
+        raise _nan_error()
     # threshold = k-th largest value per row; the selection is ambiguous only where more than
     # kk columns reach it (a tie at the boundary) or where it is -inf (fewer than kk available)
     thr = vals.min(axis=1)
@@ -130,25 +171,98 @@ def _topk_grouped(scores: np.ndarray, kk: int, k: int) -> tuple[np.ndarray, np.n
     )
     gmax = body.max(axis=1)
     if np.isnan(gmax).any():
-        raise ValueError(
-            "topk_dense: scores contain NaN; a model must return finite scores or -inf"
-        )
+        raise _nan_error()
     top_groups = np.argpartition(-gmax, kk - 1, axis=1)[:, :kk]
     t = np.take_along_axis(gmax, top_groups, axis=1).min(axis=1)
     ambiguous = (np.count_nonzero(gmax >= t[:, None], axis=1) > kk) | np.isneginf(t)
-    cols = (top_groups[:, :, None] + n_groups * np.arange(GROUP)[None, None, :]).reshape(n_rows, -1)
+    # with the groups in increasing order, columns g + n_groups * i listed by (i, g) increase:
+    # the inner tie-break by position is then the tie-break by column index, with no sort
+    top_groups.sort(axis=1)
+    cols = (top_groups[:, None, :] + n_groups * np.arange(GROUP)[None, :, None]).reshape(n_rows, -1)
     tail = np.arange(n_groups * GROUP, n_cols)
     if len(tail):
         cols = np.hstack([cols, np.broadcast_to(tail, (n_rows, len(tail)))])
-    cols.sort(axis=1)  # the inner tie-break by position must be the tie-break by column index
     vals = np.take_along_axis(scores, cols, axis=1)
-    if np.isnan(vals).any():
-        raise ValueError(
-            "topk_dense: scores contain NaN; a model must return finite scores or -inf"
-        )
-    sub_idx, val = topk_dense(vals, k)
+    sub_idx, val = _topk_partition(vals, kk, k)  # raises on NaN in the tail
     idx = np.where(sub_idx >= 0, np.take_along_axis(cols, np.maximum(sub_idx, 0), axis=1), -1)
     redo = np.flatnonzero(ambiguous)
     if len(redo):
         idx[redo], val[redo] = _topk_partition(scores[redo], kk, k)
     return idx, val
+
+
+def mask_csr_rows(
+    scores: np.ndarray, indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray
+) -> None:
+    """Set ``scores[r, j] = -inf`` for every stored entry ``j`` of CSR row ``rows[r]``, in place.
+
+    The same as ``scores[r, m[rows].indices] = -inf`` for a CSR matrix ``m`` with these
+    ``indptr``/``indices``, without building the row slice (scipy's row indexing costs more than
+    the scatter itself on a small chunk).
+    """
+    starts = indptr[rows]
+    counts = indptr[rows + 1] - starts
+    total = int(counts.sum())
+    if total == 0:
+        return
+    r = np.repeat(np.arange(len(rows)), counts)
+    offsets = np.cumsum(counts) - counts
+    pos = np.arange(total) - np.repeat(offsets - starts, counts)
+    scores[r, indices[pos]] = -np.inf
+
+
+def chunk_bounds(n: int, step: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` chunks of ``step`` rows covering ``range(n)``, never a lone last row.
+
+    A one-row chunk makes BLAS take its matrix-vector path, whose rounding differs from the
+    matrix-matrix path of the other chunks; when ``n`` leaves one row over, the last two chunks
+    share it out so every customer's scores come from the same kind of product.
+    """
+    step = max(1, int(step))
+    bounds = [(s, min(n, s + step)) for s in range(0, n, step)]
+    if step > 1 and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        (a, _), (_, d) = bounds[-2], bounds[-1]
+        mid = a + (d - a + 1) // 2
+        bounds[-2:] = [(a, mid), (mid, d)]
+    return bounds
+
+
+def scoring_threads() -> int:
+    """Worker threads for chunked scoring.
+
+    ``RECNB_SCORING_THREADS`` when set; otherwise the number of BLAS threads in effect (so a
+    process that limited BLAS to one thread, e.g. one of several parallel tuning workers, scores
+    on one thread too), at most the CPUs this process may use.
+    """
+    raw = os.environ.get(THREADS_ENV)
+    if raw is not None and raw.strip():
+        try:
+            n = int(raw)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"{THREADS_ENV}={raw!r}: expected an int >= 1")
+        return n
+    return max(1, min(_usable_cpus(), _blas_threads()))
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():  # noqa: ANN202 - threadpoolctl's controller type
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
+def _blas_threads() -> int:
+    try:
+        libs = _blas_controller().lib_controllers
+        return max((int(lib.num_threads) for lib in libs), default=1)
+    except Exception:  # noqa: BLE001 - an introspection failure must not stop scoring
+        return 1
