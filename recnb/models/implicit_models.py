@@ -44,6 +44,8 @@ __all__ = ["ImplicitALS", "ImplicitBPR"]
 class _ImplicitFactorization(Recommender):
     """Shared fitting and scoring of the ``implicit`` factor models."""
 
+    parallel_scoring: ClassVar[bool] = True  # _score is a read-only dot product
+
     def _check_params(self) -> None:
         """Checks of the hyperparameters both adapters share (subclasses add their own)."""
         who = type(self).__name__

@@ -91,6 +91,7 @@ class LightFMRecommender(Recommender):
 
     can_explain: ClassVar[bool] = True
     serves_cold_products: ClassVar[bool] = True
+    parallel_scoring: ClassVar[bool] = True  # _score is a read-only dot product plus biases
 
     def __init__(
         self,

@@ -17,7 +17,6 @@ index -1 and score ``nan``.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 import numpy as np
 
@@ -212,27 +211,32 @@ def mask_csr_rows(
 
 
 def chunk_bounds(n: int, step: int) -> list[tuple[int, int]]:
-    """``[start, stop)`` chunks of ``step`` rows covering ``range(n)``, never a lone last row.
+    """``[start, stop)`` chunks of at most ``step`` rows covering ``range(n)``, balanced in size.
 
-    A one-row chunk makes BLAS take its matrix-vector path, whose rounding differs from the
-    matrix-matrix path of the other chunks; when ``n`` leaves one row over, the last two chunks
-    share it out so every customer's scores come from the same kind of product.
+    ``ceil(n / step)`` chunks whose sizes differ by at most one, rather than full chunks and a
+    small remainder: BLAS picks its kernel by the matrix sizes (matrix-vector for one row, a
+    "small matrix" kernel for a few), and those round differently from the matrix-matrix kernel
+    of the other chunks. Balanced chunks keep every chunk at least half a ``step``, so every
+    customer's scores come from the same kind of product (a request for fewer than ``step``
+    customers is one chunk). A step of 2 never leaves a lone row (3 rows make one chunk); a
+    step of 1 is taken as asked.
     """
     step = max(1, int(step))
-    bounds = [(s, min(n, s + step)) for s in range(0, n, step)]
-    if step > 1 and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
-        (a, _), (_, d) = bounds[-2], bounds[-1]
-        mid = a + (d - a + 1) // 2
-        bounds[-2:] = [(a, mid), (mid, d)]
-    return bounds
+    if n <= 0:
+        return []
+    count = -(-n // step)
+    while step > 1 and count > 1 and n // count < 2:
+        count -= 1
+    size, extra = divmod(n, count)
+    edges = np.concatenate([[0], np.cumsum([size + 1] * extra + [size] * (count - extra))])
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
 def scoring_threads() -> int:
-    """Worker threads for chunked scoring.
+    """Worker threads for chunked scoring: ``RECNB_SCORING_THREADS``, else the usable CPUs.
 
-    ``RECNB_SCORING_THREADS`` when set; otherwise the number of BLAS threads in effect (so a
-    process that limited BLAS to one thread, e.g. one of several parallel tuning workers, scores
-    on one thread too), at most the CPUs this process may use.
+    The lists do not depend on it. A process that runs beside others on the same cores (e.g. one
+    of several parallel tuning workers) should set ``RECNB_SCORING_THREADS=1``.
     """
     raw = os.environ.get(THREADS_ENV)
     if raw is not None and raw.strip():
@@ -243,26 +247,7 @@ def scoring_threads() -> int:
         if n < 1:
             raise ValueError(f"{THREADS_ENV}={raw!r}: expected an int >= 1")
         return n
-    return max(1, min(_usable_cpus(), _blas_threads()))
-
-
-def _usable_cpus() -> int:
     try:
-        return len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not on Linux
         return os.cpu_count() or 1
-
-
-@lru_cache(maxsize=1)
-def _blas_controller():  # noqa: ANN202 - threadpoolctl's controller type
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController().select(user_api="blas")
-
-
-def _blas_threads() -> int:
-    try:
-        libs = _blas_controller().lib_controllers
-        return max((int(lib.num_threads) for lib in libs), default=1)
-    except Exception:  # noqa: BLE001 - an introspection failure must not stop scoring
-        return 1
