@@ -31,14 +31,16 @@ __all__ = [
     "topk_dense",
 ]
 
-#: columns per group in the grouped pre-selection used for wide score blocks
-GROUP = 64
+#: columns per group in the grouped pre-selection used for wide score blocks (16: fewer
+#: candidates to re-rank than with larger groups, for a slightly longer list of group maxima;
+#: the fastest of 8-128 in benchmarks/bench_topk.py's setting)
+GROUP = 16
 #: float32 scores per chunk of the scoring loop (16 MB): enough customers per score product that
 #: BLAS packs the product factors once for many rows
 CHUNK_BUDGET = 1 << 22
-#: float32 scores selected at a time inside :func:`topk_dense` (1 MB): the rows of a wide block are
-#: read once for their group maxima, then again at scattered columns, so they should stay in L2
-SELECT_BUDGET = 1 << 18
+#: float32 scores selected at a time inside :func:`topk_dense` (16 MB, as a chunk of the scoring
+#: loop): larger blocks, e.g. from models that score 32 MB at once, are selected in row chunks
+SELECT_BUDGET = 1 << 22
 #: environment variable that fixes the number of scoring threads (an int >= 1)
 THREADS_ENV = "RECNB_SCORING_THREADS"
 
@@ -76,8 +78,7 @@ def topk_dense(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
     if kk * GROUP * 4 > n_cols:
         return _topk_partition(scores, kk, k)
-    # wide rows: the grouped pre-selection, a cache-sized chunk of rows at a time (it reads the
-    # block once for the group maxima, then again at scattered columns)
+    # wide rows: the grouped pre-selection, a chunk of rows at a time
     step = max(1, SELECT_BUDGET // n_cols)
     if n_rows <= step:
         return _topk_grouped(scores, kk, k)
@@ -172,7 +173,8 @@ def _topk_grouped(scores: np.ndarray, kk: int, k: int) -> tuple[np.ndarray, np.n
     if np.isnan(gmax).any():
         raise _nan_error()
     top_groups = np.argpartition(-gmax, kk - 1, axis=1)[:, :kk]
-    t = np.take_along_axis(gmax, top_groups, axis=1).min(axis=1)
+    row_start = np.arange(n_rows)[:, None]
+    t = gmax.ravel()[top_groups + row_start * n_groups].min(axis=1)
     ambiguous = (np.count_nonzero(gmax >= t[:, None], axis=1) > kk) | np.isneginf(t)
     # with the groups in increasing order, columns g + n_groups * i listed by (i, g) increase:
     # the inner tie-break by position is then the tie-break by column index, with no sort
@@ -181,7 +183,7 @@ def _topk_grouped(scores: np.ndarray, kk: int, k: int) -> tuple[np.ndarray, np.n
     tail = np.arange(n_groups * GROUP, n_cols)
     if len(tail):
         cols = np.hstack([cols, np.broadcast_to(tail, (n_rows, len(tail)))])
-    vals = np.take_along_axis(scores, cols, axis=1)
+    vals = scores.ravel()[cols + row_start * n_cols]
     sub_idx, val = _topk_partition(vals, kk, k)  # raises on NaN in the tail
     idx = np.where(sub_idx >= 0, np.take_along_axis(cols, np.maximum(sub_idx, 0), axis=1), -1)
     redo = np.flatnonzero(ambiguous)
