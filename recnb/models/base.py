@@ -12,11 +12,15 @@ implements only
 - ``_score(customer_idx)``: dense float32 scores of shape ``(len(customer_idx), n_products)`` for
   one batch of customers (never the whole catalogue for all customers at once), or its own
   ``_topk(customer_idx, k, exclude_seen, candidates)`` when a library does top-k faster;
-- optionally ``_explain(customer_idx, product_idx)`` (and set ``can_explain = True``).
+- optionally ``_explain(customer_idx, product_idx)`` (and set ``can_explain = True``);
+- optionally ``_check_params()`` (ranges and choices of its hyperparameters; their types are checked
+  from the ``__init__`` annotations) and ``_check_state()`` (consistency of a loaded state);
+- optionally ``parallel_scoring = True`` when ``_score`` only reads fitted state, so chunks of
+  customers may be scored on several threads at once.
 
-Rules (scikit-learn conventions): hyperparameters are ``__init__`` arguments stored unchanged;
-``random_state`` is turned into ``numpy.random.default_rng(random_state)`` inside :meth:`fit`, so
-fitting twice gives the same model; :meth:`fit` returns ``self``.
+Rules (scikit-learn conventions): hyperparameters are ``__init__`` arguments stored unchanged and
+annotated with their types; ``random_state`` is turned into ``numpy.random.default_rng(random_state)``
+inside :meth:`fit`, so fitting twice gives the same model; :meth:`fit` returns ``self``.
 
 Who gets what
 -------------
@@ -31,8 +35,11 @@ Who gets what
 - ``serves_cold_products`` says whether a product without training interactions can reach a list
   (only through product features); the report prints both flags per model.
 
-Saved models are a folder with ``model.json`` (registry name, class, ``get_params()``, scalar state)
-and ``state.npz`` (arrays, loaded with ``allow_pickle=False``): nothing is ever unpickled.
+Saved models are a folder with ``model.json`` (registry name, class, ``get_params()``, scalar state,
+the name, dtype and shape of every array, the size and sha256 of ``state.npz``) and ``state.npz``
+(arrays, loaded with ``allow_pickle=False``): nothing is ever unpickled, and :meth:`Recommender.load`
+checks everything before it returns a model; a damaged or mismatched file raises
+:class:`ModelFileError` naming the file and the fault.
 """
 
 from __future__ import annotations

@@ -4,10 +4,15 @@
 scores per row, treats ``-inf`` as "not available", and breaks ties by the lower column index, so the
 same scores always give the same list whatever the batch composition.
 
-The scoring loop of :class:`~recnb.models.base.Recommender` cuts the customers into chunks of about
-``CHUNK_BUDGET`` scores (:func:`chunk_bounds`), so that a chunk stays in a core's cache while it is
-scored, masked (:func:`mask_csr_rows`) and selected, and runs the chunks on :func:`scoring_threads`
-worker threads (numpy and BLAS release the GIL) with BLAS at one thread each.
+The scoring loop of :class:`~recnb.models.base.Recommender` cuts the customers into balanced chunks
+of about ``CHUNK_BUDGET`` scores (:func:`chunk_bounds`); each chunk is scored by the model, its seen
+items masked (:func:`mask_csr_rows`) and selected before the next one, so memory holds one chunk per
+worker whatever the number of customers. Models with ``parallel_scoring`` run the chunks on
+:func:`scoring_threads` worker threads (numpy and BLAS release the GIL) with BLAS at one thread each.
+
+Wide rows are selected through group maxima: columns ``j, j + G, j + 2G, ...`` (``G`` groups of
+``GROUP`` columns) form a group; one vectorised pass finds each group's maximum, the ``k`` best
+groups hold every top-k score, and only their ``k * GROUP`` columns are ranked exactly.
 
 Tie order (the contract every path keeps): higher score first; among equal scores the lower column
 (product) index first; ``-inf`` never returned; rows with fewer than ``k`` finite scores padded with
