@@ -12,6 +12,8 @@ Protocol
   seed).
 - recnb: ``biased_mf`` with its defaults (weighted-lambda ALS, exact per-row solves batched with
   numpy), one seed; fit time measured on the 80% train part and on all 100,836 ratings.
+- ``--baseline-repo`` adds a row for ``biased_mf`` as another checkout has it (its own defaults),
+  e.g. the code before a change, run in a child process of the same run.
 - ``--tune`` prints how those defaults were chosen: a grid on a validation split carved from the
   train part only (a random 20% of it, seed 43), never the test part. The rule: the cheapest
   configuration (fewest factors, then fewest epochs) whose validation RMSE is within 0.001 of the best.
@@ -20,6 +22,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_biased_mf.py                  # side-by-side table
     .venv/bin/python benchmarks/bench_biased_mf.py --tune           # the validation grid too
+    .venv/bin/python benchmarks/bench_biased_mf.py --baseline-repo /tmp/old-checkout
     .venv/bin/python benchmarks/bench_biased_mf.py --data /path/to/ml-latest-small
 
 Fit times depend on the machine and on what else runs on it (the load is printed); compare rows
@@ -30,7 +33,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +45,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
+if str(REPO) not in sys.path and "--child" not in sys.argv:
     sys.path.insert(0, str(REPO))
 
 from recnb.interactions import Interactions  # noqa: E402
@@ -108,21 +113,63 @@ def predict_recnb(model, df: pd.DataFrame) -> np.ndarray:
     return model.predict(df["userId"].to_numpy(), df["movieId"].to_numpy())
 
 
-def run_surprise(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict | None:
+def run_surprise(
+    train: pd.DataFrame, test: pd.DataFrame, everything: pd.DataFrame, seed: int
+) -> dict | None:
     try:
         from surprise import SVD, Dataset, Reader
     except ImportError:
         return None
-    data = Dataset.load_from_df(train, Reader(rating_scale=(0.5, 5.0)))
-    trainset = data.build_full_trainset()
-    algo = SVD(random_state=seed, **SURPRISE_DEFAULTS)
-    t = time.perf_counter()
-    algo.fit(trainset)
-    secs = time.perf_counter() - t
+
+    def fit(df: pd.DataFrame) -> tuple[object, float]:
+        trainset = Dataset.load_from_df(df, Reader(rating_scale=(0.5, 5.0))).build_full_trainset()
+        algo = SVD(random_state=seed, **SURPRISE_DEFAULTS)
+        t = time.perf_counter()
+        algo.fit(trainset)
+        return algo, time.perf_counter() - t
+
+    algo, secs = fit(train)
+    secs_all = fit(everything)[1]
     rows = test[["userId", "movieId", "rating"]].itertuples(index=False, name=None)
     pred = np.array([p.est for p in algo.test(list(rows))])
     rmse, mae = errors(pred, test["rating"].to_numpy())
-    return {"fit_s": secs, "rmse": rmse, "mae": mae}
+    return {"fit_s": secs, "fit_all_s": secs_all, "rmse": rmse, "mae": mae}
+
+
+def run_baseline(repo: Path, args: argparse.Namespace) -> dict:
+    """``biased_mf`` with its defaults from another checkout, in a child process."""
+    cmd = [sys.executable, __file__, "--child", "--seed", str(args.seed)]
+    if args.data is not None:
+        cmd += ["--data", str(args.data)]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["?"])[-1][:160]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def child(args: argparse.Namespace) -> None:
+    """Fit and score ``biased_mf`` with the defaults of the checkout on PYTHONPATH."""
+    ratings = read_ratings(args.data or default_data())
+    train, test = random_split(ratings, 0.2, args.seed)
+    model, secs = fit_recnb(train, args.seed)
+    secs_all = fit_recnb(ratings, args.seed)[1]
+    rmse, mae = errors(predict_recnb(model, test), test["rating"].to_numpy())
+    params = model.get_params()
+    print(
+        json.dumps(
+            {
+                "fit_s": secs,
+                "fit_all_s": secs_all,
+                "rmse": rmse,
+                "mae": mae,
+                **{
+                    k: params[k]
+                    for k in ("n_factors", "n_epochs", "regularization", "bias_regularization")
+                },
+            }
+        )
+    )
 
 
 def tune(train: pd.DataFrame, seed: int) -> dict:
@@ -153,13 +200,28 @@ def tune(train: pd.DataFrame, seed: int) -> dict:
     return {k: chosen[k].item() for k in keys}
 
 
+def _git_rev(repo: Path) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.strip() or repo.name
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=None, help="the ml-latest-small folder")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--repeats", type=int, default=3, help="fit-time repeats (median shown)")
     p.add_argument("--tune", action="store_true", help="print the validation grid")
+    p.add_argument("--baseline-repo", type=Path, default=None, help="another recnb checkout")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.child:
+        child(args)
+        return
 
     ratings = read_ratings(args.data or default_data())
     train, test = random_split(ratings, 0.2, args.seed)
@@ -196,7 +258,24 @@ def main(argv: list[str] | None = None) -> None:
             "MAE": mae,
         }
     )
-    peer = [run_surprise(train, test, args.seed + s) for s in range(3)]
+    if args.baseline_repo is not None:
+        base = run_baseline(args.baseline_repo.resolve(), args)
+        if "error" in base:
+            print(f"baseline checkout failed: {base['error']}")
+        else:
+            rows.append(
+                {
+                    "model": f"recnb biased_mf @ {_git_rev(args.baseline_repo)}",
+                    "settings": f"its defaults: {base['n_factors']} factors, "
+                    f"{base['n_epochs']} epochs, reg {base['regularization']:g}, "
+                    f"bias reg {base['bias_regularization']:g}",
+                    "fit s (train)": base["fit_s"],
+                    "fit s (all 100,836)": base["fit_all_s"],
+                    "RMSE": base["rmse"],
+                    "MAE": base["mae"],
+                }
+            )
+    peer = [run_surprise(train, test, ratings, args.seed + s) for s in range(3)]
     if peer[0] is None:
         print("Surprise (scikit-surprise) is not installed: no peer row")
     else:
@@ -205,14 +284,17 @@ def main(argv: list[str] | None = None) -> None:
                 "model": "Surprise SVD (Funk-SVD, SGD)",
                 "settings": "defaults: 100 factors, 20 epochs, lr 0.005, reg 0.02; mean of 3 seeds",
                 "fit s (train)": float(np.median([r["fit_s"] for r in peer])),
-                "fit s (all 100,836)": float("nan"),
+                "fit s (all 100,836)": float(np.median([r["fit_all_s"] for r in peer])),
                 "RMSE": float(np.mean([r["rmse"] for r in peer])),
                 "MAE": float(np.mean([r["mae"] for r in peer])),
             }
         )
         spread = [r["rmse"] for r in peer]
         print(f"Surprise SVD RMSE per seed: {', '.join(f'{x:.4f}' for x in spread)}")
-    print("\n## test ratings: RMSE / MAE (lower is better); fit time median of repeats")
+    print(
+        "\n## test ratings: RMSE / MAE (lower is better); fit seconds: median of repeats "
+        "(recnb, Surprise), one fit (baseline checkout)"
+    )
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     load = os.getloadavg()
