@@ -58,7 +58,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from threadpoolctl import threadpool_limits
 
 from recnb.interactions import Interactions
 from recnb.io import write_json, write_with
@@ -67,6 +66,7 @@ from recnb.models.topk import (
     CHUNK_BUDGET,
     chunk_bounds,
     mask_csr_rows,
+    one_blas_thread,
     scoring_threads,
     topk_dense,
 )
@@ -568,7 +568,7 @@ class Recommender(BaseEstimator):
             return out_idx, out_val
         # small chunks: BLAS threads would only wait on each other, the workers share the cores
         workers = min(scoring_threads(), len(bounds))
-        with threadpool_limits(1, "blas"):
+        with one_blas_thread():
             if workers == 1:
                 for bound in bounds:
                     run(bound)

@@ -25,13 +25,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.extmath import randomized_svd
-from threadpoolctl import threadpool_limits
 
 from recnb.interactions import Interactions
 from recnb.models._checks import check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register
-from recnb.models.topk import scoring_threads
+from recnb.models.topk import one_blas_thread, scoring_threads
 
 __all__ = ["BiasedMF", "PureSVD"]
 
@@ -330,7 +329,7 @@ class BiasedMF(Recommender):
         with contextlib.ExitStack() as stack:
             pool = None
             if workers > 1:
-                stack.enter_context(threadpool_limits(1, "blas"))
+                stack.enter_context(one_blas_thread())
                 pool = stack.enter_context(ThreadPoolExecutor(workers))
             for _ in range(int(self.n_epochs)):
                 p, bu = _als_side(by_customer, r.shape[0], q, bi, mu, reg, breg, pool)

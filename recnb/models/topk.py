@@ -21,9 +21,12 @@ index -1 and score ``nan``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from functools import lru_cache
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "CHUNK_BUDGET",
@@ -32,6 +35,7 @@ __all__ = [
     "THREADS_ENV",
     "chunk_bounds",
     "mask_csr_rows",
+    "one_blas_thread",
     "scoring_threads",
     "topk_dense",
 ]
@@ -258,3 +262,18 @@ def scoring_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not on Linux
         return os.cpu_count() or 1
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """A context in which BLAS runs on one thread (for work spread over worker threads).
+
+    The same as ``threadpoolctl.threadpool_limits(1, "blas")``, through a controller built once
+    per process (listing the loaded libraries costs milliseconds per call; numpy's BLAS is loaded
+    before any scoring).
+    """
+    return _controller().limit(limits=1, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _controller() -> ThreadpoolController:
+    return ThreadpoolController()
