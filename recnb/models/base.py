@@ -566,7 +566,7 @@ class Recommender(BaseEstimator):
             for bound in bounds:
                 run(bound)
             return out_idx, out_val
-        # small chunks: BLAS threads would only wait on each other, the workers share the cores
+        # the workers share the cores: BLAS threads inside each would oversubscribe them
         workers = min(scoring_threads(), len(bounds))
         with one_blas_thread():
             if workers == 1:
@@ -893,8 +893,17 @@ def _sha256_file(path: Path) -> str:
 
 
 def _sha256_json(obj: Any) -> str:
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    """sha256 of the canonical JSON text of ``obj`` (as it reads back from model.json)."""
+    text = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), allow_nan=False, default=_json_scalar
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def _read_config(path: Path) -> dict[str, Any]:
