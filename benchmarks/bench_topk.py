@@ -271,10 +271,12 @@ def main(argv: list[str] | None = None) -> None:
         for r in rows:
             if r["customers"] != n_c or "error" in r:
                 continue
+            ratio = r["customers_per_s"] / best_peer if peers else None
             print(
                 f"{r['engine']:<18} | {n_c:>9,} | {r['seconds']:>7.2f} | "
-                f"{r['customers_per_s']:>11,.0f} | {r['customers_per_s'] / best_peer:>10.2f}x | "
-                f"{r['scoring_peak_mb']:>15.0f} | {r['peak_rss_mb']:>11.0f}"
+                f"{r['customers_per_s']:>11,.0f} | "
+                + (f"{ratio:>10.2f}x" if ratio is not None else f"{'-':>11}")
+                + f" | {r['scoring_peak_mb']:>15.0f} | {r['peak_rss_mb']:>11.0f}"
             )
     print("(vs implicit: against the faster implicit row of the same size)")
 
