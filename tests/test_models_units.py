@@ -209,6 +209,20 @@ def test_threads_do_not_change_lists(name, rng, monkeypatch):
         np.testing.assert_array_equal(x[1], y[1])
 
 
+def test_transposed_factors_follow_the_attribute(rng):
+    inter = random_interactions(rng)
+    model = build("pure_svd").fit(inter)
+    vt = model._transposed("item_factors_")
+    assert vt.flags.c_contiguous and np.array_equal(vt, model.item_factors_.T)
+    assert model._transposed("item_factors_") is vt  # kept
+    model.item_factors_ = model.item_factors_ * 2
+    np.testing.assert_array_equal(model._transposed("item_factors_"), model.item_factors_.T)
+    cust = np.arange(inter.n_customers - 1)
+    np.testing.assert_array_equal(
+        model._score(cust), model.customer_factors_[cust] @ model.item_factors_.T
+    )
+
+
 def test_worker_errors_reach_the_caller(rng, monkeypatch):
     monkeypatch.setenv("RECNB_SCORING_THREADS", "2")
     inter = random_interactions(rng)

@@ -104,7 +104,7 @@ class PureSVD(Recommender):
         self.customer_factors_ = np.asarray(x @ self.item_factors_, dtype=np.float32)
 
     def _score(self, customer_idx: np.ndarray) -> np.ndarray:
-        return self.customer_factors_[customer_idx] @ self.item_factors_.T
+        return self.customer_factors_[customer_idx] @ self._transposed("item_factors_")
 
     def _explain(self, customer_idx: int, product_idx: int) -> pd.DataFrame:
         row = self.interactions_[customer_idx]
@@ -343,7 +343,7 @@ class BiasedMF(Recommender):
         self.rating_max_ = float(r.data.max())
 
     def _score(self, customer_idx: np.ndarray) -> np.ndarray:
-        s = self.customer_factors_[customer_idx] @ self.item_factors_.T
+        s = self.customer_factors_[customer_idx] @ self._transposed("item_factors_")
         s += self.item_bias_[None, :]
         s += (self.customer_bias_[customer_idx] + np.float32(self.global_mean_))[:, None]
         return s

@@ -213,7 +213,7 @@ class LightFMRecommender(Recommender):
 
     # -- scoring -------------------------------------------------------------------------------
     def _score(self, customer_idx: np.ndarray) -> np.ndarray:
-        s = self.user_repr_[customer_idx] @ self.item_repr_.T
+        s = self.user_repr_[customer_idx] @ self._transposed("item_repr_")
         s += self.item_repr_bias_[None, :]
         s += self.user_repr_bias_[customer_idx, None]
         return s
