@@ -41,8 +41,8 @@ __all__ = [
 ]
 
 #: columns per group in the grouped pre-selection used for wide score blocks (16: fewer
-#: candidates to re-rank than with larger groups, for a slightly longer list of group maxima;
-#: the fastest of 8-128 in benchmarks/bench_topk.py's setting)
+#: candidates to re-rank than with larger groups, for a longer list of group maxima; the fastest
+#: of 8 to 128 when selecting top-10 of 20,000 columns, bench_topk.py's size)
 GROUP = 16
 #: float32 scores per chunk of the scoring loop (16 MB): enough customers per score product that
 #: BLAS packs the product factors once for many rows
