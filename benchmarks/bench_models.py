@@ -1,20 +1,17 @@
-"""Speed of the model layer: fit and recommend time per model, and batched top-k throughput.
+"""Speed of the model layer: fit and recommend time per model.
 
-Part 1 — every registered model is fitted on a synthetic long-tailed matrix (default 20k customers
-x 5k products, about 20 interactions per customer, timestamps and sparse product features) and
-asked for top-10 lists for every customer. Each model runs in its own process, so the peak memory
-column is that model's alone (``ru_maxrss`` of the child, includes the data).
+Every registered model is fitted on a synthetic long-tailed matrix (default 20k customers x 5k
+products, about 20 interactions per customer, timestamps and sparse product features) and asked for
+top-10 lists for every customer. Each model runs in its own process, so the peak memory column is
+that model's alone (``ru_maxrss`` of the child, includes the data).
 
-Part 2 — top-k scoring throughput for 100k customers x 20k products x 64 factors: the base class's
-batched top-k (``Recommender.recommend_indices`` on a factor model with seen-item exclusion) against
-``implicit``'s own batched ``recommend`` on the same factors and seen items, in the same run, each in
-its own process. Memory is the peak RSS growth during scoring over the RSS after setup.
+Top-k scoring throughput beside ``implicit`` (100k customers x 20k products x 64 factors) is
+``benchmarks/bench_topk.py``.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_models.py                 # both parts
-    .venv/bin/python benchmarks/bench_models.py --part fit --models item_knn ease
-    .venv/bin/python benchmarks/bench_models.py --part topk --tp-customers 20000
+    .venv/bin/python benchmarks/bench_models.py
+    .venv/bin/python benchmarks/bench_models.py --models item_knn ease
 
 Numbers depend on the machine and on what else runs on it; compare rows of one run.
 """
@@ -83,32 +80,6 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _current_rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def _reset_peak() -> None:
-    """Reset the kernel's peak-RSS mark (VmHWM) of this process, where Linux allows it."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
-def _hwm_mb() -> float:
-    """Peak RSS since the last reset (VmHWM), MB; falls back to ru_maxrss."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return _peak_rss_mb()
-
-
 def _threads(args: argparse.Namespace) -> int:
     return args.threads if args.threads > 0 else (os.cpu_count() or 1)
 
@@ -141,73 +112,6 @@ def run_one_model(name: str, args: argparse.Namespace) -> dict:
     }
 
 
-def _throughput_data(args: argparse.Namespace):
-    rng = np.random.default_rng(args.seed)
-    n_c, n_p, f = args.tp_customers, args.tp_products, args.factors
-    u = rng.standard_normal((n_c, f), dtype=np.float32) / np.sqrt(f)
-    v = rng.standard_normal((n_p, f), dtype=np.float32)
-    per = 10
-    rows = np.repeat(np.arange(n_c), per)
-    cols = rng.integers(0, n_p, n_c * per)
-    seen = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_c, n_p))
-    seen.sum_duplicates()
-    seen.data[:] = 1.0
-    return u, v, seen
-
-
-def run_topk(engine: str, args: argparse.Namespace) -> dict:
-    """Top-k throughput of one engine (runs in a child process)."""
-    from recnb.interactions import Interactions
-    from recnb.models.base import Recommender
-
-    u, v, seen = _throughput_data(args)
-    n_c = u.shape[0]
-    customers = np.arange(n_c)
-
-    if engine == "recnb":
-
-        class FactorScores(Recommender):
-            """Dot-product scores of given factors (benchmark only)."""
-
-            name = "bench_factors"
-
-            def _fit(self, train, rng):
-                self.customer_factors_ = u
-                self.item_factors_ = v
-
-            def _score(self, customer_idx):
-                return self.customer_factors_[customer_idx] @ self.item_factors_.T
-
-        inter = Interactions(seen, np.arange(n_c).astype(str), np.arange(v.shape[0]).astype(str))
-        model = FactorScores().fit(inter)
-        base = _current_rss_mb()
-        _reset_peak()
-        t = time.perf_counter()
-        idx, _ = model.recommend_indices(customers, k=args.k)
-        secs = time.perf_counter() - t
-    elif engine == "implicit":
-        from implicit.cpu.als import AlternatingLeastSquares
-
-        model = AlternatingLeastSquares(factors=u.shape[1], num_threads=_threads(args))
-        model.user_factors = u
-        model.item_factors = v
-        base = _current_rss_mb()
-        _reset_peak()
-        t = time.perf_counter()
-        idx, _ = model.recommend(customers, seen, N=args.k, filter_already_liked_items=True)
-        secs = time.perf_counter() - t
-    else:
-        raise ValueError(f"unknown engine {engine!r}")
-    np.save(args.out_prefix + f"{engine}.npy", idx[: min(n_c, 2000)])
-    return {
-        "engine": engine,
-        "seconds": secs,
-        "customers_per_s": n_c / secs,
-        "extra_peak_mb": _hwm_mb() - base,
-        "peak_rss_mb": _peak_rss_mb(),
-    }
-
-
 def _child(kind: str, target: str, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, target, *args.passthrough]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -216,10 +120,10 @@ def _child(kind: str, target: str, args: argparse.Namespace) -> dict:
             cmd, capture_output=True, text=True, timeout=args.timeout, env=env, check=False
         )
     except subprocess.TimeoutExpired:
-        return {"model" if kind == "fit" else "engine": target, "error": f"timeout {args.timeout}s"}
+        return {"model": target, "error": f"timeout {args.timeout}s"}
     if out.returncode != 0:
         msg = (out.stderr.strip().splitlines() or ["?"])[-1]
-        return {"model" if kind == "fit" else "engine": target, "error": msg[:120]}
+        return {"model": target, "error": msg[:120]}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -228,7 +132,7 @@ def _table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         if "error" in r:
-            lines.append(f"{r.get('model', r.get('engine'))} | error: {r['error']}")
+            lines.append(f"{r['model']} | error: {r['error']}")
             continue
         lines.append(" | ".join(format(r[key], fmt) for key, _, fmt in cols))
     return "\n".join(lines)
@@ -236,19 +140,14 @@ def _table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--part", choices=["fit", "topk", "all"], default="all")
     p.add_argument("--models", nargs="*", default=None, help="registered names (default: all)")
     p.add_argument("--customers", type=int, default=20_000)
     p.add_argument("--products", type=int, default=5_000)
     p.add_argument("--per-customer", type=float, default=20.0)
-    p.add_argument("--tp-customers", type=int, default=100_000)
-    p.add_argument("--tp-products", type=int, default=20_000)
-    p.add_argument("--factors", type=int, default=64)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--threads", type=int, default=0, help="library threads (0 = all cores)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--timeout", type=float, default=600.0)
-    p.add_argument("--out-prefix", default="/tmp/bench_models_topk_")
     p.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     raw = list(sys.argv[1:] if argv is None else argv)
@@ -259,59 +158,33 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.child:
         kind, target = args.child
-        res = run_one_model(target, args) if kind == "fit" else run_topk(target, args)
-        print(json.dumps(res))
+        print(json.dumps(run_one_model(target, args)))
         return
 
     print(
         f"# bench_models  cores={os.cpu_count()}  load={os.getloadavg()[0]:.1f}  threads={_threads(args)}"
     )
-    if args.part in ("fit", "all"):
-        from recnb.models import REGISTRY
+    from recnb.models import REGISTRY
 
-        names = args.models or sorted(REGISTRY)
-        print(
-            f"\n## fit + recommend (k={args.k}): {args.customers} customers x {args.products} "
-            f"products, ~{args.per_customer:g} interactions per customer"
+    names = args.models or sorted(REGISTRY)
+    print(
+        f"\n## fit + recommend (k={args.k}): {args.customers} customers x {args.products} "
+        f"products, ~{args.per_customer:g} interactions per customer"
+    )
+    rows = [_child("fit", n, args) for n in names]
+    print(
+        _table(
+            rows,
+            [
+                ("model", "model", "<12"),
+                ("fit_s", "fit s", ">8.2f"),
+                ("recommend_s", "recommend s", ">11.2f"),
+                ("customers_per_s", "customers/s", ">11.0f"),
+                ("peak_rss_mb", "peak RSS MB", ">11.0f"),
+            ],
         )
-        rows = [_child("fit", n, args) for n in names]
-        print(
-            _table(
-                rows,
-                [
-                    ("model", "model", "<12"),
-                    ("fit_s", "fit s", ">8.2f"),
-                    ("recommend_s", "recommend s", ">11.2f"),
-                    ("customers_per_s", "customers/s", ">11.0f"),
-                    ("peak_rss_mb", "peak RSS MB", ">11.0f"),
-                ],
-            )
-        )
-    if args.part in ("topk", "all"):
-        print(
-            f"\n## top-{args.k} scoring: {args.tp_customers} customers x {args.tp_products} "
-            f"products x {args.factors} factors, seen items excluded"
-        )
-        rows = [_child("topk", e, args) for e in ("recnb", "implicit")]
-        print(
-            _table(
-                rows,
-                [
-                    ("engine", "engine", "<9"),
-                    ("seconds", "seconds", ">8.2f"),
-                    ("customers_per_s", "customers/s", ">11.0f"),
-                    ("extra_peak_mb", "scoring peak MB", ">15.0f"),
-                    ("peak_rss_mb", "peak RSS MB", ">11.0f"),
-                ],
-            )
-        )
-        try:
-            a = np.load(args.out_prefix + "recnb.npy")
-            b = np.load(args.out_prefix + "implicit.npy")
-            same = np.mean([set(x) == set(y) for x, y in zip(a, b, strict=True)])
-            print(f"same top-{args.k} sets on the first {len(a)} customers: {same:.1%}")
-        except FileNotFoundError:
-            pass
+    )
+    print(f"load after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

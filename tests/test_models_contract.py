@@ -10,8 +10,14 @@ import pytest
 from sklearn.base import clone
 
 from recnb.models import REGISTRY, Recommender
-from recnb.models.base import NotFittedError
-from recnb.models.testing import build, checkerboard, random_interactions
+from recnb.models.base import CONFIG_FILE, ModelFileError, NotFittedError
+from recnb.models.testing import (
+    SAVE_CORRUPTIONS,
+    build,
+    checkerboard,
+    corrupt_saved_model,
+    random_interactions,
+)
 
 MODELS = sorted(REGISTRY)
 
@@ -238,6 +244,28 @@ class TestModelContract:
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(sa, sb)
         assert type(model).load(folder).name == name
+
+    @pytest.mark.parametrize("kind", sorted(SAVE_CORRUPTIONS))
+    def test_load_refuses_damaged_save(self, name, fitted, tmp_path, kind):
+        folder = fitted(name).save(tmp_path / name)
+        path, pattern = corrupt_saved_model(folder, kind)
+        with pytest.raises(ModelFileError, match=pattern) as err:
+            Recommender.load(folder)
+        assert err.value.path == path
+        assert str(err.value).startswith(f"{path}: ")
+
+    def test_load_checks_every_hyperparameter(self, name, fitted, tmp_path):
+        folder = fitted(name).save(tmp_path / name)
+        config = json.loads((folder / CONFIG_FILE).read_text())
+        for key in config["params"]:
+            bad = {**config, "params": {**config["params"], key: "lots"}}
+            (folder / CONFIG_FILE).write_text(json.dumps(bad))
+            with pytest.raises(
+                ModelFileError, match=rf"{CONFIG_FILE}: bad hyperparameter: .*{key}"
+            ):
+                Recommender.load(folder)
+        (folder / CONFIG_FILE).write_text(json.dumps(config))
+        assert Recommender.load(folder).get_params() == fitted(name).get_params()
 
     def test_explain_or_clear_refusal(self, name, fitted):
         model = fitted(name)

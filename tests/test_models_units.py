@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,11 +15,22 @@ from hypothesis import strategies as st
 
 from recnb.interactions import Interactions
 from recnb.models import REGISTRY, Recommender, hyperparameters, make_model, model_capabilities
+from recnb.models.base import MissingModelFileError, ModelFileError
 from recnb.models.content import product_vectors
 from recnb.models.ease import EaseMemoryError
+from recnb.models.factorization import _als_side, _buckets
 from recnb.models.knn import top_similar, weight_rows
 from recnb.models.testing import build, checkerboard, products_table, random_interactions
-from recnb.models.topk import GROUP, topk_dense
+from recnb.models.topk import (
+    GROUP,
+    SELECT_BUDGET,
+    chunk_bounds,
+    mask_csr_rows,
+    scoring_threads,
+    topk_dense,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 # -- top-k -------------------------------------------------------------------------------------
@@ -98,6 +112,125 @@ def test_topk_dense_known_case_and_errors():
     wide[1, 5] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         topk_dense(wide, 3)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**31 - 1), st.booleans())
+def test_topk_dense_many_wide_rows_in_row_chunks(k, seed, integer):
+    # more rows than one selection chunk (SELECT_BUDGET scores): rows are selected chunk by chunk
+    g = np.random.default_rng(seed)
+    m = k * GROUP * 4 + int(g.integers(0, 200))
+    n = SELECT_BUDGET // m * 2 + 3
+    if integer:
+        scores = g.integers(0, 5, (n, m)).astype(np.float32)
+    else:
+        scores = g.standard_normal((n, m)).astype(np.float32)
+    scores[g.random((n, m)) < 0.2] = -np.inf
+    scores[7] = -np.inf
+    idx, val = topk_dense(scores, k)
+    exp_idx, exp_val = _oracle_wide(scores, k)
+    np.testing.assert_array_equal(idx, exp_idx)
+    np.testing.assert_array_equal(val, exp_val)
+
+
+def test_mask_csr_rows_matches_row_slices(rng):
+    m = sp.random(30, 50, density=0.2, format="csr", random_state=3, dtype=np.float32)
+    m.data[m.indptr[4] : m.indptr[5]] = 0  # an empty row
+    m.eliminate_zeros()
+    rows = np.array([4, 0, 29, 0, 17])
+    got = np.zeros((len(rows), 50), np.float32)
+    mask_csr_rows(got, m.indptr, m.indices, rows)
+    want = np.zeros_like(got)
+    want[m[rows].toarray() != 0] = -np.inf
+    np.testing.assert_array_equal(got, want)
+    empty = np.zeros((2, 50), np.float32)
+    mask_csr_rows(empty, m.indptr, m.indices, np.array([4, 4]))
+    assert (empty == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("n", "step"), [(0, 3), (1, 4), (2, 2), (3, 2), (5, 2), (7, 3), (9, 4), (10, 3), (4, 1)]
+)
+def test_chunk_bounds_cover_in_order_without_a_lone_row(n, step):
+    bounds = chunk_bounds(n, step)
+    assert [i for a, b in bounds for i in range(a, b)] == list(range(n))
+    sizes = [b - a for a, b in bounds]
+    if step > 1 and n > 1:
+        assert min(sizes) >= 2
+    if sizes:
+        assert max(sizes) - min(sizes) <= 1 or step == 2
+        assert len(sizes) == -(-n // step) or step == 2
+    assert max(sizes, default=0) <= max(step, 3 if step == 2 else 1)
+
+
+def test_scoring_threads_setting(monkeypatch):
+    monkeypatch.setenv("RECNB_SCORING_THREADS", "3")
+    assert scoring_threads() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("RECNB_SCORING_THREADS", bad)
+        with pytest.raises(ValueError, match="RECNB_SCORING_THREADS"):
+            scoring_threads()
+    monkeypatch.delenv("RECNB_SCORING_THREADS")
+    assert scoring_threads() >= 1
+
+
+def test_chunked_scores_equal_the_block_product(rng, monkeypatch):
+    # every customer's scores come from the same matrix-matrix product whatever the number of
+    # customers asked: chunks are balanced, where a small remainder chunk (here 2 of 130 rows)
+    # used to go through BLAS's small-matrix kernel, which rounds differently
+    monkeypatch.setenv("RECNB_SCORING_THREADS", "1")
+    inter = random_interactions(rng, n_customers=131, n_products=400, density=0.05)
+    model = make_model("pure_svd", n_factors=48, random_state=0, batch_size=64).fit(inter)
+    cust = np.arange(inter.n_customers - 1)
+    for n in (130, 129, 65):
+        idx, val = model.recommend_indices(cust[:n], k=20)
+        full = model.customer_factors_[cust] @ model.item_factors_.T
+        full[model.seen_[cust].toarray() > 0] = -np.inf
+        exp_idx, exp_val = topk_dense(full[:n], 20)
+        np.testing.assert_array_equal(val, exp_val)
+        np.testing.assert_array_equal(idx, exp_idx)
+
+
+@pytest.mark.parametrize("name", ["pure_svd", "biased_mf", "als", "ease"])
+def test_threads_do_not_change_lists(name, rng, monkeypatch):
+    inter = random_interactions(rng, n_customers=80, n_products=60)
+    model = build(name, batch_size=3).fit(inter)
+    assert model.parallel_scoring
+    cust = np.concatenate([np.arange(inter.n_customers), [-1, 5, 5]])
+    monkeypatch.setenv("RECNB_SCORING_THREADS", "1")
+    a = model.recommend_indices(cust, k=7)
+    monkeypatch.setenv("RECNB_SCORING_THREADS", "2")
+    b = model.recommend_indices(cust, k=7)
+    c = model.recommend_indices(cust, k=7, candidates=np.arange(0, 60, 3))
+    monkeypatch.setenv("RECNB_SCORING_THREADS", "1")
+    d = model.recommend_indices(cust, k=7, candidates=np.arange(0, 60, 3))
+    for x, y in ((a, b), (c, d)):
+        np.testing.assert_array_equal(x[0], y[0])
+        np.testing.assert_array_equal(x[1], y[1])
+
+
+def test_transposed_factors_follow_the_attribute(rng):
+    inter = random_interactions(rng)
+    model = build("pure_svd").fit(inter)
+    vt = model._transposed("item_factors_")
+    assert vt.flags.c_contiguous and np.array_equal(vt, model.item_factors_.T)
+    assert model._transposed("item_factors_") is vt  # kept
+    model.item_factors_ = model.item_factors_ * 2
+    np.testing.assert_array_equal(model._transposed("item_factors_"), model.item_factors_.T)
+    cust = np.arange(inter.n_customers - 1)
+    np.testing.assert_array_equal(
+        model._score(cust), model.customer_factors_[cust] @ model.item_factors_.T
+    )
+
+
+def test_worker_errors_reach_the_caller(rng, monkeypatch):
+    monkeypatch.setenv("RECNB_SCORING_THREADS", "2")
+    inter = random_interactions(rng)
+    model = build("pure_svd", batch_size=2).fit(inter)
+    model.item_factors_ = model.item_factors_.copy()
+    model.item_factors_[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.recommend_indices(np.arange(inter.n_customers - 1), k=3)
 
 
 # -- registry ----------------------------------------------------------------------------------
@@ -183,20 +316,97 @@ def test_features_override_is_checked():
 def test_load_refuses_foreign_or_missing_files(tmp_path):
     inter, _ = checkerboard()
     model = build("popularity").fit(inter)
-    with pytest.raises(FileNotFoundError, match="model.json"):
+    with pytest.raises(MissingModelFileError, match="no such folder") as err:
         Recommender.load(tmp_path / "nothing")
+    assert isinstance(err.value, FileNotFoundError)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="model.json: missing"):
+        Recommender.load(tmp_path / "empty")
     folder = model.save(tmp_path / "m")
     info = json.loads((folder / "model.json").read_text())
     with pytest.raises(TypeError, match="PopularityRecommender"):
         REGISTRY["ease"].load(folder)
     info["model"] = "no_such_model"
     (folder / "model.json").write_text(json.dumps(info))
-    with pytest.raises(KeyError, match="no_such_model"):
+    with pytest.raises(ModelFileError, match="model.json: model 'no_such_model' is not registered"):
         Recommender.load(folder)
     info["format"] = "pickle"
     (folder / "model.json").write_text(json.dumps(info))
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(ModelFileError, match="model.json: format 'pickle'"):
         Recommender.load(folder)
+    info["format"] = "recnb-model/1"  # the format before checksums
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelFileError, match="without checksums"):
+        Recommender.load(folder)
+    (folder / "model.json").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ModelFileError, match="not a text file"):
+        Recommender.load(folder)
+    (folder / "model.json").write_text("[1, 2]")
+    with pytest.raises(ModelFileError, match="expected a JSON object"):
+        Recommender.load(folder)
+
+
+def test_load_rejects_the_issue_cases(tmp_path):
+    # issue 9: a model.json with n_neighbors "lots" loaded and recommended; a damaged state.npz
+    # ended in BadZipFile, a "pickled data" message, a numpy shape error or an AttributeError
+    inter, _ = checkerboard()
+    model = build("item_knn").fit(inter)
+    folder = model.save(tmp_path / "knn")
+    good = (folder / "model.json").read_text()
+    info = json.loads(good)
+    info["params"]["n_neighbors"] = "lots"
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelFileError, match="item_knn: n_neighbors must be an int, got 'lots'"):
+        Recommender.load(folder)
+    info["params"]["n_neighbors"] = 0
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelFileError, match="n_neighbors must be an int >= 1"):
+        Recommender.load(folder)
+    (folder / "model.json").write_text(good)
+    # a consistent rewrite (checksums and recorded shapes updated) of a wrong-sized similarity
+    # matrix is caught when the state is put together, not as a numpy error at recommend time
+    sim = model.similarity_
+    model.similarity_ = sp.csr_matrix(sim[:-1, :-1])
+    folder2 = model.save(tmp_path / "knn2")
+    with pytest.raises(ModelFileError, match="state.npz: the saved state does not make a working"):
+        Recommender.load(folder2)
+    model.similarity_ = sim
+    assert Recommender.load(folder).recommend(["c0"], k=2).shape == (2, 4)
+
+
+def test_save_records_checksums_dtypes_and_shapes(tmp_path):
+    inter, _ = checkerboard()
+    model = build("pure_svd").fit(inter)
+    folder = model.save(tmp_path / "m")
+    info = json.loads((folder / "model.json").read_text())
+    assert info["format"] == "recnb-model/2"
+    data = (folder / "state.npz").read_bytes()
+    assert info["state_npz"] == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert info["arrays"]["item_factors_"] == {
+        "dtype": "<f4",
+        "shape": list(model.item_factors_.shape),
+    }
+    assert info["arrays"]["seen___indptr"]["shape"] == [inter.n_customers + 1]
+    assert len(info["state_sha256"]) == 64
+
+
+def test_check_params_types_from_annotations():
+    # the annotations of __init__ are the types: every model, including ones added later
+    for name, params, match in [
+        ("item_knn", {"n_neighbors": "lots"}, "n_neighbors must be an int, got 'lots'"),
+        ("item_knn", {"n_neighbors": 5.0}, "n_neighbors must be an int"),
+        ("als", {"use_cg": 1}, "use_cg must be a bool"),
+        ("ease", {"l2": "high"}, "l2 must be a number"),
+        ("trending", {"half_life_days": "week"}, "half_life_days must be a number or None"),
+        ("popularity", {"by": 3}, "by must be a str"),
+        ("random", {"random_state": "seven"}, "random_state must be an int or None"),
+        ("random", {"random_state": -1}, "random_state must be None or an int >= 0"),
+        ("random", {"batch_size": True}, "batch_size must be an int or None"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            make_model(name, **params).check_params()
+    make_model("ease", l2=5).check_params()  # an int is a number
+    make_model("trending", half_life_days=None, random_state=np.int64(3)).check_params()
 
 
 def test_save_refuses_unwritable_state(tmp_path):
@@ -345,6 +555,87 @@ def test_biased_mf_recovers_low_rank_ratings():
     assert p[2] == pytest.approx(model.global_mean_)
     assert p[0] == pytest.approx(model.global_mean_ + model.customer_bias_[0], rel=1e-6)
     assert (model.predict(["u0"] * n_p, inter.product_ids) <= noisy[r, c].max() + 1e-6).all()
+
+
+def _naive_als_side(r, other, other_bias, mu, reg, bias_reg):
+    """One least-squares solve per row, the textbook way (the reference for _als_side)."""
+    f = other.shape[1]
+    p, b = np.zeros((r.shape[0], f)), np.zeros(r.shape[0])
+    for u in range(r.shape[0]):
+        cols = r.indices[r.indptr[u] : r.indptr[u + 1]]
+        if len(cols) == 0:
+            continue
+        y = np.hstack([other[cols], np.ones((len(cols), 1))])
+        t = r.data[r.indptr[u] : r.indptr[u + 1]].astype(np.float64) - mu - other_bias[cols]
+        pen = len(cols) * np.diag([reg] * f + [bias_reg])
+        x = np.linalg.solve(y.T @ y + pen, y.T @ t)
+        p[u], b[u] = x[:f], x[f]
+    return p, b
+
+
+@pytest.mark.parametrize(("f", "bias_reg", "threads"), [(3, 0.05, 1), (12, 0.2, 2), (12, 0.0, 2)])
+def test_als_side_matches_one_solve_per_row(f, bias_reg, threads):
+    # rows with 0, 1, a few (dual form: fewer ratings than factors) and many ratings (primal)
+    g = np.random.default_rng(f)
+    counts = np.array([0, 1, 2, 3, 5, 8, 13, 21, 34, 55] * 3)
+    n_other = 60
+    rows = np.repeat(np.arange(len(counts)), counts)
+    cols = np.concatenate([g.choice(n_other, c, replace=False) for c in counts])
+    r = sp.csr_matrix(
+        ((g.integers(1, 11, len(rows)) / 2).astype(np.float32), (rows, cols)),
+        shape=(len(counts), n_other),
+    )
+    r.sort_indices()
+    other, bias = g.normal(0, 0.3, (n_other, f)), g.normal(0, 0.2, n_other)
+    want = _naive_als_side(r, other, bias, 3.1, 0.1, bias_reg)
+    buckets = _buckets(r, f + 1)
+    with ThreadPoolExecutor(threads) as pool:
+        got = _als_side(buckets, r.shape[0], other, bias, 3.1, 0.1, bias_reg, pool)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=1e-12)
+    assert sorted(np.concatenate([b.rows for b in buckets]).tolist()) == list(
+        np.flatnonzero(counts)
+    )
+
+
+def test_biased_mf_equals_the_previous_als(monkeypatch):
+    # golden predictions of the ALS before the batched solver (commit e05abfd: one Gram matrix per
+    # row from sparse products, one solve per row), same data, seed and settings
+    golden = np.load(FIXTURES / "biased_mf_als_e05abfd.npz")
+    g = np.random.default_rng(2024)
+    n_c, n_p = 70, 45
+    mask = g.random((n_c, n_p)) < 0.3
+    mask[:, 0] |= ~mask.any(axis=1)
+    mask[0, :] |= ~mask.any(axis=0)
+    r, c = np.nonzero(mask)
+    vals = (g.integers(1, 11, len(r)) / 2.0).astype(np.float32)
+    inter = Interactions(
+        sp.csr_matrix((vals, (r, c)), shape=(n_c, n_p)),
+        [f"u{i}" for i in range(n_c)],
+        [f"i{j}" for j in range(n_p)],
+    )
+    for threads in ("1", "2"):
+        monkeypatch.setenv("RECNB_SCORING_THREADS", threads)
+        model = make_model(
+            "biased_mf",
+            n_factors=3,
+            n_epochs=6,
+            regularization=0.08,
+            bias_regularization=0.05,
+            random_state=11,
+        ).fit(inter)
+        assert model.global_mean_ == pytest.approx(float(golden["global_mean"]), abs=1e-12)
+        np.testing.assert_allclose(model.item_bias_, golden["item_bias"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            model._score(np.arange(n_c)), golden["scores"], rtol=1e-5, atol=1e-5
+        )
+
+
+def test_biased_mf_needs_a_factor_penalty():
+    inter, _ = checkerboard()
+    with pytest.raises(ValueError, match="regularization must be a positive"):
+        make_model("biased_mf", regularization=0.0).fit(inter)
+    make_model("biased_mf", n_factors=2, n_epochs=2, bias_regularization=0.0).fit(inter)
 
 
 # -- EASE --------------------------------------------------------------------------------------

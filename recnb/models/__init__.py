@@ -4,7 +4,7 @@
 classes. Model modules are imported lazily by the registry.
 """
 
-from recnb.models.base import Recommender
+from recnb.models.base import MissingModelFileError, ModelFileError, Recommender
 from recnb.models.registry import (
     REGISTRY,
     hyperparameters,
@@ -15,6 +15,8 @@ from recnb.models.registry import (
 
 __all__ = [
     "REGISTRY",
+    "MissingModelFileError",
+    "ModelFileError",
     "Recommender",
     "hyperparameters",
     "make_model",

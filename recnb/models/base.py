@@ -12,11 +12,15 @@ implements only
 - ``_score(customer_idx)``: dense float32 scores of shape ``(len(customer_idx), n_products)`` for
   one batch of customers (never the whole catalogue for all customers at once), or its own
   ``_topk(customer_idx, k, exclude_seen, candidates)`` when a library does top-k faster;
-- optionally ``_explain(customer_idx, product_idx)`` (and set ``can_explain = True``).
+- optionally ``_explain(customer_idx, product_idx)`` (and set ``can_explain = True``);
+- optionally ``_check_params()`` (ranges and choices of its hyperparameters; their types are checked
+  from the ``__init__`` annotations) and ``_check_state()`` (consistency of a loaded state);
+- optionally ``parallel_scoring = True`` when ``_score`` only reads fitted state, so chunks of
+  customers may be scored on several threads at once.
 
-Rules (scikit-learn conventions): hyperparameters are ``__init__`` arguments stored unchanged;
-``random_state`` is turned into ``numpy.random.default_rng(random_state)`` inside :meth:`fit`, so
-fitting twice gives the same model; :meth:`fit` returns ``self``.
+Rules (scikit-learn conventions): hyperparameters are ``__init__`` arguments stored unchanged and
+annotated with their types; ``random_state`` is turned into ``numpy.random.default_rng(random_state)``
+inside :meth:`fit`, so fitting twice gives the same model; :meth:`fit` returns ``self``.
 
 Who gets what
 -------------
@@ -31,14 +35,21 @@ Who gets what
 - ``serves_cold_products`` says whether a product without training interactions can reach a list
   (only through product features); the report prints both flags per model.
 
-Saved models are a folder with ``model.json`` (registry name, class, ``get_params()``, scalar state)
-and ``state.npz`` (arrays, loaded with ``allow_pickle=False``): nothing is ever unpickled.
+Saved models are a folder with ``model.json`` (registry name, class, ``get_params()``, scalar state,
+the name, dtype and shape of every array, the size and sha256 of ``state.npz``) and ``state.npz``
+(arrays, loaded with ``allow_pickle=False``): nothing is ever unpickled, and :meth:`Recommender.load`
+checks everything before it returns a model; a damaged or mismatched file raises
+:class:`ModelFileError` naming the file and the fault.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import zipfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -49,12 +60,24 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from recnb.interactions import Interactions
-from recnb.io import read_json, write_json, write_with
-from recnb.models.topk import topk_dense
+from recnb.io import write_json, write_with
+from recnb.models._checks import check_annotated_types, check_random_state
+from recnb.models.topk import (
+    CHUNK_BUDGET,
+    chunk_bounds,
+    mask_csr_rows,
+    one_blas_thread,
+    scoring_threads,
+    topk_dense,
+)
 
 __all__ = [
+    "CONFIG_FILE",
     "FEATURE_KEYS",
     "FORMAT",
+    "STATE_FILE",
+    "MissingModelFileError",
+    "ModelFileError",
     "SCORE_BUDGET",
     "UNKNOWN_POLICIES",
     "FitFeatures",
@@ -62,7 +85,8 @@ __all__ = [
     "Recommender",
 ]
 
-#: number of float32 scores held in one dense block (32 MB); sets the default batch size
+#: float32 scores held in one dense block (32 MB) by a model without ``parallel_scoring``; sets its
+#: default batch size (models with ``parallel_scoring`` use cache-sized chunks, ``CHUNK_BUDGET``)
 SCORE_BUDGET = 1 << 23
 #: accepted values of the ``unknown`` hyperparameter
 UNKNOWN_POLICIES = ("popularity", "error")
@@ -75,15 +99,40 @@ FEATURE_KEYS = (
     "customers",
     "products",
 )
-#: format tag written into ``model.json``
-FORMAT = "recnb-model/1"
+#: format tag written into ``model.json`` (2: checksums, array dtypes and shapes recorded)
+FORMAT = "recnb-model/2"
+#: the two files of a saved model
+CONFIG_FILE = "model.json"
+STATE_FILE = "state.npz"
 
 _SPARSE_PARTS = ("data", "indices", "indptr", "shape")
+_SPARSE_SUFFIXES = tuple(f"__{p}" for p in _SPARSE_PARTS)
 _ID_INDEX = {"customer_index_": "customer_ids_", "product_index_": "product_ids_"}
 
 
 class NotFittedError(RuntimeError):
     """A model was used before :meth:`Recommender.fit` (or :meth:`Recommender.load`)."""
+
+
+class ModelFileError(ValueError):
+    """A saved model cannot be loaded; the message names the file and what is wrong with it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file (or folder) at fault.
+    problem : str
+        What is wrong, without the path.
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class MissingModelFileError(ModelFileError, FileNotFoundError):
+    """A saved model's folder or one of its two files does not exist."""
 
 
 @dataclass
@@ -113,8 +162,10 @@ class Recommender(BaseEstimator):
     unknown : {"popularity", "error"}
         What to do with customers absent from the training data.
     batch_size : int or None
-        Customers scored per dense block; None sizes blocks to about ``SCORE_BUDGET`` scores
-        (32 MB of float32), so memory stays flat whatever the number of customers.
+        Customers scored per dense block; None sizes blocks to about ``score_budget`` scores:
+        ``CHUNK_BUDGET`` (1.5 MB of float32, so a block stays in cache while it is masked and
+        selected) for models with ``parallel_scoring``, else ``SCORE_BUDGET`` (32 MB). Memory
+        stays flat whatever the number of customers.
     """
 
     #: registry name (the name used in params files)
@@ -127,6 +178,12 @@ class Recommender(BaseEstimator):
     serves_cold_products: ClassVar[bool] = False
     #: why explain is not available (used in the NotImplementedError message)
     explain_note: ClassVar[str] = "this algorithm has no additive decomposition of its scores"
+    #: whether ``_score`` may run on several threads at once (it only reads fitted state); the
+    #: scoring loop then spreads chunks over :func:`recnb.models.topk.scoring_threads` threads
+    parallel_scoring: ClassVar[bool] = False
+    #: float32 scores per chunk when ``batch_size`` is None; None means ``CHUNK_BUDGET`` for a
+    #: model with ``parallel_scoring`` (threads, BLAS at one thread) and ``SCORE_BUDGET`` otherwise
+    score_budget: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -172,8 +229,7 @@ class Recommender(BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__}.fit: train.matrix holds a non-finite value {bad}"
             )
-        self._check_common_params()
-        self._check_params()
+        self.check_params()
         rng = np.random.default_rng(self.random_state)
 
         self.customer_ids_ = np.asarray(train.customer_ids, dtype=object)
@@ -196,10 +252,25 @@ class Recommender(BaseEstimator):
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _fit")
 
+    def check_params(self) -> None:
+        """Validate every hyperparameter without fitting; raise ValueError naming the key.
+
+        First the types the ``__init__`` annotations declare (``int``, ``float``, ``bool``,
+        ``str``, ``X | None``, ...), then the checks every model shares (``random_state``,
+        ``unknown``, ``batch_size``), then the model's own ranges and choices
+        (:meth:`_check_params`). :meth:`fit` and :meth:`load` call it; a params file can be
+        checked with it before any data is read.
+        """
+        owner = self.name or type(self).__name__
+        check_annotated_types(owner, type(self).__init__, self.get_params(deep=False))
+        self._check_common_params()
+        self._check_params()
+
     def _check_params(self) -> None:
-        """Validate the algorithm's hyperparameters (called at the start of fit)."""
+        """Validate the algorithm's hyperparameters (ranges, choices); called by check_params."""
 
     def _check_common_params(self) -> None:
+        check_random_state(type(self).__name__, self.random_state)
         if self.unknown not in UNKNOWN_POLICIES:
             raise ValueError(
                 f"{type(self).__name__}: unknown={self.unknown!r}; allowed: {list(UNKNOWN_POLICIES)}"
@@ -242,7 +313,10 @@ class Recommender(BaseEstimator):
     def _batch_rows(self) -> int:
         if self.batch_size is not None:
             return int(self.batch_size)
-        return max(1, SCORE_BUDGET // max(1, self.n_products_))
+        budget = self.score_budget
+        if budget is None:
+            budget = CHUNK_BUDGET if self.parallel_scoring else SCORE_BUDGET
+        return max(2, budget // max(1, self.n_products_))
 
     def customer_indices(self, customers: Any) -> np.ndarray:
         """External customer ids -> training row indices; -1 for ids not in training."""
@@ -442,6 +516,21 @@ class Recommender(BaseEstimator):
     def _score(self, customer_idx: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} implements neither _score nor _topk")
 
+    def _transposed(self, key: str) -> np.ndarray:
+        """``getattr(self, key).T`` as a C-contiguous array, kept until the attribute is replaced.
+
+        For dot-product scores ``u @ v.T``: BLAS multiplies by a contiguous transpose faster than
+        by the transposed view, with bitwise the same result. The copy is private (not saved) and
+        rebuilt when ``key`` is assigned a new array (not when an array is changed in place).
+        """
+        arr = getattr(self, key)
+        cache = self.__dict__.setdefault("_transposed_cache", {})
+        hit = cache.get(key)
+        if hit is None or hit[0] is not arr:
+            hit = (arr, np.ascontiguousarray(arr.T))
+            cache[key] = hit
+        return hit[1]
+
     def _score_block(self, customer_idx: np.ndarray) -> np.ndarray:
         s = np.asarray(self._score(customer_idx))
         if s.shape != (len(customer_idx), self.n_products_):
@@ -456,34 +545,57 @@ class Recommender(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Batched top-k over dense score blocks (override when a library does it faster).
 
+        Customers are cut into chunks of :meth:`_batch_rows` rows (:func:`topk.chunk_bounds`);
+        each chunk is scored, its seen items set to ``-inf`` through the CSR indices of
+        ``seen_``, and selected by :func:`topk_dense` before the next chunk is scored, so memory
+        holds one chunk per worker whatever the number of customers. Models with
+        ``parallel_scoring = True`` run the chunks on :func:`topk.scoring_threads` threads with
+        BLAS at one thread each; the lists do not depend on the number of threads.
+
         An override must honour ``exclude_seen`` (``self.seen_``), ``candidates`` (product
         indices or None), the -1/nan padding rule and the tie-break by lower product index.
         """
         n = len(customer_idx)
         out_idx = np.empty((n, k), np.int64)
         out_val = np.empty((n, k), np.float32)
-        step = self._batch_rows()
-        for start in range(0, n, step):
-            batch = customer_idx[start : start + step]
+        bounds = chunk_bounds(n, self._batch_rows())
+        seen = self.seen_ if exclude_seen else None
+
+        def run(bound: tuple[int, int]) -> None:
+            start, stop = bound
+            batch = customer_idx[start:stop]
             scores = self._score_block(batch)
             if not scores.flags.writeable or not scores.flags.c_contiguous:
-                scores = np.ascontiguousarray(scores).copy()
-            if exclude_seen:
-                self._mask_seen(scores, batch)
+                scores = np.array(scores, dtype=np.float32, order="C")
+            if seen is not None:
+                mask_csr_rows(scores, seen.indptr, seen.indices, batch)
             if candidates is not None:
                 idx, val = topk_dense(scores[:, candidates], k)
                 idx = np.where(idx >= 0, candidates[np.maximum(idx, 0)], -1)
             else:
                 idx, val = topk_dense(scores, k)
-            out_idx[start : start + step] = idx
-            out_val[start : start + step] = val
-            del scores  # free this block before the next one is computed: one block at a time
+            out_idx[start:stop] = idx
+            out_val[start:stop] = val
+
+        if not self.parallel_scoring or len(bounds) < 2:
+            for bound in bounds:
+                run(bound)
+            return out_idx, out_val
+        # the workers share the cores: BLAS threads inside each would oversubscribe them
+        workers = min(scoring_threads(), len(bounds))
+        with one_blas_thread():
+            if workers == 1:
+                for bound in bounds:
+                    run(bound)
+            else:
+                with ThreadPoolExecutor(workers) as pool:
+                    for _ in pool.map(run, bounds):  # re-raises a worker's exception here
+                        pass
         return out_idx, out_val
 
     def _mask_seen(self, scores: np.ndarray, batch: np.ndarray) -> None:
-        rows = self.seen_[batch]
-        r = np.repeat(np.arange(len(batch)), np.diff(rows.indptr))
-        scores[r, rows.indices] = -np.inf
+        """Set the scores of ``batch``'s seen products to ``-inf``, in place."""
+        mask_csr_rows(scores, self.seen_.indptr, self.seen_.indices, batch)
 
     def _popularity_topk(self, k: int, cand: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         pop = self.popularity_[None, :]
@@ -547,7 +659,14 @@ class Recommender(BaseEstimator):
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write the fitted model to ``folder``: ``model.json`` + ``state.npz`` (no pickle)."""
+        """Write the fitted model to ``folder``: ``model.json`` + ``state.npz`` (no pickle).
+
+        ``model.json`` records, besides the hyperparameters and scalar state, the name, dtype and
+        shape of every array and the size and sha256 of ``state.npz`` (and a sha256 of the scalar
+        state), so :meth:`load` can tell a damaged or mismatched file from a good one. Each file
+        is written to a temporary name and renamed; ``state.npz`` first, so an interrupted save
+        leaves a pair whose checksums disagree, which :meth:`load` refuses.
+        """
         self._check_fitted()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -559,49 +678,156 @@ class Recommender(BaseEstimator):
                     f"{type(self).__name__}.save: hyperparameter {key}={value!r} cannot be "
                     "written to JSON"
                 )
+        for key, arr in arrays.items():
+            if arr.dtype.hasobject:
+                raise TypeError(
+                    f"{type(self).__name__}.save: array {key} holds Python objects; override "
+                    "_get_state to store it in an open format"
+                )
+        written: dict[str, Any] = {}
+
+        def _write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+            written.update(bytes=tmp.stat().st_size, sha256=_sha256_file(tmp))
+
+        write_with(folder / STATE_FILE, _write)
         config = {
             "format": FORMAT,
             "model": self.name,
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "params": params,
             "state": scalars,
-            "arrays": sorted(arrays),
+            "state_sha256": _sha256_json(scalars),
+            "arrays": {
+                key: {"dtype": arrays[key].dtype.str, "shape": list(arrays[key].shape)}
+                for key in sorted(arrays)
+            },
+            "state_npz": written,
         }
-
-        def _write(tmp: Path) -> None:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-
-        write_with(folder / "state.npz", _write)
-        write_json(folder / "model.json", config)
+        write_json(folder / CONFIG_FILE, config)
         return folder
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Recommender:
-        """Read a model written by :meth:`save`; its recommendations are identical."""
-        from recnb.models.registry import REGISTRY
+        """Read a model written by :meth:`save`; its recommendations are identical.
+
+        Everything is checked before the model is returned: the format tag and registry name,
+        the hyperparameters (through :meth:`check_params`, the checks ``fit`` runs), the size and
+        sha256 of ``state.npz`` against the values recorded at save time, the array names, dtypes
+        and shapes against ``model.json``, the consistency of the state (ids, seen-items matrix,
+        each model's own :meth:`_check_state`) and a one-customer recommendation.
+
+        Raises
+        ------
+        MissingModelFileError
+            The folder, ``model.json`` or ``state.npz`` does not exist (a ``FileNotFoundError``).
+        ModelFileError
+            Anything else wrong with the files (a ``ValueError``); the message names the file and
+            what is wrong with it.
+        TypeError
+            The folder holds a model of another class than the one ``load`` was called on.
+        """
+        from recnb.models.registry import REGISTRY, hyperparameters
 
         folder = Path(folder)
-        if not (folder / "model.json").exists():
-            raise FileNotFoundError(f"{folder}: no saved model here (model.json missing)")
-        info = read_json(folder / "model.json")
-        if info.get("format") != FORMAT:
-            raise ValueError(
-                f"{folder}/model.json: format {info.get('format')!r}, expected {FORMAT!r}"
+        config_path = folder / CONFIG_FILE
+        if not folder.is_dir():
+            raise MissingModelFileError(folder, "no such folder (no saved model here)")
+        if not config_path.is_file():
+            raise MissingModelFileError(config_path, "missing: no saved model in this folder")
+        info = _read_config(config_path)
+        fmt = info.get("format")
+        if fmt != FORMAT:
+            old = fmt == "recnb-model/1"
+            raise ModelFileError(
+                config_path,
+                f"format {fmt!r}, expected {FORMAT!r}"
+                + (
+                    " (saved by an older recnb without checksums: fit and save again)"
+                    if old
+                    else ""
+                ),
             )
         name = info.get("model")
-        if name not in REGISTRY:
-            raise KeyError(
-                f"{folder}/model.json: model {name!r} is not registered; known: {sorted(REGISTRY)}"
+        if not isinstance(name, str) or name not in REGISTRY:
+            raise ModelFileError(
+                config_path, f"model {name!r} is not registered; known: {sorted(REGISTRY)}"
             )
         klass = REGISTRY[name]
         if not issubclass(klass, cls):
             raise TypeError(f"{folder}: holds a {klass.__name__}, not a {cls.__name__}")
-        model = klass(**info["params"])
-        with np.load(folder / "state.npz", allow_pickle=False) as z:
-            arrays = {key: z[key] for key in z.files}
-        model._set_state(arrays, dict(info.get("state", {})))
+
+        params = info.get("params")
+        if not isinstance(params, dict):
+            raise ModelFileError(config_path, f"'params' must be an object, got {params!r}")
+        allowed = hyperparameters(name)
+        unknown = sorted(set(params) - set(allowed))
+        missing = sorted(set(allowed) - set(params))
+        if unknown or missing:
+            raise ModelFileError(
+                config_path,
+                f"hyperparameters of {name!r} do not match: unknown {unknown}, missing {missing}; "
+                f"allowed: {sorted(allowed)}",
+            )
+        model = klass(**params)
+        try:
+            model.check_params()
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(config_path, f"bad hyperparameter: {e}") from None
+
+        specs = _config_arrays(config_path, info)
+        scalars = _config_state(config_path, info, specs)
+        arrays = _read_state(folder / STATE_FILE, info, specs)
+        try:
+            model._set_state(arrays, scalars)
+            model._check_state()
+            model._smoke_test()
+        except ModelFileError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure here means the saved state is unusable
+            raise ModelFileError(
+                folder / STATE_FILE,
+                f"the saved state does not make a working {name!r} model ({type(e).__name__}: {e})",
+            ) from e
         return model
+
+    def _check_state(self) -> None:
+        """Check a loaded state for consistency; raise ValueError naming the attribute.
+
+        The base checks the id vocabularies, the seen-items matrix and the popularity counts, and
+        the index structure of every sparse matrix. Override (calling super) to check a model's
+        own arrays against each other and the hyperparameters, e.g. factor shapes.
+        """
+        for key in ("customer_ids_", "product_ids_"):
+            ids = getattr(self, key)
+            if ids.ndim != 1:
+                raise ValueError(f"{key} must be 1-D, got shape {ids.shape}")
+        n_c, n_p = len(self.customer_ids_), len(self.product_ids_)
+        if len(self.customer_index_) != n_c or len(self.product_index_) != n_p:
+            raise ValueError("customer_ids_ or product_ids_ holds duplicate ids")
+        if self.seen_.shape != (n_c, n_p):
+            raise ValueError(
+                f"seen_ has shape {self.seen_.shape}, expected ({n_c}, {n_p}) from the ids"
+            )
+        if self.popularity_.shape != (n_p,):
+            raise ValueError(f"popularity_ has shape {self.popularity_.shape}, expected ({n_p},)")
+        for key, value in vars(self).items():
+            if sp.issparse(value):
+                try:
+                    value.check_format(full_check=True)
+                except ValueError as e:
+                    raise ValueError(f"sparse matrix {key} is malformed: {e}") from None
+
+    def _smoke_test(self) -> None:
+        """One recommendation from the loaded state: a state that cannot score fails here."""
+        served = np.flatnonzero(~self.uses_fallback(np.arange(self.n_customers_)))
+        first = served[:1] if len(served) else np.array([-1], np.int64)
+        if self.unknown == "error" and first[0] < 0:
+            return
+        idx, val = self.recommend_indices(first, k=1)
+        if idx[0, 0] >= 0 and not np.isfinite(val[0, 0]):
+            raise ValueError(f"customer index {int(first[0])} gets a non-finite score {val[0, 0]}")
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Fitted state -> (arrays for npz, JSON-able scalars).
@@ -674,6 +900,170 @@ def _json_able(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _json_able(v) for k, v in value.items())
     return False
+
+
+def _sha256_file(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _sha256_json(obj: Any) -> str:
+    """sha256 of the canonical JSON text of ``obj`` (as it reads back from model.json)."""
+    text = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), allow_nan=False, default=_json_scalar
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ModelFileError(path, "not a text file (expected the JSON written by save)") from None
+    except json.JSONDecodeError as e:
+        raise ModelFileError(path, f"not valid JSON ({e})") from None
+    except OSError as e:
+        raise ModelFileError(path, f"cannot be read ({e.strerror or e})") from None
+    if not isinstance(info, dict):
+        raise ModelFileError(path, f"expected a JSON object, got {type(info).__name__}")
+    return info
+
+
+def _config_arrays(path: Path, info: dict[str, Any]) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """The ``arrays`` entry of model.json: name -> (dtype string, shape), validated."""
+    raw = info.get("arrays")
+    if not isinstance(raw, dict):
+        raise ModelFileError(
+            path, f"'arrays' must be an object of name -> dtype and shape, got {raw!r}"
+        )
+    specs = {}
+    for key, spec in raw.items():
+        ok = isinstance(spec, dict) and isinstance(spec.get("dtype"), str)
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        ok = ok and isinstance(shape, list)
+        ok = ok and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
+        if ok:
+            try:
+                dtype = np.dtype(spec["dtype"])
+            except TypeError:
+                ok = False
+            else:
+                ok = not dtype.hasobject
+        if not ok:
+            raise ModelFileError(
+                path,
+                f"arrays[{key!r}] must be {{'dtype': <numpy dtype>, 'shape': [ints]}}, got {spec!r}",
+            )
+        specs[key] = (np.dtype(spec["dtype"]).str, tuple(shape))
+    return specs
+
+
+def _config_state(
+    path: Path, info: dict[str, Any], specs: dict[str, tuple[str, tuple[int, ...]]]
+) -> dict[str, Any]:
+    """The scalar ``state`` of model.json, checked against its sha256 and the array names."""
+    state = info.get("state")
+    if not isinstance(state, dict):
+        raise ModelFileError(path, f"'state' must be an object, got {state!r}")
+    try:
+        digest = _sha256_json(state)
+    except ValueError as e:
+        raise ModelFileError(path, f"'state' holds a value JSON cannot carry ({e})") from None
+    if digest != info.get("state_sha256"):
+        raise ModelFileError(
+            path,
+            "the scalar 'state' does not match the 'state_sha256' recorded at save time "
+            "(the file was edited)",
+        )
+    for key, suffixes in (("__object__", ("",)), ("__sparse__", _SPARSE_SUFFIXES)):
+        names = state.get(key, [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ModelFileError(
+                path, f"state[{key!r}] must be a list of array names, got {names!r}"
+            )
+        absent = sorted(n + s for n in names for s in suffixes if n + s not in specs)
+        if absent:
+            raise ModelFileError(
+                path, f"state[{key!r}] names arrays missing from 'arrays': {absent}"
+            )
+    return dict(state)
+
+
+def _read_state(
+    path: Path, info: dict[str, Any], specs: dict[str, tuple[str, tuple[int, ...]]]
+) -> dict[str, np.ndarray]:
+    """Arrays of ``state.npz`` after checking size, sha256, names, dtypes and shapes."""
+    if not path.is_file():
+        raise MissingModelFileError(path, f"missing (model.json is there, {path.name} is not)")
+    recorded = info.get("state_npz")
+    if not (
+        isinstance(recorded, dict)
+        and isinstance(recorded.get("sha256"), str)
+        and isinstance(recorded.get("bytes"), int)
+    ):
+        raise ModelFileError(
+            path.parent / CONFIG_FILE,
+            f"'state_npz' must record the 'bytes' and 'sha256' of {path.name}, got {recorded!r}",
+        )
+    size = path.stat().st_size
+    if size != recorded["bytes"]:
+        raise ModelFileError(
+            path,
+            f"{size} bytes, but {recorded['bytes']} were written at save time "
+            "(the file was truncated or replaced)",
+        )
+    digest = _sha256_file(path)
+    if digest != recorded["sha256"]:
+        raise ModelFileError(
+            path,
+            f"sha256 {digest[:16]}... differs from the {recorded['sha256'][:16]}... recorded in "
+            f"{CONFIG_FILE} at save time (the file changed since it was saved)",
+        )
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = set(z.files)
+            missing, extra = sorted(set(specs) - names), sorted(names - set(specs))
+            if missing or extra:
+                raise ModelFileError(
+                    path,
+                    f"array names do not match {CONFIG_FILE}: missing {missing}, unexpected {extra}",
+                )
+            for key in sorted(specs):
+                try:
+                    arr = z[key]
+                except ValueError as e:
+                    if "allow_pickle" in str(e):
+                        raise ModelFileError(
+                            path, f"array {key!r} holds Python objects (pickled), never loaded"
+                        ) from None
+                    raise
+                dtype, shape = specs[key]
+                if arr.dtype.str != dtype:
+                    raise ModelFileError(
+                        path,
+                        f"array {key!r} has dtype {arr.dtype} ({arr.dtype.str!r}), "
+                        f"{CONFIG_FILE} records {dtype!r}",
+                    )
+                if arr.shape != shape:
+                    raise ModelFileError(
+                        path,
+                        f"array {key!r} has shape {arr.shape}, {CONFIG_FILE} records {shape}",
+                    )
+                arrays[key] = arr
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        raise ModelFileError(
+            path, f"not a readable npz archive ({type(e).__name__}: {e})"
+        ) from None
+    return arrays
 
 
 def _resolve_features(

@@ -59,6 +59,7 @@ class EASE(Recommender):
     """
 
     name = "ease"
+    parallel_scoring = True  # _score reads the fitted weights only
     can_explain = True
 
     def __init__(

@@ -44,6 +44,8 @@ __all__ = ["ImplicitALS", "ImplicitBPR"]
 class _ImplicitFactorization(Recommender):
     """Shared fitting and scoring of the ``implicit`` factor models."""
 
+    parallel_scoring: ClassVar[bool] = True  # _score is a read-only dot product
+
     def _check_params(self) -> None:
         """Checks of the hyperparameters both adapters share (subclasses add their own)."""
         who = type(self).__name__
@@ -68,7 +70,7 @@ class _ImplicitFactorization(Recommender):
         """Hook run on the fitted ``implicit`` model while BLAS is limited to one thread."""
 
     def _score(self, customer_idx: np.ndarray) -> np.ndarray:
-        return self.user_factors_[customer_idx] @ self.item_factors_.T
+        return self.user_factors_[customer_idx] @ self._transposed("item_factors_")
 
     def _score_pairs(self, cidx: np.ndarray, pidx: np.ndarray) -> np.ndarray:
         return np.einsum("ij,ij->i", self.user_factors_[cidx], self.item_factors_[pidx])

@@ -91,6 +91,7 @@ class LightFMRecommender(Recommender):
 
     can_explain: ClassVar[bool] = True
     serves_cold_products: ClassVar[bool] = True
+    parallel_scoring: ClassVar[bool] = True  # _score is a read-only dot product plus biases
 
     def __init__(
         self,
@@ -212,7 +213,7 @@ class LightFMRecommender(Recommender):
 
     # -- scoring -------------------------------------------------------------------------------
     def _score(self, customer_idx: np.ndarray) -> np.ndarray:
-        s = self.user_repr_[customer_idx] @ self.item_repr_.T
+        s = self.user_repr_[customer_idx] @ self._transposed("item_repr_")
         s += self.item_repr_bias_[None, :]
         s += self.user_repr_bias_[customer_idx, None]
         return s

@@ -6,21 +6,34 @@ Used by ``tests/test_models*.py`` and available to anyone adding a model: build 
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from recnb.interactions import Interactions
-from recnb.models.base import Recommender
+from recnb.models.base import CONFIG_FILE, STATE_FILE, Recommender
 from recnb.models.registry import REGISTRY, make_model
 
 BLOCK_CUSTOMERS = 12  # customers per block
 BLOCK_PRODUCTS = 6  # products per block
 T0 = 1.7e9  # seconds since the epoch of the first event
 
-__all__ = ["TEST_PARAMS", "build", "checkerboard", "products_table", "random_interactions"]
+__all__ = [
+    "SAVE_CORRUPTIONS",
+    "TEST_PARAMS",
+    "build",
+    "checkerboard",
+    "corrupt_saved_model",
+    "products_table",
+    "random_interactions",
+    "rewrite_saved_state",
+]
 
 # fast settings per model for the contract tests (tiny data, few epochs, one thread)
 TEST_PARAMS: dict[str, dict] = {
@@ -146,3 +159,160 @@ def build(name: str, **overrides: object) -> Recommender:
     if "num_threads" in sig:
         params.setdefault("num_threads", 1)
     return make_model(name, **params)
+
+
+# -- damaged saves -----------------------------------------------------------------------------
+def _arrays(folder: Path) -> dict[str, np.ndarray]:
+    with np.load(folder / STATE_FILE, allow_pickle=False) as z:
+        return {key: z[key] for key in z.files}
+
+
+def _config(folder: Path) -> dict:
+    return json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+
+
+def _write_config(folder: Path, config: dict) -> None:
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+
+def rewrite_saved_state(
+    folder: Path, change: Callable[[dict[str, np.ndarray]], None], record_arrays: bool = False
+) -> None:
+    """Change the arrays and write them back with a matching size and sha256 in model.json.
+
+    This is the damage a checksum cannot see: a state file rewritten on purpose (or by a buggy
+    tool). With ``record_arrays`` the array names, dtypes and shapes in model.json are rewritten
+    to match too, so only the consistency checks of the state itself can catch it.
+    """
+    arrays = _arrays(folder)
+    change(arrays)
+    path = folder / STATE_FILE
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    config = _config(folder)
+    data = path.read_bytes()
+    config["state_npz"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    if record_arrays:
+        config["arrays"] = {
+            k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in sorted(arrays.items())
+        }
+    _write_config(folder, config)
+
+
+def _own_hyperparameter(config: dict) -> str:
+    """The first hyperparameter of the model's own (else a shared one)."""
+    shared = ("random_state", "unknown", "batch_size")
+    own = [k for k in config["params"] if k not in shared]
+    return own[0] if own else "batch_size"
+
+
+def _truncate(folder: Path) -> str:
+    path = folder / STATE_FILE
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return "truncated"
+
+
+def _flip(folder: Path) -> str:
+    path = folder / STATE_FILE
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return "sha256"
+
+
+def _missing_state(folder: Path) -> str:
+    (folder / STATE_FILE).unlink()
+    return "missing"
+
+
+def _missing_config(folder: Path) -> str:
+    (folder / CONFIG_FILE).unlink()
+    return "missing"
+
+
+def _wrong_key(folder: Path) -> str:
+    rewrite_saved_state(folder, lambda a: a.update(popularity=a.pop("popularity_")))
+    return r"array names do not match.*missing \['popularity_'\], unexpected \['popularity'\]"
+
+
+def _wrong_dtype(folder: Path) -> str:
+    rewrite_saved_state(folder, lambda a: a.update(popularity_=a["popularity_"].astype(np.float64)))
+    return "'popularity_' has dtype float64"
+
+
+def _wrong_shape(folder: Path) -> str:
+    rewrite_saved_state(folder, lambda a: a.update(popularity_=a["popularity_"][:-1]))
+    return "'popularity_' has shape"
+
+
+def _wrong_shape_recorded(folder: Path) -> str:
+    rewrite_saved_state(folder, lambda a: a.update(popularity_=a["popularity_"][:-1]), True)
+    return "popularity_ has shape"
+
+
+def _pickled(folder: Path) -> str:
+    def change(a: dict[str, np.ndarray]) -> None:
+        a["popularity_"] = np.array([object()] * len(a["popularity_"]), dtype=object)
+
+    rewrite_saved_state(folder, change)
+    return "pickled"
+
+
+def _bad_hyperparameter(folder: Path) -> str:
+    config = _config(folder)
+    key = _own_hyperparameter(config)
+    config["params"][key] = "lots"
+    _write_config(folder, config)
+    return f"bad hyperparameter: .*{key}.*'lots'"
+
+
+def _unknown_hyperparameter(folder: Path) -> str:
+    config = _config(folder)
+    config["params"]["n_neighbours"] = 5
+    _write_config(folder, config)
+    return r"unknown \['n_neighbours'\]"
+
+
+def _edited_state(folder: Path) -> str:
+    config = _config(folder)
+    config["state"]["tampered_"] = 1
+    _write_config(folder, config)
+    return "state_sha256"
+
+
+def _not_json(folder: Path) -> str:
+    (folder / CONFIG_FILE).write_text("{not json", encoding="utf-8")
+    return "not valid JSON"
+
+
+#: kind of damage -> (function that damages a saved folder and returns a regex the error matches,
+#: the file the error must name)
+SAVE_CORRUPTIONS: dict[str, tuple[Callable[[Path], str], str]] = {
+    "truncated_state": (_truncate, STATE_FILE),
+    "flipped_bytes": (_flip, STATE_FILE),
+    "missing_state": (_missing_state, STATE_FILE),
+    "missing_config": (_missing_config, CONFIG_FILE),
+    "wrong_key": (_wrong_key, STATE_FILE),
+    "wrong_dtype": (_wrong_dtype, STATE_FILE),
+    "wrong_shape": (_wrong_shape, STATE_FILE),
+    "wrong_shape_recorded": (_wrong_shape_recorded, STATE_FILE),
+    "pickled_array": (_pickled, STATE_FILE),
+    "bad_hyperparameter": (_bad_hyperparameter, CONFIG_FILE),
+    "unknown_hyperparameter": (_unknown_hyperparameter, CONFIG_FILE),
+    "edited_state": (_edited_state, CONFIG_FILE),
+    "not_json": (_not_json, CONFIG_FILE),
+}
+
+
+def corrupt_saved_model(folder: str | Path, kind: str) -> tuple[Path, str]:
+    """Damage a folder written by :meth:`Recommender.save` in one of ``SAVE_CORRUPTIONS``' ways.
+
+    Returns
+    -------
+    pathlib.Path, str
+        The file the load error must name, and a regex its message must match.
+    """
+    folder = Path(folder)
+    damage, file_name = SAVE_CORRUPTIONS[kind]
+    return folder / file_name, damage(folder)
