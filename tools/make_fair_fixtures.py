@@ -73,10 +73,9 @@ def main() -> None:
         with tarfile.open(sdist) as t:
             t.extractall(tmp / "src", filter="data")
         sys.path.insert(0, str(next((tmp / "src").glob("fairsearchcore-*"))))
+        import fairsearchcore as fsc
         import pandas as pd
         import scipy
-
-        import fairsearchcore as fsc
         from fairsearchcore import fail_prob
         from fairsearchcore.models import FairScoreDoc
 
