@@ -169,19 +169,18 @@ def _greedy(cand: np.ndarray, k: int, state: _GreedyState) -> np.ndarray:
     """
     n, c = cand.shape
     out = np.full((n, k), -1, dtype=np.int64)
-    taken = np.zeros((n, c), dtype=bool)
-    valid = cand >= 0
+    blocked = cand < 0  # padding or already placed
     rows = np.arange(n)
     for t in range(k):
-        avail = valid & ~taken
-        any_left = avail.any(axis=1)
+        any_left = ~blocked.all(axis=1)
         if not any_left.any():
             break
-        value = np.where(avail, state.value(t), -np.inf)
+        value = state.value(t)
+        value[blocked] = -np.inf
         j = np.argmax(value, axis=1)[any_left]
         r = rows[any_left]
         out[r, t] = cand[r, j]
-        taken[r, j] = True
+        blocked[r, j] = True
         state.update(r, j)
     return out
 
@@ -199,35 +198,26 @@ class _GreedyState(Protocol):
 
 class _XQuAD:
     def __init__(self, rel, groups, pref, strength, variant):
-        self.rel = rel
-        self.groups = groups  # (n, C) group code per candidate, -1 for padding
+        self.base = (1.0 - strength) * np.nan_to_num(rel)
+        self.groups = np.maximum(groups, 0)  # (n, C) group code per candidate (padding: 0)
         self.pref = pref  # (n, G)
         self.strength = strength
         self.variant = variant
         n, g = pref.shape
         self.count = np.zeros((n, g))  # placed products per group
-        self.placed = np.zeros(n)
+        self.placed = np.zeros((n, 1))
 
     def value(self, t: int) -> np.ndarray:
-        g = np.maximum(self.groups, 0)
-        rows = np.arange(len(g))[:, None]
         if self.variant == "binary":
-            cov = (self.count[rows, g] == 0).astype(np.float64)
+            cov = (self.count == 0).astype(np.float64)
         else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                share = np.where(
-                    self.placed[:, None] > 0,
-                    self.count[rows, g] / np.maximum(self.placed[:, None], 1),
-                    0.0,
-                )
-            cov = 1.0 - share
-        bonus = self.pref[rows, g] * cov
-        return (1.0 - self.strength) * self.rel + self.strength * bonus
+            cov = 1.0 - self.count / np.maximum(self.placed, 1.0)
+        bonus = self.strength * self.pref * cov  # (n, G): the same for every product of a group
+        return self.base + np.take_along_axis(bonus, self.groups, axis=1)
 
     def update(self, r: np.ndarray, j: np.ndarray) -> None:
         g = self.groups[r, j]
-        ok = g >= 0
-        np.add.at(self.count, (r[ok], g[ok]), 1.0)
+        np.add.at(self.count, (r, g), 1.0)
         self.placed[r] += 1.0
 
 
@@ -383,30 +373,25 @@ def calibration_kl(
 
 class _Calibrated:
     def __init__(self, rel, cats, target, strength, mix):
-        self.rel = rel
-        self.cats = cats  # (n, C) category code per candidate, -1 padding
+        active = target.sum(axis=1) > 0
+        lam = np.where(active, strength, 0.0)[:, None]
+        self.base = (1.0 - lam) * np.nan_to_num(rel)
+        self.lam = lam
+        self.cats = np.maximum(cats, 0)  # (n, C) category code per candidate (padding: 0)
         self.p = target
-        self.strength = strength
         self.mix = mix
         self.count = np.zeros_like(target)
-        self.active = target.sum(axis=1) > 0
 
     def value(self, t: int) -> np.ndarray:
         size = t + 1.0
-        p = self.p
-        minus = _kl_terms(p, self.count / size, self.mix)  # category not added
-        plus = _kl_terms(p, (self.count + 1.0) / size, self.mix)  # category added
-        total = minus.sum(axis=1, keepdims=True)
-        rows = np.arange(len(p))[:, None]
-        c = np.maximum(self.cats, 0)
-        kl = total - minus[rows, c] + plus[rows, c]
-        lam = np.where(self.active, self.strength, 0.0)[:, None]
-        return (1.0 - lam) * self.rel - lam * kl
+        minus = _kl_terms(self.p, self.count / size, self.mix)  # category not added
+        plus = _kl_terms(self.p, (self.count + 1.0) / size, self.mix)  # category added
+        # KL of the list with one more product of category g, for every g: (n, G)
+        kl = minus.sum(axis=1, keepdims=True) - minus + plus
+        return self.base - np.take_along_axis(self.lam * kl, self.cats, axis=1)
 
     def update(self, r: np.ndarray, j: np.ndarray) -> None:
-        c = self.cats[r, j]
-        ok = c >= 0
-        np.add.at(self.count, (r[ok], c[ok]), 1.0)
+        np.add.at(self.count, (r, self.cats[r, j]), 1.0)
 
 
 def calibrated_rerank(
