@@ -571,26 +571,28 @@ def disaggregate(
 # ----------------------------------------------------------------------------------------------
 
 
-def _mean(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean of the per-customer values passed as ``y_pred`` (NaN left out)."""
-    y = np.asarray(y_pred, dtype=np.float64)
+def _mean(y_true: np.ndarray, y_pred: np.ndarray, values: np.ndarray | None = None) -> float:
+    """Mean of the per-customer values (``values``, else ``y_pred``), NaN left out."""
+    y = np.asarray(y_pred if values is None else values, dtype=np.float64)
     return float(np.nanmean(y)) if (~np.isnan(y)).any() else float("nan")
 
 
 def metric_frame(
-    values: pd.Series | np.ndarray,
+    values: pd.Series | pd.DataFrame | np.ndarray,
     labels: Sequence[object],
     min_group_size: int = 10,
     control: Sequence[object] | None = None,
     name: str = "group",
 ):
-    """A fairlearn :class:`~fairlearn.metrics.MetricFrame` of one per-customer metric column.
+    """A fairlearn :class:`~fairlearn.metrics.MetricFrame` of per-customer metric columns.
 
-    The metric is the mean of the column (NaN left out), passed as ``y_pred``. Customers of
-    suppressed groups and of :data:`NOT_RECORDED` are left out before the frame is built, so no
-    number of the frame (``by_group``, ``difference()``, ``ratio()``, ``overall``) describes a
-    small group; with ``control`` (e.g. the activity level) a (control level, group) cell with
-    fewer than ``min_group_size`` customers is left out too.
+    Each column (e.g. one model's NDCG) becomes one metric of the frame: the mean of the column
+    (NaN left out), handed to MetricFrame as a per-customer sample parameter; a 1-D input is one
+    metric passed as ``y_pred``. Customers of suppressed groups and of :data:`NOT_RECORDED` are
+    left out before the frame is built, so no number of the frame (``by_group``,
+    ``difference()``, ``ratio()``, ``overall``) describes a small group; with ``control`` (e.g.
+    the activity level) a (control level, group) cell with fewer than ``min_group_size``
+    customers is left out too.
 
     Returns
     -------
@@ -599,7 +601,6 @@ def metric_frame(
     """
     from fairlearn.metrics import MetricFrame
 
-    v = np.asarray(values, dtype=np.float64)
     lab = np.asarray(labels, dtype=object).astype(str)
     enc = encode_groups(lab, min_group_size)
     keep = enc.codes >= 0
@@ -610,10 +611,20 @@ def metric_frame(
         keep &= counts[inv] >= min_group_size
     if len(pd.unique(lab[keep])) < 2:
         return None
-    return MetricFrame(
-        metrics=_mean,
-        y_true=v[keep],
-        y_pred=v[keep],
-        sensitive_features=pd.Series(lab[keep], name=name),
-        control_features=None if control is None else pd.Series(ctl[keep], name="activity"),
-    )
+    common = {
+        "sensitive_features": pd.Series(lab[keep], name=name),
+        "control_features": None if control is None else pd.Series(ctl[keep], name="activity"),
+    }
+    if isinstance(values, pd.DataFrame):
+        cols = [str(c) for c in values.columns]
+        v = values.to_numpy(dtype=np.float64)[keep]
+        dummy = np.zeros(int(keep.sum()))
+        return MetricFrame(
+            metrics={c: _mean for c in cols},
+            y_true=dummy,
+            y_pred=dummy,
+            sample_params={c: {"values": v[:, j]} for j, c in enumerate(cols)},
+            **common,
+        )
+    v = np.asarray(values, dtype=np.float64)[keep]
+    return MetricFrame(metrics=_mean, y_true=v, y_pred=v, **common)
