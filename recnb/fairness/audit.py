@@ -68,6 +68,7 @@ HIGHER_IS_BETTER: dict[str, bool | None] = {
     "aplt": None,
     "popularity_lift": None,
     "calibration_kl": False,
+    "expected_clicks": True,
 }
 _RANKING = ("ndcg", "recall", "hit_rate", "mrr")
 

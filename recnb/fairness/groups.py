@@ -444,8 +444,9 @@ def disaggregate(
     (pandas.DataFrame, pandas.DataFrame)
         ``by_group`` (columns :data:`BY_GROUP_COLUMNS`; one row ``group = "all customers"`` per
         attribute and column, the plain mean over every customer) and ``gaps`` (columns
-        :data:`GAP_COLUMNS` plus ``p_holm``: Holm-adjusted over the attributes and models of each
-        metric, for ``p_value_within_activity`` when activity is given, else ``p_value``).
+        :data:`GAP_COLUMNS` plus ``p_holm``: Holm-adjusted over the attributes of each model and
+        metric (the family "is any group of this model's customers served differently?"), for
+        ``p_value_within_activity`` when activity is given, else ``p_value``).
     """
     if len(values) != len(groups):
         raise ValueError(f"values has {len(values)} rows, groups {len(groups)}")
@@ -561,7 +562,7 @@ def disaggregate(
     gaps = pd.DataFrame(gap_rows, columns=GAP_COLUMNS)
     test = "p_value_within_activity" if activity is not None else "p_value"
     gaps["p_holm"] = np.nan
-    for _, idx in gaps.groupby("metric", sort=False).groups.items():
+    for _, idx in gaps.groupby(["model", "metric"], sort=False).groups.items():
         gaps.loc[idx, "p_holm"] = holm_adjust(gaps.loc[idx, test].to_numpy(dtype=float))
     return by_group, gaps
 

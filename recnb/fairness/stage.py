@@ -64,6 +64,8 @@ __all__ = [
     "MitigationReport",
     "TransparencyReport",
     "decorrelation_analysis",
+    "expected_clicks",
+    "shop_customer_ids",
     "explaining_models",
     "fitted_model",
     "exposure_analysis",
@@ -139,6 +141,7 @@ def group_analysis(
     n_permutations: int = 1000,
     alpha: float = 0.05,
     seed: int | None = 0,
+    truth: Mapping[str, np.ndarray] | None = None,
 ) -> GroupReport:
     """Who is served well: every per-customer metric of every model by every customer attribute.
 
@@ -166,6 +169,9 @@ def group_analysis(
     primary_metric : str
     min_group_size, n_boot, n_permutations, alpha, seed
         See :func:`recnb.fairness.groups.disaggregate`.
+    truth : mapping of str to numpy.ndarray, optional
+        Per model, the synthetic shop's true expected clicks of each customer's list
+        (:func:`expected_clicks`): added as the metric ``expected_clicks``.
     """
     cidx = cands.customer_idx
     attrs = group_attributes(customers, attributes)
@@ -181,6 +187,10 @@ def group_analysis(
         src = customer_groups(ids, customers, [attribute])[attribute]
         labels[name] = np.where(src == str(value), "in the group", "rest")
     values = per_customer_table(cands.lists(k), cidx, train, test, k, item_categories)
+    if truth:
+        for model, clicks in truth.items():
+            values[(model, "expected_clicks")] = np.asarray(clicks, dtype=np.float64)
+        values = values[[c for m in cands.models for c in values.columns if c[0] == m]]
     act = np.asarray(activity, dtype=object).astype(str)
     by_group, gaps = disaggregate(
         values,
@@ -229,6 +239,80 @@ def group_analysis(
         ),
         not_recorded={a: int((labels[a] == NOT_RECORDED).sum()) for a in labels.columns},
     )
+
+
+def shop_customer_ids(
+    pseudonyms: np.ndarray, shop: Any, key: bytes | str, length: int = 16
+) -> np.ndarray:
+    """The synthetic shop's own id of each (pseudonymised) customer of the scrubbed data.
+
+    The privacy scrub replaced every id by its keyed pseudonym (:func:`recnb.privacy.pseudonymize`);
+    with the same key the shop's ids map back. Raises KeyError for a pseudonym of no shop customer.
+    """
+    from recnb.privacy import pseudonymize
+
+    own = shop.customers["customer_id"].to_numpy(dtype=object)
+    mapping = pd.Series(own, index=pseudonymize(own, key, length))
+    out = mapping.reindex(np.asarray(pseudonyms, dtype=object))
+    if out.isna().any():
+        bad = list(np.asarray(pseudonyms, dtype=object)[out.isna().to_numpy()][:3])
+        raise KeyError(
+            f"customers {bad} are no pseudonym of this shop's customers under the run's key"
+        )
+    return out.to_numpy(dtype=object)
+
+
+def expected_clicks(
+    shop: Any,
+    shop_customer_ids: np.ndarray,
+    product_ids: np.ndarray,
+    topk: np.ndarray,
+    chunk: int = 2000,
+) -> np.ndarray:
+    """The synthetic shop's true expected clicks of each customer's list (ground truth).
+
+    Each list is shown in the shop's response model (:meth:`SyntheticShop.response_probabilities`:
+    examination by position, the customer's true utility, the click model) in the customer's
+    home context (home device and region; averaged over the parts of the day), without a day (no
+    trends) and without purchase history. (Averaging over the customer's whole context mix is
+    about 25 times slower and moves the figure little: the home device and region take 75% and
+    90% of a customer's visits by default.)
+
+    Parameters
+    ----------
+    shop : recnb.synthetic.SyntheticShop
+    shop_customer_ids : numpy.ndarray, shape (n,)
+        The shop's own ids of the customers (not the pseudonyms of the scrubbed data).
+    product_ids : numpy.ndarray
+        Product id of every product index.
+    topk : numpy.ndarray, shape (n, k)
+        Lists (product indices; -1 padding is not allowed here).
+    chunk : int
+        Lists per call.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n,)
+    """
+    top = np.asarray(topk, dtype=np.int64)
+    if (top < 0).any():
+        raise ValueError("expected_clicks needs full lists (no -1 padding)")
+    pids = np.asarray(product_ids, dtype=object)
+    ids = np.asarray(shop_customer_ids, dtype=object)
+    home = shop.customers.set_index("customer_id").loc[ids]
+    device = home["device"].astype(object).to_numpy()
+    region = home["region"].astype(object).to_numpy()
+    out = np.empty(len(top))
+    for start in range(0, len(top), chunk):
+        part = top[start : start + chunk]
+        sl = slice(start, start + chunk)
+        r = shop.response_probabilities(
+            ids[sl], pids[part], context={"device": device[sl], "location": region[sl]}
+        )
+        out[start : start + len(part)] = (
+            r.groupby("list_index", sort=True)["p_click"].sum().to_numpy(dtype=np.float64)
+        )
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -607,7 +691,11 @@ class TransparencyReport:
         One row per explained recommendation (:data:`recnb.fairness.transparency.FIDELITY_COLUMNS`).
     summary : pandas.DataFrame
         One row per model (:func:`recnb.fairness.transparency.fidelity_summary`) plus
-        ``deterministic`` and ``source`` (``saved by stage 03`` or ``refitted``).
+        ``deterministic`` and ``source`` (``saved by stage 03`` or ``refitted``). The sampled
+        recommendations are of customers the model scores itself; ``fallback_share`` is the
+        share of all evaluated customers served by the popularity fallback instead, and
+        ``coverage`` the share of all evaluated customers' recommendations with a personal
+        reason (the sample's coverage times the share not on the fallback).
     examples : pandas.DataFrame
         A few customers' recommendations with their explanation text (no customer named).
     skipped : list of str
@@ -698,15 +786,20 @@ def transparency_analysis(
         Fit features, products table (names), seed, where each model came from, progress.
     """
     names = _product_names(products, train_data.product_ids)
-    fidelity, stability, examples = [], {}, []
+    fidelity, stability, examples, fallback_share = [], {}, [], {}
     labels = list(models)
     for i, lbl in enumerate(labels):
         if progress is not None:
             progress("explanations", lbl, i, len(labels))
         model = models[lbl]
         algo, params = specs[lbl]
-        top, _ = model.recommend_indices(cands.customer_idx, k=k)
-        pairs = sample_pairs(top, cands.customer_idx, n_customers, k, seed)
+        # explanations are checked on customers the model scores itself; the popularity
+        # fallback's share is counted over every evaluated customer
+        served = ~model.uses_fallback(cands.customer_idx)
+        fallback_share[lbl] = float(1.0 - served.mean())
+        cidx = cands.customer_idx[served]
+        top, _ = model.recommend_indices(cidx, k=k)
+        pairs = sample_pairs(top, cidx, n_customers, k, seed)
         fidelity.append(explanation_fidelity(model, pairs, label=lbl))
         if lbl in stability_models and algo in SEEDED:
             other = _build(algo, params, None if seed is None else seed + 1).fit(
@@ -729,6 +822,9 @@ def transparency_analysis(
     fid = pd.concat(fidelity, ignore_index=True) if fidelity else pd.DataFrame()
     summary = fidelity_summary(fid, stability) if len(fid) else pd.DataFrame()
     if len(summary):
+        fb = summary["model"].map(fallback_share)
+        summary["coverage"] = summary["coverage"] * (1.0 - fb)
+        summary["fallback_share"] = fb
         summary["deterministic"] = [specs[m][0] not in SEEDED for m in summary["model"]]
         summary["source"] = [(sources or {}).get(m, "") for m in summary["model"]]
     skipped = [lbl for lbl in specs if lbl not in models and lbl in cands.items]

@@ -143,18 +143,16 @@ def _delete_neighbour(model: Recommender, c, p, top) -> np.ndarray:
 
 
 def _delete_term(model: Recommender, c, p, top) -> np.ndarray:
+    # the product's vector without the term, against the customer's profile (the profile is
+    # built from the customer's history, which never holds a recommended product)
     names = pd.Index(np.asarray(model.feature_names_, dtype=object))
-    out = np.empty(len(c))
-    for i, (ci, pi, name) in enumerate(zip(c, p, top["contributor"], strict=True)):
-        f = names.get_loc(name)
-        clone = copy.copy(model)
-        vec = sp.csr_matrix(model.item_vectors_, copy=True)
-        row = slice(vec.indptr[pi], vec.indptr[pi + 1])
-        vec.data[row] = np.where(vec.indices[row] == f, 0.0, vec.data[row])
-        vec.eliminate_zeros()
-        clone.item_vectors_ = vec
-        out[i] = float(clone.score_pairs(np.array([ci]), np.array([pi]))[0])
-    return out
+    f = names.get_indexer(np.asarray(top["contributor"], dtype=object))
+    rows = sp.csr_matrix(model.item_vectors_[p], dtype=np.float64, copy=True)
+    for i in range(len(p)):
+        seg = slice(rows.indptr[i], rows.indptr[i + 1])
+        rows.data[seg] = np.where(rows.indices[seg] == f[i], 0.0, rows.data[seg])
+    profiles = model._profiles(np.asarray(c, dtype=np.int64))
+    return np.asarray(rows.multiply(profiles).sum(axis=1), dtype=np.float64).ravel()
 
 
 def _delete_feature(model: Recommender, c, p, top) -> np.ndarray:
