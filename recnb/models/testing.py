@@ -29,6 +29,8 @@ TEST_PARAMS: dict[str, dict] = {
     "pure_svd": {"n_factors": 2},
     "biased_mf": {"n_factors": 2, "n_epochs": 3},
     "ease": {"l2": 1.0},
+    "edlae": {"l2": 1.0, "dropout": 0.1},
+    "rp3beta": {"n_neighbors": 8},
     "trending": {"window_days": 2.0},
     "als": {"factors": 4, "iterations": 10, "regularization": 0.01, "alpha": 10.0},
     "bpr": {"factors": 4, "iterations": 300, "learning_rate": 0.05},
