@@ -25,6 +25,7 @@ from recnb.reference import METRIC_COLUMNS, ReferenceTable
 
 __all__ = [
     "beside_reference",
+    "describe_reference",
     "describe_map_variants",
     "describe_significance",
     "describe_segment_sizes",
@@ -744,3 +745,45 @@ def _reference_settings(ref: pd.DataFrame) -> list[str]:
         else:
             out.append("as published")
     return out
+
+
+def describe_reference(
+    reference: ReferenceTable,
+    split: Mapping[str, Any],
+    k: int,
+    pairs: tuple[int, int] | None = None,
+) -> str:
+    """The protocols behind :func:`beside_reference`: theirs, with its source, and ours.
+
+    Parameters
+    ----------
+    reference : ReferenceTable
+    split : mapping
+        The run's split settings (:func:`recnb.split.split_info`: ``kind``, ``stratify_by``,
+        ``test_fraction``, ``seed``, ...).
+    k : int
+        The run's list length.
+    pairs : (int, int), optional
+        Pairs in the run's train and test parts.
+
+    Returns
+    -------
+    str
+        Markdown paragraph.
+    """
+    kind = str(split.get("kind", "unknown"))
+    ours = f"{kind} split"
+    if kind == "stratified" and split.get("stratify_by"):
+        ours += f" by {split['stratify_by']}"
+    if split.get("test_fraction") is not None and kind in ("stratified", "random"):
+        ours += f", test share {float(split['test_fraction']):g}"
+    if split.get("seed") is not None and kind in ("stratified", "random"):
+        ours += f", seed {int(split['seed'])}"
+    if pairs is not None:
+        ours += f" ({int(pairs[0]):,} training / {int(pairs[1]):,} test pairs)"
+    return (
+        f"**{reference.title}.** Their protocol: {reference.protocol}. Source: "
+        f"{reference.source}. Ours: {ours}; top-{int(k)} lists; products seen in training "
+        "removed; hyperparameters chosen on the validation split carved from training, never on "
+        "the test part."
+    )

@@ -94,3 +94,14 @@ def test_beside_reference_refuses_another_k():
     ref = reference_table("msr_movielens100k")
     with pytest.raises(ValueError, match="k=10.*primary k is 5"):
         cmp.beside_reference(_board(), ref, 5)
+
+
+def test_describe_reference_states_both_protocols():
+    ref = reference_table("ml_latest_small_released_split")
+    split = {"kind": "stratified", "stratify_by": "item", "test_fraction": 0.25, "seed": 42}
+    text = cmp.describe_reference(ref, split, 10, pairs=(76882, 23954))
+    assert ref.protocol in text and ref.source in text
+    assert "Ours: stratified split by item, test share 0.25, seed 42" in text
+    assert "(76,882 training / 23,954 test pairs); top-10 lists" in text
+    temporal = cmp.describe_reference(ref, {"kind": "temporal", "seed": 1}, 5)
+    assert "Ours: temporal split; top-5 lists" in temporal
