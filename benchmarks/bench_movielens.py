@@ -1,16 +1,20 @@
-"""MovieLens benchmark: recnb's models under Microsoft Recommenders' README protocol, their rows beside ours.
+"""MovieLens benchmark: recnb's models under Microsoft Recommenders' README protocol, beside the published rows.
 
-Protocol (their README "Algorithm Comparison" table and ``examples/06_benchmarks/movielens.ipynb``):
-``python_stratified_split(ratio=0.75, filter_by="item", seed=42)``; top-10 lists; every held-out rating
-is relevant; movies the user rated in train are removed; MAP as their ``map`` (``map_msr``) and as
-``map_at_k`` (``map_min``). Our hyperparameters are chosen on a validation split carved from train
-(notebook 03's tuning), never on test.
+Protocol (the README "Algorithm Comparison" table of Microsoft Recommenders and its
+``examples/06_benchmarks/movielens.ipynb``): the stratified split of the released Recommenders
+(1.2.1: ``python_stratified_split(ratio=0.75, filter_by="item", seed=42)``), here recnb's own
+re-implementation ``recnb.split.python_stratified_split``, checked row for row against the release by
+``tests/test_msr_fixtures.py``; top-10 lists; every held-out rating is relevant; movies the user rated
+in train are removed; MAP as Recommenders 1.2.1's ``map`` (recnb ``map_msr``) and ``map_at_k`` (recnb
+``map_min``). Our hyperparameters are chosen on a validation split carved from train (notebook 03's
+tuning), never on test.
 
 The script runs stages 02 (split) and 03 (tuning, evaluation) of a params file through the runner, so
 the figures are exactly those of the HTML report, then
 
-1. checks that the pipeline's test part holds exactly the ratings that the stratified split of the raw
-   ratings file (read here directly with pandas, in file order) puts in test;
+1. checks that the pipeline's test part holds exactly the ratings that
+   ``recnb.split.python_stratified_split`` puts in test when run on the raw ratings file (read here
+   directly with pandas, in file order);
 2. prints our leaderboard beside the published table (``recnb.reference.msr_movielens100k``) and, for
    ML-100K, the issue's targets.
 
@@ -73,7 +77,7 @@ def raw_ratings(settings) -> pd.DataFrame:
 
 
 def check_split(settings, run_dir: Path) -> dict[str, int]:
-    """Compare the saved test part with the stratified split of the raw file; raise on a difference."""
+    """Compare the saved test part with ``python_stratified_split`` of the raw file; raise if they differ."""
     from recnb.interactions import Interactions
 
     prep = settings.section("preprocessing")
@@ -154,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
 
     print(
-        f"\n== {settings.run_name}: split check (their stratified split of the raw file vs our test part)"
+        f"\n== {settings.run_name}: split check (recnb.split.python_stratified_split of the raw file "
+        "vs the pipeline's test part)"
     )
     print(check_split(settings, run_dir))
 

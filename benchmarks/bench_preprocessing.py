@@ -66,13 +66,12 @@ def preprocess(raw: Dataset, rec: StepRecorder, out: Path) -> dict[str, int]:
     rec.start("privacy scrub + validate")
     ds = validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY))
     rec.start("clean")
-    cleaned, _ = cleaning.clean(
-        ds, dedup_window_seconds=10.0, returns="net", bot_max_events_per_day=1000
-    )
+    cleaned, _ = cleaning.clean(ds, dedup_window_seconds=10.0, returns="net")
     result = split.build_split(
         cleaned,
         min_customer_interactions=2,
         min_product_interactions=2,
+        bot_max_events_per_day=1000,
         kind="temporal",
         test_days=14.0,
         valid_days=7.0,

@@ -192,48 +192,45 @@ def drop_near_duplicates(
     ]
 
 
-def drop_bots(
-    events: pd.DataFrame, max_events_per_day: int
-) -> tuple[pd.DataFrame, list[Removal], np.ndarray]:
-    """Remove customers whose busiest day has more than ``max_events_per_day`` events.
+def bot_customers(
+    customers: np.ndarray,
+    timestamps: np.ndarray,
+    max_events_per_day: int,
+    n_customers: int | None = None,
+) -> np.ndarray:
+    """Customers whose busiest calendar day (UTC) has more than ``max_events_per_day`` events.
 
-    ``max_events_per_day <= 0`` turns the step off.
+    The rule of the bot filter; :func:`recnb.split.build_split` applies it to each training part on
+    that part's own events, so who stays in training never depends on test-period events.
+
+    Parameters
+    ----------
+    customers : numpy.ndarray of int
+        Customer code of each event (``>= 0``).
+    timestamps : numpy.ndarray of datetime64
+        Time of each event.
+    max_events_per_day : int
+        Threshold; ``<= 0`` turns the filter off (no customer is flagged).
+    n_customers : int, optional
+        Number of customer codes (default: max code + 1).
 
     Returns
     -------
-    (pandas.DataFrame, list of Removal, numpy.ndarray)
-        Kept events, the removal record and the removed customer ids.
+    numpy.ndarray of bool
+        Per customer code: flagged as a bot.
     """
-    if max_events_per_day <= 0 or len(events) == 0:
-        return (
-            events,
-            [Removal("bot-like customers", 0, "off (no event-rate threshold)")],
-            np.array([], dtype=object),
-        )
-    col = events["customer_id"]
-    c, uniq = pd.factorize(
-        col.astype(object) if isinstance(col.dtype, pd.CategoricalDtype) else col
-    )
-    day = _ns(events["timestamp"]) // (86_400 * 10**9)
+    c = np.asarray(customers, dtype=np.int64)
+    n = int(n_customers) if n_customers is not None else (int(c.max()) + 1 if len(c) else 0)
+    flagged = np.zeros(n, dtype=bool)
+    if max_events_per_day <= 0 or len(c) == 0:
+        return flagged
+    day = np.asarray(timestamps, dtype="datetime64[ns]").astype(np.int64) // (86_400 * 10**9)
     day = day - day.min()
-    key = c.astype(np.int64) * (int(day.max()) + 1) + day
-    ukey, counts = np.unique(key, return_counts=True)
-    peak = np.zeros(len(uniq), dtype=np.int64)
-    np.maximum.at(peak, ukey // (int(day.max()) + 1), counts)
-    bots = peak > max_events_per_day
-    gone = bots[c]
-    return (
-        events[~gone],
-        [
-            Removal(
-                "bot-like customers",
-                int(gone.sum()),
-                f"customer has a day with more than {max_events_per_day} events",
-                customers=int(bots.sum()),
-            )
-        ],
-        np.asarray(uniq[bots], dtype=object),
-    )
+    n_days = int(day.max()) + 1
+    ukey, counts = np.unique(c * n_days + day, return_counts=True)
+    peak = np.zeros(n, dtype=np.int64)
+    np.maximum.at(peak, ukey // n_days, counts)
+    return peak > max_events_per_day
 
 
 def clean(
@@ -241,7 +238,6 @@ def clean(
     *,
     dedup_window_seconds: float = 0.0,
     returns: str = "net",
-    bot_max_events_per_day: int = 0,
 ) -> tuple[Dataset, pd.DataFrame]:
     """Run every cleaning step and report what each removed.
 
@@ -253,15 +249,12 @@ def clean(
         Near-duplicate window (see :func:`drop_near_duplicates`); 0 keeps near duplicates.
     returns : {"net", "drop"}
         How returns and cancellations are handled (see :func:`handle_returns`).
-    bot_max_events_per_day : int
-        Bot threshold (see :func:`drop_bots`); 0 turns it off.
 
     Returns
     -------
     (Dataset, pandas.DataFrame)
-        The cleaned dataset (bot customers removed from the customers table too; a note per step with
-        removed rows) and the removal table with columns ``step, rows, customers, reason,
-        rows_after``.
+        The cleaned dataset (a note per step with removed rows) and the removal table with columns
+        ``step, rows, customers, reason, rows_after``.
     """
     events = ds.events
     records: list[dict[str, object]] = []
@@ -278,12 +271,7 @@ def clean(
     log(rem, len(events))
     events, rem = drop_near_duplicates(events, dedup_window_seconds)
     log(rem, len(events))
-    events, rem, bots = drop_bots(events, bot_max_events_per_day)
-    log(rem, len(events))
 
-    customers = ds.customers
-    if len(bots):
-        customers = customers[~customers["customer_id"].astype(str).isin(set(map(str, bots)))]
     events = events.reset_index(drop=True)
     if isinstance(events["customer_id"].dtype, pd.CategoricalDtype):
         events["customer_id"] = events["customer_id"].cat.remove_unused_categories()
@@ -297,7 +285,7 @@ def clean(
     ]
     out = Dataset(
         name=ds.name,
-        customers=customers.reset_index(drop=True),
+        customers=ds.customers,
         products=ds.products,
         events=events,
         notes=notes,

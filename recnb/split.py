@@ -8,9 +8,9 @@ Split kinds
     the ``n`` before them validation (:func:`leave_last_labels`).
     ``"random"``: per customer, a random share of the distinct products is test, then a share of the
     rest validation (:func:`random_holdout_labels`).
-    ``"stratified"``: Microsoft Recommenders' ``python_stratified_split``, reproduced exactly
-    (:func:`python_stratified_split`, :func:`stratified_labels`), then the same split again on the
-    training rows for validation.
+    ``"stratified"``: the stratified split of the released Microsoft Recommenders (1.2.1), re-implemented
+    here and checked row for row against that release (:func:`python_stratified_split`,
+    :func:`stratified_labels`), then the same split again on the training rows for validation.
 Pair-based kinds assign whole (customer, product) pairs, so a pair is never in two parts.
 
 The artefact (:func:`build_split` -> :func:`save_split` -> ``<run_dir>/split/``, read with
@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recnb import cleaning
 from recnb import features as feat
 from recnb import weighting as wt
 from recnb.interactions import Interactions
@@ -55,12 +56,12 @@ _LABEL_NAMES = {TRAIN_INNER: "train_inner", VALID: "valid", TEST: "test"}
 
 
 # ----------------------------------------------------------------------------------------------
-# Microsoft Recommenders' stratified split, reproduced exactly
+# the stratified split of the released Microsoft Recommenders (1.2.x), re-implemented
 # ----------------------------------------------------------------------------------------------
 
 
 def process_split_ratio(ratio: float | list[float]) -> tuple[bool, list[float] | float]:
-    """Microsoft Recommenders' ``process_split_ratio``: validate a ratio or normalise a ratio list.
+    """Validate a split ratio or normalise a ratio list, as Recommenders 1.2.1's ``process_split_ratio``.
 
     A float must lie in (0, 1) (single split); a list is a multi-split and is divided by its sum when
     it does not sum to exactly 1 (``math.fsum``).
@@ -84,18 +85,22 @@ def stratified_labels(
     seed: int = 42,
     min_rating: int = 1,
 ) -> np.ndarray:
-    """Split index of each row under Microsoft Recommenders' stratified split.
+    """Split index of each row under the stratified split of the released Microsoft Recommenders.
 
-    The algorithm of ``recommenders.datasets.python_splitters._do_stratification``: rows of groups with
-    fewer than ``min_rating`` rows are dropped (only when ``min_rating > 1``); ``np.random.seed(seed)``
-    then one ``np.random.rand`` number per remaining row, in row order; rows sorted by (group, number);
-    within a group, ``rank = position / group size`` (position from 1); a row goes to split ``i`` when
-    ``cumsum(ratios)[i-1] < rank <= cumsum(ratios)[i]``, with ratios ``[ratio, 1 - ratio]`` for a float.
+    recnb's vectorised re-implementation of ``_do_stratification`` in
+    ``recommenders/datasets/python_splitters.py`` as released in 1.2.0 and 1.2.1 (what
+    ``pip install recommenders`` gives), checked row for row against that release by the golden
+    fixtures in ``tests/fixtures/msr/`` (written by ``tools/make_msr_fixtures.py``).
 
-    Two quirks are kept on purpose, to land the same rows in the same splits: for a float ratio the
-    train share of a group is ``floor(ratio * size)`` rows (a group of 2 at 0.75 keeps 1 row), not
-    ``round``; and with a ratio list whose cumulative sum ends just below 1 in floating point, the last
-    row of a group can fall in no split (label -1), as in theirs.
+    The algorithm: rows of groups with fewer than ``min_rating`` rows are dropped (only when
+    ``min_rating > 1``); ``np.random.seed(seed)`` then one ``np.random.rand`` number per remaining row,
+    in row order; rows sorted by (group, number); within a group of ``count`` rows, a row at position
+    ``rank`` (from 1) goes to split ``i`` when
+    ``round(c[i-1] * count) < rank <= round(c[i] * count)``, where ``c = cumsum(ratios)`` (``c[-1]``
+    taken as 0) and ratios are ``[ratio, 1 - ratio]`` for a float. ``round`` is pandas' (NumPy's)
+    round half to even: at 0.75 a group of 1 keeps its row in train (``round(0.75) = 1``), a group
+    of 2 keeps both (``round(1.5) = 2``) and a group of 10 keeps 8 (``round(7.5) = 8``); at 0.5 a
+    group of 5 keeps 2 (``round(2.5) = 2``).
 
     Parameters
     ----------
@@ -104,7 +109,7 @@ def stratified_labels(
     ratio : float or list of float
         See :func:`process_split_ratio`.
     seed : int
-        Seed of the legacy global NumPy generator in their code; here a private
+        Seed of the legacy global NumPy generator in the released code; here a private
         ``numpy.random.RandomState(seed)``, which draws the same numbers without touching global state.
     min_rating : int
         Minimum rows per group (>= 1).
@@ -112,7 +117,14 @@ def stratified_labels(
     Returns
     -------
     numpy.ndarray of int64
-        Split index per row (0 = train for a float ratio, 1 = test), -1 for dropped rows.
+        Split index per row (0 = train for a float ratio, 1 = test), -1 for rows dropped by
+        ``min_rating``.
+
+    Raises
+    ------
+    ValueError
+        A row without a group (missing id): the released code silently drops such rows from every
+        split; recnb refuses them.
     """
     if min_rating < 1:
         raise ValueError("min_rating should be integer and larger than or equal to 1.")
@@ -136,14 +148,15 @@ def stratified_labels(
     size = np.bincount(sub, minlength=int(sub.max()) + 1 if len(sub) else 0)
     start = np.zeros(len(size), dtype=np.int64)
     start[1:] = np.cumsum(size)[:-1]
-    pos = np.arange(len(sub)) - start[sorted_groups] + 1
-    rank = pos / size[sorted_groups]
+    rank = np.arange(len(sub)) - start[sorted_groups] + 1
+    count = size[sorted_groups].astype(np.float64)
     lab_sorted = np.full(len(sub), -1, dtype=np.int64)
     prev = None
     for i, thr in enumerate(np.cumsum(ratios)):
-        cond = rank <= thr
+        # same float64 product and the same half-to-even rounding as pandas' round(Series)
+        cond = rank <= np.round(thr * count)
         if prev is not None:
-            cond &= rank > prev
+            cond &= rank > np.round(prev * count)
         lab_sorted[cond] = i
         prev = thr
     lab_sub = np.empty(len(sub), dtype=np.int64)
@@ -162,11 +175,13 @@ def python_stratified_split(
     col_item: str = "itemID",
     seed: int = 42,
 ) -> list[pd.DataFrame]:
-    """Drop-in equivalent of ``recommenders.datasets.python_splitters.python_stratified_split``.
+    """Stratified split with the signature and output of Recommenders 1.2.1's ``python_stratified_split``.
 
-    Same arguments, same rows in each split, same row order within each returned frame (sorted by the
-    filter column, then the random number) and the original index. Unlike theirs, ``data`` is not
-    modified (theirs adds a ``random`` column to the caller's frame when ``min_rating == 1``).
+    recnb's re-implementation (see :func:`stratified_labels`): same arguments, same rows in each
+    split, same row order within each returned frame (sorted by the filter column, then the random
+    number) and the original index. Unlike the released function, ``data`` is not modified (the
+    release adds a ``random`` column to the caller's frame when ``min_rating == 1``), and a missing
+    group id is an error instead of a silently dropped row.
 
     Returns
     -------
@@ -182,7 +197,7 @@ def python_stratified_split(
     labels = stratified_labels(data[col].to_numpy(), ratio, seed, min_rating)
     multi, r = process_split_ratio(ratio)
     n_splits = len(r) if multi else 2
-    # reproduce their output order: rows (after the min_rating filter) sorted by (group, random)
+    # the released output order: rows (after the min_rating filter) sorted by (group, random)
     if min_rating > 1:
         size = data.groupby(col)[col].transform("size").to_numpy()
         kept = size >= min_rating
@@ -376,6 +391,73 @@ def _cold(train: sp.csr_matrix, evaluation: sp.csr_matrix) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Filtered:
+    """What the training filters kept of one training part."""
+
+    keep: np.ndarray  # per event row: in the part after the filters
+    bots: np.ndarray  # per customer code: flagged by the bot filter on the part's events
+    bot_events: int
+    kcore_events: int
+    before: tuple[int, int, int]  # customers, products, pairs before the k-core
+    after: tuple[int, int, int]
+    rounds: int
+
+
+def _training_filter(
+    c: np.ndarray,
+    p: np.ndarray,
+    ts: np.ndarray,
+    rows: np.ndarray,
+    shape: tuple[int, int],
+    min_customer: int,
+    min_product: int,
+    bot_max_events_per_day: int,
+) -> _Filtered:
+    """The bot filter, then the k-core, on the event rows ``rows`` of one training part only."""
+    bots = cleaning.bot_customers(c[rows], ts[rows], bot_max_events_per_day, shape[0])
+    after_bots = rows & ~bots[c]
+    core = wt.kcore(c[after_bots], p[after_bots], min_customer, min_product, shape)
+    keep = after_bots.copy()
+    keep[after_bots] = core.keep_pairs
+
+    def size(m: np.ndarray) -> tuple[int, int, int]:
+        return (
+            len(np.unique(c[m])),
+            len(np.unique(p[m])),
+            len(np.unique(c[m] * shape[1] + p[m])),
+        )
+
+    return _Filtered(
+        keep=keep,
+        bots=bots,
+        bot_events=int((rows & bots[c]).sum()),
+        kcore_events=int((after_bots & ~keep).sum()),
+        before=size(after_bots),
+        after=size(keep),
+        rounds=core.rounds,
+    )
+
+
+def _check_valid_window(
+    ts: np.ndarray, lab: np.ndarray, bounds: Mapping[str, pd.Timestamp], valid_days: float
+) -> None:
+    """Stop when the validation window leaves no event for the inner training part."""
+    cut, vstart = bounds["cutoff"], bounds["valid_start"]
+    before_cut = ts[ts < cut.to_datetime64()]
+    if valid_days <= 0 or len(before_cut) == 0 or (lab == TRAIN_INNER).any():
+        return
+    first = pd.Timestamp(before_cut.min())
+    span = (cut - first) / pd.Timedelta(days=1)
+    raise ValueError(
+        f"temporal split: valid_days={valid_days:g} (params key preprocessing.valid_days) is at "
+        f"least as long as the training span, {span:.3g} days from the first event "
+        f"({first.isoformat()}) to the cut-off ({cut.isoformat()}): the validation window starts "
+        f"at {vstart.isoformat()} and leaves the inner training part (train_inner) empty. Use a "
+        f"valid_days below {span:.3g}."
+    )
+
+
 def build_split(
     ds: Dataset,
     *,
@@ -388,6 +470,7 @@ def build_split(
     normalization: str = "center",
     min_customer_interactions: int = 1,
     min_product_interactions: int = 1,
+    bot_max_events_per_day: int = 0,
     kind: str = "temporal",
     test_days: float = 14.0,
     valid_days: float = 7.0,
@@ -419,7 +502,11 @@ def build_split(
     normalization : {"center", "zscore"}
         Explicit signal: the saved :class:`~recnb.weighting.RatingNormalizer`.
     min_customer_interactions, min_product_interactions : int
-        k-core minimums (distinct pairs), applied to the whole log before splitting.
+        k-core minimums (distinct pairs). A training filter, like ``bot_max_events_per_day``: see
+        "Training filters" below.
+    bot_max_events_per_day : int
+        Bot filter (:func:`recnb.cleaning.bot_customers`): customers with a day of more weighted
+        events than this are removed (0: off). A training filter.
     kind : {"temporal", "leave_last", "random", "stratified"}
         Split kind (see the module docstring).
     test_days, valid_days, cutoff
@@ -430,9 +517,9 @@ def build_split(
         Random and stratified: share of pairs held out for test, then share of the remaining
         training pairs for validation (stratified: ratio ``1 - test_fraction`` as a float).
     stratify_by : {"user", "item"}
-        Stratified split: the ``filter_by`` of Microsoft Recommenders.
+        Stratified split: what the ratio is kept per (``filter_by`` in Recommenders 1.2.1).
     min_rating : int
-        Stratified split: minimum pairs per group, as theirs.
+        Stratified split: minimum pairs per group (``min_rating`` in Recommenders 1.2.1).
     seed : int
         Random and stratified splits.
     test_events : sequence of str
@@ -445,12 +532,32 @@ def build_split(
     min_group_size : int
         Demographic values held by fewer customers are pooled as ``other`` in the features.
     on_step : callable, optional
-        Called with the name of each phase as it starts (``"signal"``, ``"k-core"``, ``"split"``,
+        Called with the name of each phase as it starts (``"signal"``, ``"split"``, ``"k-core"``,
         ``"matrices"``, ``"features"``, ``"assemble"``); used by the benchmark to time them.
 
     Returns
     -------
     SplitResult
+
+    Notes
+    -----
+    Training filters. The bot filter and the k-core decide who stays in training, so they run on
+    training data only, each training part on its own events, after the split: ``train_inner`` is
+    filtered on ``train_inner``'s events, ``train`` on ``train``'s (``train_inner`` + ``valid``).
+    No event of a later part can move a customer or a product into (or out of) an earlier one.
+    What the filters remove from a training part stays in the evaluation parts: a customer the
+    k-core drops from ``train`` but who has test pairs is a cold-start customer of the test part.
+    The evaluation parts drop the customers that are bot-like in everything known up to their end
+    (``valid``: ``train``'s events; ``test``: every event).
+
+    "Training data" per split kind: for ``"temporal"``, the events before the validation start
+    (``train_inner``) or the cut-off (``train``); for the per-customer kinds (``"leave_last"``,
+    ``"random"``, ``"stratified"``), which hold out pairs rather than a period, the events of the
+    pairs labelled ``train_inner`` (and ``valid`` for ``train``): a held-out pair never counts
+    towards a customer's or a product's k-core degree. The labels themselves are drawn on every
+    weighted pair (the stratified ``min_rating`` is part of that draw, as in Recommenders 1.2.1).
+
+    The shared id map covers every customer and product with a weighted event, filtered or not.
     """
     if signal not in SIGNALS:
         raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
@@ -505,45 +612,14 @@ def build_split(
     rows_ev = events[sel]
     w = w[sel]
 
-    # 2. k-core ---------------------------------------------------------------------------
-    step("k-core")
-    c_all, cid_all = _ids(rows_ev["customer_id"])
-    p_all, pid_all = _ids(rows_ev["product_id"])
-    core = wt.kcore(
-        c_all,
-        p_all,
-        min_customer_interactions,
-        min_product_interactions,
-        (len(cid_all), len(pid_all)),
-    )
-    n_pairs_before = len(pd.unique(c_all * len(pid_all) + p_all))
-    keep = core.keep_customers[c_all] & core.keep_products[p_all]
-    customer_ids = cid_all[core.keep_customers]
-    product_ids = pid_all[core.keep_products]
-    if len(customer_ids) == 0:
-        raise ValueError(
-            f"k-core with minimums {min_customer_interactions} (customers) / {min_product_interactions} "
-            f"(products) removed every interaction; lower them"
-        )
-    c_new = np.cumsum(core.keep_customers) - 1
-    p_new = np.cumsum(core.keep_products) - 1
-    rows_ev = rows_ev[keep]
-    w = w[keep]
-    c = c_new[c_all[keep]]
-    p = p_new[p_all[keep]]
+    # 2. ids -----------------------------------------------------------------------------
+    # The shared id map holds every customer and product with a weighted event. It does not
+    # depend on the training filters below, so what they remove from training never changes the
+    # shape of a part, and an evaluation part can name customers and products cold in training.
+    c, customer_ids = _ids(rows_ev["customer_id"])
+    p, product_ids = _ids(rows_ev["product_id"])
     shape = (len(customer_ids), len(product_ids))
     ts = rows_ev["timestamp"].to_numpy(dtype="datetime64[ns]")
-    density = wt.density_table(
-        {
-            "before k-core": (len(cid_all), len(pid_all), n_pairs_before),
-            "after k-core": (
-                shape[0],
-                shape[1],
-                len(pd.unique(c_all[keep] * len(pid_all) + p_all[keep])),
-            ),
-        }
-    )
-    density["rounds"] = [0, core.rounds]
 
     # 3. labels ---------------------------------------------------------------------------
     step("split")
@@ -553,8 +629,6 @@ def build_split(
         "seed": int(seed),
         "events_in": n_all,
         "events_zero_weight": int((~sel).sum()),
-        "events_removed_kcore": int((~keep).sum()),
-        "events_used": int(len(rows_ev)),
     }
     pair, pair_first = pd.factorize(c * shape[1] + p, sort=False)  # pairs in order of first event
     pair_c = pair_first // shape[1]
@@ -591,6 +665,33 @@ def build_split(
                 }
             )
         lab = plab[pair]
+    if kind == "temporal":
+        _check_valid_window(ts, lab, bounds, valid_days)
+
+    # 3b. training filters: bots, then k-core, each training part on its own events -------
+    step("k-core")
+    is_ti = lab == TRAIN_INNER
+    is_tr = is_ti | (lab == VALID)
+    filt = {
+        part: _training_filter(
+            c,
+            p,
+            ts,
+            rows,
+            shape,
+            min_customer_interactions,
+            min_product_interactions,
+            bot_max_events_per_day,
+        )
+        for part, rows in (("train_inner", is_ti), ("train", is_tr))
+    }
+    # evaluation parts drop the customers that are bot-like in everything known up to their end:
+    # validation uses train's events (train_inner + valid), test every event
+    bots_all = cleaning.bot_customers(c[lab >= 0], ts[lab >= 0], bot_max_events_per_day, shape[0])
+    bots_eval = {"valid": filt["train"].bots, "test": bots_all}
+    tr_f = filt["train"]
+    density = wt.density_table({"before k-core": tr_f.before, "after k-core": tr_f.after})
+    density["rounds"] = [0, tr_f.rounds]
 
     # 4. matrices -------------------------------------------------------------------------
     step("matrices")
@@ -598,11 +699,27 @@ def build_split(
     if test_events:
         relevant = rows_ev["event"].isin(list(test_events)).to_numpy()
     masks = {
-        "train_inner": lab == TRAIN_INNER,
-        "valid": (lab == VALID) & relevant,
-        "train": (lab == TRAIN_INNER) | (lab == VALID),
-        "test": (lab == TEST) & relevant,
+        "train_inner": filt["train_inner"].keep,
+        "valid": (lab == VALID) & relevant & ~bots_eval["valid"][c],
+        "train": tr_f.keep,
+        "test": (lab == TEST) & relevant & ~bots_eval["test"][c],
     }
+    # rows the filters left in no part (without them, every labelled row is in one, except the test
+    # rows that test_events makes irrelevant)
+    in_any = np.logical_or.reduce(list(masks.values()))
+    gone = (lab >= 0) & ~in_any & ~((lab == TEST) & ~relevant)
+    info.update(
+        {
+            "events_removed_bots": tr_f.bot_events,
+            "bot_customers": int(tr_f.bots.sum()),
+            "events_removed_kcore": tr_f.kcore_events,
+            "events_removed_kcore_train_inner": filt["train_inner"].kcore_events,
+            "events_removed_bots_train_inner": filt["train_inner"].bot_events,
+            "events_removed_bots_valid": int(((lab == VALID) & bots_eval["valid"][c]).sum()),
+            "events_removed_bots_test": int(((lab == TEST) & bots_all[c]).sum()),
+            "events_used": int(len(rows_ev) - gone.sum()),
+        }
+    )
     ends: dict[str, pd.Timestamp | None] = {}
     for part in ("train_inner", "train"):
         _, end = _period(ts[masks[part]])
@@ -639,12 +756,28 @@ def build_split(
                     sp.csr_matrix(ev_m.multiply(keep_m)),
                     sp.csr_matrix(ev_t.multiply(keep_m)),
                 )
-    for part in ("train", "test"):
-        if mats[part][0].nnz == 0:
+    if mats["test"][0].nnz == 0:
+        raise ValueError(
+            f"{kind} split: the test part is empty ({info}); check test_days / fractions / "
+            f"test_events"
+        )
+    for part, before in (("train", is_tr), ("train_inner", is_ti)):
+        if mats[part][0].nnz:
+            continue
+        if not before.any():
             raise ValueError(
-                f"{kind} split: the {part} part is empty ({info}); check test_days / fractions / "
-                f"test_events"
+                f"{kind} split: the {part} part is empty ({info}); check test_days / valid_days / "
+                f"fractions"
             )
+        raise ValueError(
+            f"{kind} split: the {part} part is empty after the training filters: "
+            f"{int(before.sum()):,} event(s) before them; the bot filter "
+            f"(preprocessing.bot_max_events_per_day={bot_max_events_per_day}) removed "
+            f"{filt[part].bot_events:,}, the k-core "
+            f"(preprocessing.min_customer_interactions={min_customer_interactions}, "
+            f"min_product_interactions={min_product_interactions}) {filt[part].kcore_events:,}; "
+            f"lower them or widen the training period"
+        )
 
     # 5. features (training periods only) ------------------------------------------------
     step("features")
@@ -684,6 +817,9 @@ def build_split(
         "signal": signal,
         "split_kind": kind,
         "seed": int(seed),
+        "min_customer_interactions": int(min_customer_interactions),
+        "min_product_interactions": int(min_product_interactions),
+        "bot_max_events_per_day": int(bot_max_events_per_day),
         "scaling": scaling if signal == "implicit" else None,
         "alpha": alpha if signal == "implicit" else None,
         "event_weights": weights if signal == "implicit" else None,
@@ -765,7 +901,7 @@ def build_split(
     # timeline: events per day and part (train = train_inner + valid, shown separately)
     day = pd.DatetimeIndex(ts).normalize()
     part_name = np.array(["train_inner", "valid", "test", "dropped"], dtype=object)
-    lab_named = part_name[np.where(lab < 0, 3, lab)]
+    lab_named = part_name[np.where((lab < 0) | gone, 3, lab)]
     timeline = (
         pd.DataFrame({"day": day, "part": lab_named})
         .groupby(["day", "part"], observed=True)
@@ -779,6 +915,7 @@ def build_split(
             "n_products": shape[1],
             "min_customer_interactions": min_customer_interactions,
             "min_product_interactions": min_product_interactions,
+            "bot_max_events_per_day": bot_max_events_per_day,
             "drop_seen_in_test": drop_seen_in_test,
             "removed_seen_pairs": removed_seen,
             "dropped_by_split": int((lab == DROPPED).sum()),
@@ -809,15 +946,42 @@ def _pairs(m: sp.csr_matrix) -> sp.csr_matrix:
     return b
 
 
+def _same_sparse(a: sp.spmatrix | None, b: sp.spmatrix | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and (sp.csr_matrix(a) != sp.csr_matrix(b)).nnz == 0
+
+
+def _kcore_violations(m: sp.csr_matrix, min_customer: int, min_product: int) -> tuple[int, int]:
+    """Customers / products present in ``m`` below the k-core minimums on ``m``'s own pairs."""
+    per_c = np.diff(m.indptr)
+    per_p = np.bincount(m.indices, minlength=m.shape[1])
+    return (
+        int(((per_c > 0) & (per_c < min_customer)).sum()),
+        int(((per_p > 0) & (per_p < min_product)).sum()),
+    )
+
+
 def check_split(parts: Mapping[str, Interactions]) -> list[str]:
     """Problems of a split that would let test information leak into training (empty when sound).
 
-    Checks: the parts share one id map; ``train`` holds every pair of ``train_inner``; validation and
-    test share no pair (pair-based splits, or temporal with ``drop_seen_in_test``); test pairs are not
-    in ``train`` under the same condition; for temporal splits no training event is at or after the
-    cut-off, no test event before it, no ``train_inner`` event at or after the validation start and
-    every validation event inside its window (from the saved last-event times); each evaluation part's
-    features come from its training part; cold-start flags match the matrices.
+    Each check recomputes from the saved parts themselves (matrices, last-event times, features)
+    rather than trusting a label the split wrote about itself; the split's settings (kind, k-core
+    minimums, ``drop_seen_in_test``, the recorded boundaries) say which checks apply.
+
+    - The parts share one id map.
+    - ``train`` holds every pair of ``train_inner``, except pairs of a customer or product that
+      ``train``'s own training filters removed entirely (``train`` then holds no pair of it).
+    - Validation and test share no pair, and no test pair is in ``train`` (pair-based splits, or
+      temporal with ``drop_seen_in_test``).
+    - Each training part is closed under its own k-core: every customer in it has at least
+      ``min_customer_interactions`` products there and every product ``min_product_interactions``
+      customers. A k-core that counted pairs of another part (e.g. of the test period) fails this.
+    - Temporal: every ``train`` event is before every test event and every ``train_inner`` event
+      before every validation event (from the saved last-event times), and the recorded cut-off
+      and validation start lie in those gaps.
+    - Each evaluation part carries the very features of its training part (same names and values).
+    - The cold-start flags match the matrices.
     """
     problems: list[str] = []
     missing = [p for p in PARTS if p not in parts]
@@ -828,8 +992,15 @@ def check_split(parts: Mapping[str, Interactions]) -> list[str]:
     except ValueError as e:
         return [str(e)]
     tri, val, tr, te = (_pairs(parts[p].matrix) for p in PARTS)
-    if (tri - tri.multiply(tr)).nnz:
-        problems.append("train does not hold every pair of train_inner")
+    lost = (tri - tri.multiply(tr)).tocoo()
+    if lost.nnz:
+        tr_c = np.diff(tr.indptr) > 0
+        tr_p = np.bincount(tr.indices, minlength=tr.shape[1]) > 0
+        unexplained = int((tr_c[lost.row] & tr_p[lost.col]).sum())
+        if unexplained:
+            problems.append(
+                f"train lacks {unexplained} pair(s) of train_inner whose customer and product it holds"
+            )
     meta = parts["test"].meta
     kind = meta.get("split_kind")
     disjoint = kind != "temporal" or meta.get("drop_seen_in_test", False)
@@ -838,16 +1009,32 @@ def check_split(parts: Mapping[str, Interactions]) -> list[str]:
             problems.append(f"{val.multiply(te).nnz} pair(s) in both valid and test")
         if te.multiply(tr).nnz:
             problems.append(f"{te.multiply(tr).nnz} test pair(s) also in train")
-        if val.multiply(tri).nnz:
-            problems.append(f"{val.multiply(tri).nnz} valid pair(s) also in train_inner")
+    min_c = meta.get("min_customer_interactions")
+    min_p = meta.get("min_product_interactions")
+    if min_c is not None and min_p is not None:
+        for part, m in (("train_inner", tri), ("train", tr)):
+            bad_c, bad_p = _kcore_violations(m, int(min_c), int(min_p))
+            if bad_c or bad_p:
+                problems.append(
+                    f"{part}: {bad_c} customer(s) with fewer than {min_c} products and {bad_p} "
+                    f"product(s) with fewer than {min_p} customers in {part} itself: the k-core "
+                    "did not run on this part's own data"
+                )
     if kind == "temporal":
+
+        def times(part: str) -> np.ndarray | None:
+            t = parts[part].timestamps
+            return None if t is None else t.data
+
+        for early, late in (("train", "test"), ("train_inner", "valid")):
+            a, b = times(early), times(late)
+            if a is not None and b is not None and len(a) and len(b) and a.max() >= b.min():
+                n = int((a >= b.min()).sum())
+                problems.append(
+                    f"{early}: {n} pair(s) with a last event at or after the first {late} event"
+                )
         cut = pd.Timestamp(meta["cutoff"]).value / 1e9
         vstart = pd.Timestamp(meta["valid_start"]).value / 1e9
-
-        def times(part: str) -> np.ndarray:
-            t = parts[part].timestamps
-            return np.zeros(0) if t is None else t.data
-
         checks = (
             ("train", lambda t: t >= cut, "at or after the cut-off"),
             ("train_inner", lambda t: t >= vstart, "at or after the validation start"),
@@ -855,26 +1042,32 @@ def check_split(parts: Mapping[str, Interactions]) -> list[str]:
             ("test", lambda t: t < cut, "before the cut-off"),
         )
         for part, bad, what in checks:
-            if parts[part].timestamps is None:
+            t = times(part)
+            if t is None:
                 problems.append(f"{part}: no timestamps saved, cannot check the temporal order")
                 continue
-            n_bad = int(bad(times(part)).sum())
+            n_bad = int(bad(t).sum())
             if n_bad:
                 problems.append(f"{part}: {n_bad} pair(s) with a last event {what}")
     for ev_part, tr_part in (("valid", "train_inner"), ("test", "train")):
-        m = parts[ev_part].meta
-        if m.get("features_from") != tr_part:
-            problems.append(
-                f"{ev_part}: features come from {m.get('features_from')!r}, expected {tr_part!r}"
-            )
+        ev, trn = parts[ev_part], parts[tr_part]
+        same = (
+            list(ev.customer_feature_names or []) == list(trn.customer_feature_names or [])
+            and list(ev.product_feature_names or []) == list(trn.product_feature_names or [])
+            and _same_sparse(ev.customer_features, trn.customer_features)
+            and _same_sparse(ev.product_features, trn.product_features)
+        )
+        if not same:
+            problems.append(f"{ev_part}: its features are not those of {tr_part}")
+        m = ev.meta
         if "cold_customers" in m:
-            trm = parts[tr_part].matrix
+            trm = trn.matrix
             cold = np.asarray(m["cold_customers"], dtype=np.int64)
             if len(cold) and (np.diff(trm.indptr)[cold] > 0).any():
                 problems.append(
                     f"{ev_part}: a flagged cold-start customer has {tr_part} interactions"
                 )
-            expect = _cold(trm, parts[ev_part].matrix)
+            expect = _cold(trm, ev.matrix)
             if expect["n_cold_customers"] != len(cold) or expect["n_cold_products"] != len(
                 m.get("cold_products", [])
             ):
@@ -1057,13 +1250,34 @@ def removal_overview(
             else "explicit signal: events other than ratings",
         }
     )
+    if info.get("bot_max_events_per_day", 0) > 0:
+        rows.append(
+            {
+                "stage": "bots",
+                "step": "bot-like customers (train)",
+                "rows": info["events_removed_bots"],
+                "reason": f"{info['bot_customers']} customer(s) with a day of more than "
+                f"{info['bot_max_events_per_day']} events in train's own events",
+            }
+        )
+        for part in ("valid", "test"):
+            rows.append(
+                {
+                    "stage": "bots",
+                    "step": f"bot-like customers ({part})",
+                    "rows": info[f"events_removed_bots_{part}"],
+                    "reason": f"{part} events of customers bot-like in "
+                    + ("train's events" if part == "valid" else "all events"),
+                }
+            )
     rows.append(
         {
             "stage": "k-core",
-            "step": "sparse customers and products",
+            "step": "sparse customers and products (train)",
             "rows": info["events_removed_kcore"],
             "reason": f"customers with < {info['min_customer_interactions']} products or products "
-            f"with < {info['min_product_interactions']} customers, repeated until stable",
+            f"with < {info['min_product_interactions']} customers in train's own events, repeated "
+            "until stable; their validation and test events stay (as cold start)",
         }
     )
     if info.get("dropped_by_split"):
@@ -1127,8 +1341,10 @@ def describe_split(result: SplitResult) -> str:
         )
     else:
         head = (
-            f"Microsoft Recommenders' stratified split (by {info['stratify_by']}, seed {info['seed']}): "
-            f"{_pct(1 - info['test_fraction'])} of each {info['stratify_by']}'s pairs for training."
+            f"A stratified split (by {info['stratify_by']}, seed {info['seed']}, the rule of the "
+            f"released Microsoft Recommenders 1.2.1): "
+            f"{_pct(1 - info['test_fraction'])} of each {info['stratify_by']}'s pairs (rounded half to "
+            "even) for training."
         )
     return (
         f"{head} Training holds {n_train:,} customer-product pairs, validation {n_valid:,} and test "
@@ -1161,12 +1377,19 @@ def summary_paragraph(ds_events: int, cleaning_table: pd.DataFrame, result: Spli
     signal = (
         "weighted event confidences" if info["signal"] == "implicit" else "the customers' ratings"
     )
+    after = dens.loc["after k-core"]
+    bots = (
+        f"the bot filter {info['events_removed_bots']:,} and "
+        if info.get("bot_max_events_per_day", 0) > 0
+        else ""
+    )
     return (
         f"Of {ds_events:,} events, cleaning removed {removed_clean:,} "
-        f"({_pct(removed_clean / max(ds_events, 1))}) and the k-core filter "
-        f"{info['events_removed_kcore']:,} more; {info['events_used']:,} events remain, turned into "
-        f"{signal} for {info['n_customers']:,} customers and {info['n_products']:,} products "
-        f"(density {100 * float(dens.loc['after k-core', 'density']):.3g}%). "
+        f"({_pct(removed_clean / max(ds_events, 1))}). From training, {bots}the k-core filter "
+        f"removed {info['events_removed_kcore']:,} more, decided on the training part's own events "
+        f"only, so no test-period event decides who is trained on. {info['events_used']:,} events "
+        f"remain, turned into {signal}; training covers {int(after['customers']):,} customers and "
+        f"{int(after['products']):,} products (density {100 * float(after['density']):.3g}%). "
         + describe_split(result)
         + f" {_pct(test_cold)} of the test customers are new (no training history). "
         + _describe_checks(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,15 +106,19 @@ def test_exact_and_near_duplicates():
     assert len(off) == len(kept) and rem3[0].rows == 0
 
 
-def test_bots_removed_by_peak_daily_events():
-    rows = [("bot", "p1", i * 60, "view", None) for i in range(6)]
-    rows += [("human", "p1", i * 86_400, "view", None) for i in range(6)]  # 6 events on 6 days
-    kept, rem, bots = cleaning.drop_bots(_events(rows), max_events_per_day=5)
-    assert list(bots) == ["bot"]
-    assert set(kept["customer_id"]) == {"human"}
-    assert rem[0].rows == 6 and rem[0].customers == 1
-    same, _, none = cleaning.drop_bots(_events(rows), max_events_per_day=6)
-    assert len(same) == 12 and len(none) == 0
+def test_bots_flagged_by_peak_daily_events():
+    # customer 0: six events within six minutes; customer 1: six events on six days
+    cust = np.array([0] * 6 + [1] * 6)
+    base = np.datetime64("2024-01-01T00:00:00", "ns")
+    ts = np.concatenate(
+        [
+            base + np.arange(6) * np.timedelta64(60, "s"),
+            base + np.arange(6) * np.timedelta64(1, "D"),
+        ]
+    )
+    assert cleaning.bot_customers(cust, ts, 5).tolist() == [True, False]
+    assert cleaning.bot_customers(cust, ts, 6).tolist() == [False, False]
+    assert cleaning.bot_customers(cust, ts, 0, n_customers=3).tolist() == [False] * 3  # off
 
 
 def test_clean_reports_every_step_and_keeps_row_order():
@@ -127,7 +132,8 @@ def test_clean_reports_every_step_and_keeps_row_order():
         ("c", "p2", 50, "click", None),
     ]
     ds = _dataset(rows)
-    out, table = cleaning.clean(ds, dedup_window_seconds=1, returns="net", bot_max_events_per_day=5)
+    out, table = cleaning.clean(ds, dedup_window_seconds=1, returns="net")
+    # no bot step here: who is a bot is decided per training part by the split
     assert list(table["step"]) == [
         "unknown products",
         "unknown customers",
@@ -135,19 +141,14 @@ def test_clean_reports_every_step_and_keeps_row_order():
         "purchases fully returned",
         "exact duplicates",
         "near duplicates",
-        "bot-like customers",
     ]
-    assert list(table["rows"]) == [0, 0, 1, 1, 1, 0, 10]
-    assert table["rows_after"].iloc[-1] == len(out.events) == 3
-    assert list(
+    assert list(table["rows"]) == [0, 0, 1, 1, 1, 0]
+    assert table["rows_after"].iloc[-1] == len(out.events) == 13
+    pairs = list(
         zip(
             out.events["customer_id"].astype(str), out.events["product_id"].astype(str), strict=True
         )
-    ) == [
-        ("a", "p1"),
-        ("c", "p1"),
-        ("c", "p2"),
-    ]
-    assert "bot" not in set(out.customers["customer_id"])
+    )
+    assert pairs == [("a", "p1"), ("c", "p1"), *[("bot", "p1")] * 10, ("c", "p2")]
     assert validate_dataset(out).events.shape == out.events.shape
-    assert any(n["step"] == "cleaning: bot-like customers" for n in out.notes)
+    assert any(n["step"] == "cleaning: exact duplicates" for n in out.notes)

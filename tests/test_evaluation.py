@@ -373,7 +373,7 @@ def test_movielens_protocol_on_a_small_u_data_file(rng, tmp_path, monkeypatch, c
     spec.loader.exec_module(bench)
     assert bench.main([str(pfile), "--reports-dir", str(tmp_path / "reports")]) == 0
     out = capsys.readouterr().out
-    # the pipeline's test part is exactly Microsoft's stratified split of the raw file
+    # the pipeline's test part is exactly recnb's python_stratified_split of the raw file
     assert "'only_reference': 0, 'only_pipeline': 0" in out
     assert "targets on ML-100K" in out and "BiVAE" in out
 

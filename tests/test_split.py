@@ -1,4 +1,6 @@
-"""Splits: Microsoft Recommenders' stratified split, temporal / leave-last / random, leakage, artefact."""
+"""Splits: the released Microsoft Recommenders' stratified split (recnb's re-implementation, checked
+against golden fixtures in test_split_msr_fixtures.py), temporal / leave-last / random, leakage,
+artefact."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from recnb import split as sl
 from recnb.interactions import Interactions
 from recnb.schema import Dataset, validate_dataset
 
-# -- Microsoft Recommenders' python_stratified_split ----------------------------------------------
+# -- the stratified split (rule of Recommenders 1.2.1) -------------------------------------------
 
 
 def test_stratified_split_hand_worked_example():
@@ -27,14 +29,31 @@ def test_stratified_split_hand_worked_example():
         }
     )
     train, test = sl.python_stratified_split(df, ratio=0.75, filter_by="user", seed=42)
-    # A: order r0 r3 r2 r1 -> ranks .25 .5 .75 1 -> train r0 r3 r2, test r1
-    # B: order r6 r5 r4 -> ranks 1/3 2/3 1 -> train r6 r5, test r4
-    # C: order r8 r7 -> ranks .5 1 -> train r8, test r7 (floor: round(0.75 * 2) would keep both)
-    # D: one row, rank 1 > .75 -> test
-    assert list(train.index) == [0, 3, 2, 6, 5, 8]  # sorted by (user, random), as theirs
-    assert list(test.index) == [1, 4, 7, 9]
-    assert list(sl.stratified_labels(df["userID"], 0.75, 42)) == [0, 1, 0, 0, 1, 0, 0, 1, 0, 1]
+    # a row stays in train when its rank <= round(0.75 * count), round half to even:
+    # A: order r0 r3 r2 r1, round(3.0) = 3 -> train r0 r3 r2, test r1
+    # B: order r6 r5 r4, round(2.25) = 2 -> train r6 r5, test r4
+    # C: order r8 r7, round(1.5) = 2 -> both in train
+    # D: one row, round(0.75) = 1 -> train
+    assert list(train.index) == [0, 3, 2, 6, 5, 8, 7, 9]  # sorted by (user, random), as released
+    assert list(test.index) == [1, 4]
+    assert list(sl.stratified_labels(df["userID"], 0.75, 42)) == [0, 1, 0, 0, 1, 0, 0, 0, 0, 0]
     assert "random" not in df.columns and len(df) == 10  # input left untouched
+
+
+def test_stratified_train_share_is_rounded_half_to_even():
+    # the issue's minimal case: groups of 1, 2 and 10 at 0.75 keep 1 / 2 / 8 rows in train
+    # (Recommenders 1.2.1 measured; floor would keep 0 / 1 / 7)
+    groups = np.repeat([0, 1, 2], [1, 2, 10])
+    lab = sl.stratified_labels(groups, 0.75, seed=7)
+    assert np.bincount(groups[lab == 0], minlength=3).tolist() == [1, 2, 8]
+    # half to even, not half up: at 0.5 a group of 5 keeps round(2.5) = 2, of 3 round(1.5) = 2,
+    # of 1 round(0.5) = 0
+    groups = np.repeat([0, 1, 2], [5, 3, 1])
+    lab = sl.stratified_labels(groups, 0.5, seed=7)
+    assert np.bincount(groups[lab == 0], minlength=3).tolist() == [2, 2, 0]
+    # a ratio list: each split ends at round(cumsum * count); a group of 5 at [.6, .2, .2] -> 3/1/1
+    lab = sl.stratified_labels(np.zeros(5, dtype=int), [0.6, 0.2, 0.2], seed=1)
+    assert np.bincount(lab, minlength=3).tolist() == [3, 1, 1]
 
 
 def test_stratified_split_filter_by_item_and_min_rating():
@@ -271,11 +290,25 @@ def test_check_split_catches_planted_leaks(shop_dataset):
     problems = sl.check_split({**parts, "train": leak})
     assert any("also in train" in p for p in problems)
     assert any("at or after the cut-off" in p for p in problems)
-    # features of the test part computed from the wrong period
+    # the check reads the data, not the label the split wrote: a wrong label alone is no problem,
+    # features that differ from train's are (e.g. computed over the test period)
+    relabelled = te.with_matrix(te.matrix)
+    relabelled.timestamps = te.timestamps
+    relabelled.meta["features_from"] = "test"
+    assert sl.check_split({**parts, "test": relabelled}) == []
     bad = te.with_matrix(te.matrix)
     bad.timestamps = te.timestamps
-    bad.meta["features_from"] = "test"
-    assert any("features come from 'test'" in p for p in sl.check_split({**parts, "test": bad}))
+    bad.customer_features = te.customer_features * 2.0
+    assert "test: its features are not those of train" in sl.check_split({**parts, "test": bad})
+    # a train part whose last events come after the test's first one, whatever cut-off is recorded
+    late = parts["train"].with_matrix(parts["train"].matrix)
+    late.timestamps = parts["train"].timestamps.copy()
+    late.timestamps.data[0] = te.timestamps.data.max()
+    late.meta["cutoff"] = "2100-01-01"
+    assert any(
+        "with a last event at or after the first test event" in p
+        for p in sl.check_split({**parts, "train": late})
+    )
     with pytest.raises(ValueError, match="leakage checks"):
         sl.assert_split_ok({**parts, "train": leak})
 
@@ -305,7 +338,7 @@ def test_features_never_see_a_test_period_event(shop_dataset):
         assert (a.matrix != b.matrix).nnz == 0
 
 
-def test_stratified_build_split_lands_rows_like_microsoft(rng):
+def test_stratified_build_split_lands_rows_like_python_stratified_split(rng):
     n = 400
     users = rng.integers(0, 25, n)
     items = rng.integers(0, 60, n)
@@ -325,18 +358,18 @@ def test_stratified_build_split_lands_rows_like_microsoft(rng):
         seed=42,
         tfidf_max_features=0,
     )
-    _, ms_test = sl.python_stratified_split(df, ratio=0.75, filter_by="item", seed=42)
+    _, ref_test = sl.python_stratified_split(df, ratio=0.75, filter_by="item", seed=42)
     te = res.parts["test"]
     m = te.matrix.tocoo()
     ours = {
         (te.customer_ids[i], te.product_ids[j], float(v))
         for i, j, v in zip(m.row, m.col, m.data, strict=True)
     }
-    theirs = {
+    expected = {
         (f"u{u}", f"i{i}", r)
-        for u, i, r in ms_test[["userID", "itemID", "rating"]].itertuples(index=False)
+        for u, i, r in ref_test[["userID", "itemID", "rating"]].itertuples(index=False)
     }
-    assert ours == theirs
+    assert ours == expected
     assert res.parts["valid"].nnz == 0
 
 
@@ -465,3 +498,185 @@ def test_build_split_fails_loudly_on_bad_settings():
         sl.build_split(ds, cutoff="2024-02-01", tfidf_max_features=0)
     with pytest.raises(ValueError, match="no 'rating' event"):
         sl.build_split(ds, signal="explicit")
+
+
+# -- training filters see training data only (issue 8, item 3) ----------------------------------
+
+# min 2 products per customer and 2 customers per product; cut-off day 15, validation [10, 15)
+FILTERED = [
+    ("a", "p1", 1, "view"),
+    ("a", "p2", 2, "purchase"),
+    ("a", "p3", 3, "view"),
+    ("a", "p6", 4, "view"),  # p6: one training customer -> out of training
+    ("b", "p1", 2, "view"),
+    ("b", "p2", 3, "click"),
+    ("b", "p3", 4, "view"),
+    ("c", "p1", 5, "view"),  # c: one training product -> out of training
+    ("d", "p2", 6, "view"),
+    ("d", "p3", 6.5, "view"),
+    ("d", "p4", 7, "view"),  # p4 has only d before the validation window
+    ("a", "p4", 11, "view"),  # valid: p4 now has two customers in train
+    ("b", "p5", 12, "view"),
+    ("d", "p5", 13, "view"),
+    ("a", "p5", 16, "view"),  # test
+    ("b", "p4", 17, "view"),
+    ("e", "p1", 18, "view"),  # a customer new in the test period
+    ("a", "p1", 20, "view"),
+]
+FILTER_KW = dict(
+    kind="temporal",
+    cutoff="2024-01-15",
+    valid_days=5,
+    min_customer_interactions=2,
+    min_product_interactions=2,
+    tfidf_max_features=0,
+)
+
+
+def _pairs_of(inter):
+    m = inter.matrix.tocoo()
+    return {
+        (inter.customer_ids[i], inter.product_ids[j]) for i, j in zip(m.row, m.col, strict=True)
+    }
+
+
+def _saved_bytes(folder):
+    return {
+        str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()
+    }
+
+
+def _assert_training_parts_identical(clean, planted, tmp_path):
+    for name, res in (("clean", clean), ("planted", planted)):
+        sl.save_split(tmp_path / name, res.parts, context=res.context, info=res.info)
+    for part in ("train_inner", "valid", "train"):
+        a = _saved_bytes(tmp_path / "clean" / part)
+        b = _saved_bytes(tmp_path / "planted" / part)
+        assert a.keys() == b.keys()
+        assert [f for f in a if a[f] != b[f]] == [], part
+
+
+def test_kcore_runs_on_each_training_part_only(tmp_path):
+    clean = sl.build_split(_dataset(FILTERED), **FILTER_KW)
+    # k-core of train_inner on train_inner's events, of train on train's (train_inner + valid)
+    assert _pairs_of(clean.parts["train_inner"]) == {
+        (u, p) for u in "abd" for p in ("p1", "p2", "p3") if (u, p) != ("d", "p1")
+    }
+    assert ("d", "p4") in _pairs_of(clean.parts["train"])  # p4 has a and d in train
+    assert ("d", "p4") not in _pairs_of(clean.parts["train_inner"])
+    assert not any(u == "c" or p == "p6" for u, p in _pairs_of(clean.parts["train"]))
+    assert sl.check_split(clean.parts) == []
+
+    # test-period events of c (p2, p3) and of a second customer of p6 (b): before the fix the
+    # whole-log k-core counted them and moved c and p6 into training and into the tuning data
+    planted_rows = FILTERED + [
+        ("c", "p2", 16, "view"),
+        ("c", "p3", 17, "purchase"),
+        ("b", "p6", 19, "view"),
+    ]
+    planted = sl.build_split(_dataset(planted_rows), **FILTER_KW)
+    assert {("c", "p2"), ("c", "p3"), ("b", "p6")} <= _pairs_of(planted.parts["test"])
+    _assert_training_parts_identical(clean, planted, tmp_path)
+    # c and p6 have no training pair: they are cold in the test part, and counted as such
+    test = planted.parts["test"]
+    assert list(test.customer_ids).index("c") in test.meta["cold_customers"]
+    assert list(test.product_ids).index("p6") in test.meta["cold_products"]
+    cold = planted.tables["cold_start"].set_index("part")
+    assert cold.loc["test", "cold_customers"] == 2  # c and the new customer e
+
+
+def test_bot_filter_runs_on_each_training_part_only(tmp_path):
+    kw = dict(FILTER_KW, bot_max_events_per_day=3)
+    burst = [("b", "p1", 19 + k / 1440, "view") for k in range(4)]  # 4 views within 4 minutes
+    clean = sl.build_split(_dataset(FILTERED), **kw)
+    planted = sl.build_split(_dataset(FILTERED + burst), **kw)
+    # b looks like a bot in the test period only: it stays in training, leaves the test part
+    assert any(u == "b" for u, _ in _pairs_of(planted.parts["train"]))
+    assert not any(u == "b" for u, _ in _pairs_of(planted.parts["test"]))
+    assert planted.info["events_removed_bots_test"] == 5  # the burst and b's test view of p4
+    _assert_training_parts_identical(clean, planted, tmp_path)
+    # a burst in the training period removes the customer from training and from test
+    early = [("b", "p1", 3 + k / 1440, "view") for k in range(4)]
+    res = sl.build_split(_dataset(FILTERED + early), **kw)
+    for part in sl.PARTS:
+        assert not any(u == "b" for u, _ in _pairs_of(res.parts[part])), part
+    assert res.info["bot_customers"] == 1
+    removals = sl.removal_overview([], pd.DataFrame(columns=["step", "rows", "reason"]), res)
+    assert "bot-like customers (train)" in set(removals["step"])
+    assert sl.check_split(res.parts) == []
+
+
+@pytest.mark.parametrize("kind", ["leave_last", "random", "stratified"])
+def test_kcore_of_per_customer_splits_counts_training_pairs_only(kind):
+    # z has three products; whichever one is held out, two stay in training: fine for min 2;
+    # y has two: once one is held out for test, y has one training pair and leaves training
+    rows = [(u, f"p{i}", 1 + i + 0.1 * k, "view") for k, u in enumerate("uvw") for i in range(4)]
+    rows += [("z", "p0", 1, "view"), ("z", "p1", 2, "view"), ("z", "p2", 3, "view")]
+    rows += [("y", "p0", 1, "view"), ("y", "p3", 2, "view")]
+    res = sl.build_split(
+        _dataset(rows),
+        kind=kind,
+        leave_last_n=1,
+        test_fraction=0.5,
+        valid_fraction=0.0,
+        min_customer_interactions=2,
+        min_product_interactions=1,
+        tfidf_max_features=0,
+    )
+    train, test = res.parts["train"], res.parts["test"]
+    per_customer = dict(zip(train.customer_ids, np.diff(train.matrix.indptr), strict=True))
+    assert all(n == 0 or n >= 2 for n in per_customer.values())  # closed under its own k-core
+    y_test = any(u == "y" for u, _ in _pairs_of(test))
+    if y_test:  # y held out one of its two pairs: one training pair left, below the minimum
+        assert per_customer["y"] == 0
+        assert list(test.customer_ids).index("y") in test.meta["cold_customers"]
+    assert sl.check_split(res.parts) == []
+
+
+def test_check_split_recomputes_the_kcore_of_each_training_part(shop_dataset):
+    res = sl.build_split(
+        shop_dataset,
+        kind="temporal",
+        test_days=7,
+        valid_days=4,
+        min_customer_interactions=3,
+        min_product_interactions=2,
+        tfidf_max_features=0,
+    )
+    parts = dict(res.parts)
+    assert sl.check_split(parts) == []
+    # what a k-core on the whole log produced: a customer kept in train with too few train
+    # products, because test-period products counted
+    tr = parts["train"]
+    m = tr.matrix.tolil()
+    row = int(np.flatnonzero(np.diff(tr.matrix.indptr) == 0)[0])
+    m[row, 0] = 1.0
+    t = tr.timestamps.tolil()
+    t[row, 0] = tr.timestamps.data.min()
+    leaky = tr.with_matrix(m.tocsr())
+    leaky.timestamps = t.tocsr()
+    problems = sl.check_split({**parts, "train": leaky})
+    assert any("train: 1 customer(s) with fewer than 3 products" in p for p in problems)
+
+
+# -- validation window longer than the training span (issue 9) -----------------------------------
+
+
+def test_valid_days_longer_than_the_training_span_stops_with_a_clear_message():
+    # HAND: first event day 1, cut-off day 15: a 14-day training span
+    with pytest.raises(ValueError) as err:
+        sl.build_split(_dataset(HAND), test_days=5, valid_days=20, tfidf_max_features=0)
+    msg = str(err.value)
+    assert "valid_days=20" in msg and "preprocessing.valid_days" in msg
+    assert "14 days" in msg and "train_inner" in msg and "below 14" in msg
+    # just inside the span: fine
+    res = sl.build_split(_dataset(HAND), test_days=5, valid_days=13, tfidf_max_features=0)
+    assert res.parts["train_inner"].nnz > 0
+
+
+def test_training_filters_that_empty_a_part_name_their_settings():
+    with pytest.raises(ValueError, match="train part is empty after the training filters") as err:
+        sl.build_split(
+            _dataset(FILTERED), **dict(FILTER_KW, min_customer_interactions=9, valid_days=0)
+        )
+    assert "min_customer_interactions=9" in str(err.value)
