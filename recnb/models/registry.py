@@ -39,6 +39,7 @@ MODEL_MODULES = (
     "recnb.models.implicit_models",
     "recnb.models.lightfm_model",
     "recnb.models.neural",
+    "recnb.models.blend",
 )
 
 _CLASSES: dict[str, type[Recommender]] = {}

@@ -31,6 +31,18 @@ TEST_PARAMS: dict[str, dict] = {
     "ease": {"l2": 1.0},
     "edlae": {"l2": 1.0, "dropout": 0.1},
     "rp3beta": {"n_neighbors": 8},
+    "blend": {
+        "first": "ease",
+        "second": "als",
+        "first_params": {"l2": 1.0},
+        "second_params": {
+            "factors": 4,
+            "iterations": 10,
+            "regularization": 0.01,
+            "alpha": 10.0,
+            "num_threads": 1,
+        },
+    },
     "trending": {"window_days": 2.0},
     "als": {"factors": 4, "iterations": 10, "regularization": 0.01, "alpha": 10.0},
     "bpr": {"factors": 4, "iterations": 300, "learning_rate": 0.05},
