@@ -37,6 +37,7 @@ MODEL_MODULES = (
     "recnb.models.edlae",
     "recnb.models.rp3beta",
     "recnb.models.implicit_models",
+    "recnb.models.cornac_models",
     "recnb.models.lightfm_model",
     "recnb.models.neural",
     "recnb.models.blend",

@@ -31,6 +31,7 @@ TEST_PARAMS: dict[str, dict] = {
     "ease": {"l2": 1.0},
     "edlae": {"l2": 1.0, "dropout": 0.1},
     "rp3beta": {"n_neighbors": 8},
+    "cornac_bpr": {"factors": 4, "iterations": 300, "learning_rate": 0.05},
     "blend": {
         "first": "ease",
         "second": "als",
