@@ -108,7 +108,7 @@ class EDLAE(Recommender):
 
     def __init__(
         self,
-        l2: float = 200.0,
+        l2: float = 500.0,
         dropout: float = 0.25,
         zero_diagonal: bool = True,
         binarize: bool = True,
