@@ -389,6 +389,7 @@ def test_movielens_protocol_on_a_small_u_data_file(rng, tmp_path, monkeypatch, c
     assert theirs.loc["BPR", "ndcg"] == 0.441997
     html = (tmp_path / "reports" / "movielens100k" / "03_model_comparison.html").read_text()
     assert "Beside published figures" in html and "README" in html
+    assert "0.4420" in html  # Microsoft's BPR nDCG@10 (0.441997), shown in the report's table
     assert set(at10["model"]) == set(mc["models"])
     # every held-out rating is relevant: evaluated customers = customers with a test rating
     test = Interactions.load(tmp_path / "reports" / "movielens100k" / "split" / "test")
