@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         print(pd.DataFrame(rows).to_string(index=False))
     res = run_dir / "results" / "03_model_comparison"
     summary = read_parquet(res / "tuning_summary.parquet")
+    # measured times live apart from the results (same params, same bytes): timing_tuning
+    seconds = read_parquet(res / "timing_tuning.parquet").groupby("model")["seconds"].sum()
+    summary["seconds"] = summary["model"].map(seconds).fillna(0.0)
     print("\n== tuning on validation: trials, best validation nDCG@10, seconds per model")
     print(
         summary[["model", "n_trials", "configured_value", "best_value", "seconds"]]
