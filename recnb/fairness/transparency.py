@@ -8,7 +8,7 @@ biases). Over many (customer, recommended product) pairs this module measures:
 - **deletion fidelity**: removing the top contributor from the model's input and scoring again
   with the model's own scoring lowers the score (a faithful explanation's strongest reason
   matters). What is removed depends on the family (:data:`DELETERS`): the consumed product
-  from the customer's history (item-kNN, EASE, PureSVD, ALS: the customer's factors are solved
+  from the customer's history (item-kNN, EASE, EDLAE, RP3beta, PureSVD, ALS: the customer's factors are solved
   again from the shortened history with :meth:`ImplicitALS.fold_in`), the neighbour from the
   customer's neighbourhood (user-kNN), the term from the product's vector (content), the feature
   from the customer's or product's feature row (LightFM: representations rebuilt from the row
@@ -185,6 +185,8 @@ def _delete_additive_term(model: Recommender, c, p, top) -> np.ndarray:
 DELETERS: dict[str, Callable[..., np.ndarray]] = {
     "item_knn": _delete_history,
     "ease": _delete_history,
+    "edlae": _delete_history,
+    "rp3beta": _delete_history,
     "pure_svd": _delete_history,
     "als": _delete_als,
     "user_knn": _delete_neighbour,
