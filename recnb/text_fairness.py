@@ -273,6 +273,7 @@ def stakeholder_summary(
     recommended: pd.DataFrame,
     transparency: pd.DataFrame | None,
     planted: str | None = None,
+    planted_metric: str | None = None,
 ) -> str:
     """The report's opening paragraph: who is served worse, popularity, sellers, mitigation cost."""
     parts = [f"Fairness audit of {model}, the model stage 03 chose."]
