@@ -84,7 +84,7 @@ def power(group: str, models: list[str], seed: int) -> pd.DataFrame:
 
 
 def null_rate(n_seeds: int, n_customers: int, alpha: float) -> pd.DataFrame:
-    from statsmodels.stats.proportion import proportion_confint
+    from scipy.stats import binomtest
 
     flags = {"ndcg": [], "ndcg within activity": [], "expected_clicks": []}
     t0 = time.perf_counter()
@@ -106,7 +106,8 @@ def null_rate(n_seeds: int, n_customers: int, alpha: float) -> pd.DataFrame:
     rows = []
     for name, f in flags.items():
         k = int(np.sum(f))
-        lo, hi = proportion_confint(k, n_seeds, alpha=0.05, method="wilson")
+        ci = binomtest(k, n_seeds).proportion_ci(confidence_level=0.95, method="wilson")
+        lo, hi = ci.low, ci.high
         rows.append(
             {
                 "metric": name,
