@@ -88,8 +88,8 @@ def candidates_table(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`CANDIDATE_COLUMNS` (``customer`` and ``product`` int32, ``rank`` int16,
-        ``score`` float32), in model order, then customer, then rank.
+        Columns :data:`CANDIDATE_COLUMNS` (``model`` categorical, ``customer`` and ``product``
+        int32, ``rank`` int16, ``score`` float32), in model order, then customer, then rank.
     """
     cidx = np.asarray(customer_idx, dtype=np.int64)
     parts = []
@@ -111,7 +111,9 @@ def candidates_table(
         )
     if not parts:
         return pd.DataFrame({c: [] for c in CANDIDATE_COLUMNS})
-    return pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True)
+    out["model"] = pd.Categorical(out["model"], categories=list(lists))
+    return out
 
 
 @dataclass
@@ -171,35 +173,56 @@ def read_candidates(
     missing = [c for c in CANDIDATE_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"candidates table lacks column(s) {missing}")
-    present = list(dict.fromkeys(table["model"].astype(str)))
+    if isinstance(table["model"].dtype, pd.CategoricalDtype):
+        codes = table["model"].cat.codes.to_numpy(dtype=np.int64)
+        labels = [str(m) for m in table["model"].cat.categories]
+    else:
+        codes, uniq = pd.factorize(table["model"], sort=False)
+        labels = [str(m) for m in uniq]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
+    present = [m for j, m in enumerate(labels) if bounds[j + 1] > bounds[j]]
     if models is None:
         models = present
     unknown = [m for m in models if m not in present]
     if unknown:
         raise ValueError(f"candidates table has no lists for model(s) {unknown}; it has {present}")
+    customer = table["customer"].to_numpy(dtype=np.int64)
+    rank = table["rank"].to_numpy(dtype=np.int64)
+    product = table["product"].to_numpy(dtype=np.int64)
+    score = table["score"].to_numpy(dtype=np.float64)
     customers = None
     items, scores = {}, {}
     for m in models:
-        part = table[table["model"].astype(str) == m]
-        cust = np.unique(part["customer"].to_numpy(dtype=np.int64))
+        j = labels.index(m)
+        rows = order[bounds[j] : bounds[j + 1]]
+        cust = _distinct(customer[rows])
         if customers is None:
             customers = cust
         elif not np.array_equal(cust, customers):
             raise ValueError(f"candidates of model {m!r} cover other customers than {models[0]!r}")
-        width = int(part["rank"].max())
-        if n_candidates is not None:
-            width = min(width, int(n_candidates))
-            part = part[part["rank"] <= width]
-        row = np.searchsorted(customers, part["customer"].to_numpy(dtype=np.int64))
-        col = part["rank"].to_numpy(dtype=np.int64) - 1
+        width = int(rank[rows].max())
+        if n_candidates is not None and width > int(n_candidates):
+            width = int(n_candidates)
+            rows = rows[rank[rows] <= width]
+        row = np.searchsorted(customers, customer[rows])
+        col = rank[rows] - 1
+        if (col < 0).any():
+            raise ValueError(f"candidates of model {m!r} hold a rank below 1")
+        if len(_distinct(row * width + col)) != len(row):
+            raise ValueError(f"candidates of model {m!r} repeat a (customer, rank)")
         idx = np.full((len(customers), width), -1, dtype=np.int64)
         val = np.full((len(customers), width), np.nan)
-        if np.unique(row * width + col).size != len(row):
-            raise ValueError(f"candidates of model {m!r} repeat a (customer, rank)")
-        idx[row, col] = part["product"].to_numpy(dtype=np.int64)
-        val[row, col] = part["score"].to_numpy(dtype=np.float64)
+        idx[row, col] = product[rows]
+        val[row, col] = score[rows]
         items[m], scores[m] = idx, val
     return Candidates(customers if customers is not None else np.zeros(0, np.int64), items, scores)
+
+
+def _distinct(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (by sorting: numpy's hash-based ``unique`` is slow on large ints)."""
+    s = np.sort(x)
+    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
 
 
 def category_codes(

@@ -417,6 +417,7 @@ def disaggregate(
     seed: int | None = 0,
     activity: Sequence[object] | None = None,
     orders: dict[str, Sequence[str]] | None = None,
+    test_metrics: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Group values, differences, ratios, intervals and tests for every metric column and attribute.
 
@@ -438,6 +439,10 @@ def disaggregate(
         Activity level per customer: the strata of the second test.
     orders : dict, optional
         Group order per attribute (default: sorted labels).
+    test_metrics : sequence of str, optional
+        Metrics whose gaps get the permutation tests (default: every column); the others get
+        group values, differences, ratios and intervals, and NaN p-values. The tests are the
+        costly part (a matrix product per permutation chunk and group).
 
     Returns
     -------
@@ -457,6 +462,9 @@ def disaggregate(
     v = values.to_numpy(dtype=np.float64)
     lo_q, hi_q = alpha / 2, 1 - alpha / 2
     overall = group_means(v, np.zeros(len(v), dtype=np.int64), 1)[0][0]
+    tested = np.array(
+        [test_metrics is None or metric in test_metrics for _, metric in labels], dtype=bool
+    )
     rows, gap_rows = [], []
     streams = np.random.SeedSequence(seed).spawn(len(groups.columns))
     for a_i, attribute in enumerate(groups.columns):
@@ -514,13 +522,18 @@ def disaggregate(
                         (attribute, g, n_g, False, False, model, metric, nr_mean[j], np.nan, np.nan)
                     )
         if g_n >= 2:
-            gap_obs, p = permutation_gap_test(v, enc.codes, g_n, n_permutations, s_perm)
-            if activity is not None:
-                _, p_act = permutation_gap_test(
-                    v, enc.codes, g_n, n_permutations, s_strat, strata=np.asarray(activity)
+            gap_obs = _gap(means)
+            p = np.full(len(labels), np.nan)
+            p_act = np.full(len(labels), np.nan)
+            if tested.any():
+                _, p[tested] = permutation_gap_test(
+                    v[:, tested], enc.codes, g_n, n_permutations, s_perm
                 )
-            else:
-                p_act = np.full(len(labels), np.nan)
+                if activity is not None:
+                    _, p_act[tested] = permutation_gap_test(
+                        v[:, tested], enc.codes, g_n, n_permutations, s_strat,
+                        strata=np.asarray(activity),
+                    )  # fmt: skip
             d_boot, r_boot = _gap(boot), _ratio(boot)
             d_ci = np.nanquantile(d_boot, [lo_q, hi_q], axis=0)
             r_ok = ~np.isnan(r_boot).all(axis=0)

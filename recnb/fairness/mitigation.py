@@ -39,6 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from recnb.fairness.exposure import exposure_per_list
 from recnb.fairness.rerank import (
+    _check_candidates,
     calibrated_rerank,
     calibration_kl,
     category_distribution,
@@ -163,26 +164,25 @@ def rerank(
     k: int,
     strength: float,
     inputs: MitigationInputs,
+    validate: bool = True,
 ) -> np.ndarray:
     """Re-rank with ``method`` (:data:`METHODS`) at ``strength`` (for FA*IR: the proportion p)."""
+    c, s, v = candidates, scores, validate
     if method == "xquad_popularity":
         groups = inputs.long_tail.astype(np.int64)
-        return xquad_rerank(
-            candidates, scores, groups, inputs.preference(groups, method), k, strength
-        )
+        pref = inputs.preference(groups, method)
+        return xquad_rerank(c, s, groups, pref, k, strength, validate=v)
     if method == "xquad_sellers":
         groups = np.maximum(inputs.sellers, 0)
-        return xquad_rerank(
-            candidates, scores, groups, inputs.preference(inputs.sellers, method), k, strength
-        )
+        pref = inputs.preference(inputs.sellers, method)
+        return xquad_rerank(c, s, groups, pref, k, strength, validate=v)
     if method == "calibration":
-        return calibrated_rerank(
-            candidates, scores, inputs.categories, inputs.target(), k, strength
-        )
+        return calibrated_rerank(c, s, inputs.categories, inputs.target(), k, strength, validate=v)
     if method == "fair_sellers":
-        return fair_rerank(candidates, scores, inputs.sellers == 1, k, strength, inputs.fair_alpha)
+        prot = inputs.sellers == 1
+        return fair_rerank(c, s, prot, k, strength, inputs.fair_alpha, validate=v)
     if method == "fair_long_tail":
-        return fair_rerank(candidates, scores, inputs.long_tail, k, strength, inputs.fair_alpha)
+        return fair_rerank(c, s, inputs.long_tail, k, strength, inputs.fair_alpha, validate=v)
     raise ValueError(f"unknown mitigation method {method!r}; known: {list(METHODS)}")
 
 
@@ -276,6 +276,7 @@ def tradeoff(
         ``ndcg_change`` relative (``ndcg_s / ndcg_0 - 1``), ``value_change`` absolute.
     """
     truth = sparse.csr_matrix(truth)
+    candidates, scores = _check_candidates(candidates, scores, k)  # once for every strength
     sel = np.asarray(selection, dtype=bool)
     rep = ~sel
     rows = []
@@ -285,7 +286,11 @@ def tradeoff(
         grid = sorted({0.0, *(float(s) for s in grid)})
         nd, val = [], []
         for s in grid:
-            lists = rerank(method, candidates, scores, k, s, inputs)
+            lists = (
+                candidates[:, :k]  # strength 0 is the model's list (tests/test_fairness_rerank.py)
+                if s == 0
+                else rerank(method, candidates, scores, k, s, inputs, validate=False)
+            )
             nd.append(ranking_metric_arrays(lists, truth, ks=(k,), metrics=["ndcg"])[("ndcg", k)])
             val.append(target_values(method, lists, inputs))
         nd, val = np.column_stack(nd), np.column_stack(val)

@@ -10,6 +10,9 @@ Every re-ranker takes the same inputs and returns a new top-``k``:
   ``k`` **candidates unchanged** (the algorithms are written so that this holds without a special
   case: relevance alone, ties broken by the candidate's position).
 
+Every re-ranker checks its inputs (``validate=False`` skips the checks for a caller that ran
+them once on the same arrays, e.g. over a grid of strengths).
+
 Relevance inside the greedy objectives is the model's score min-max scaled to [0, 1] within each
 customer's candidate list (1 = the best candidate, 0 = the worst; a row of equal scores is all 1),
 so one strength means the same thing for models whose scores live on different scales.
@@ -124,6 +127,16 @@ def _check_candidates(
     return cand, s
 
 
+def _candidates_in(
+    candidates: ArrayLike, scores: ArrayLike, k: int, validate: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The checked inputs, or (``validate=False``, for a caller that checked them once already)
+    the arrays as they are."""
+    if validate:
+        return _check_candidates(candidates, scores, k)
+    return np.asarray(candidates), np.asarray(scores, dtype=np.float64)
+
+
 def _check_strength(strength: float, high: float = 1.0, name: str = "strength") -> float:
     if isinstance(strength, bool) or not isinstance(strength, int | float | np.floating):
         raise ValueError(f"{name} must be a number in [0, {high}], got {strength!r}")
@@ -229,6 +242,7 @@ def xquad_rerank(
     k: int,
     strength: float,
     variant: str = "smooth",
+    validate: bool = True,
 ) -> np.ndarray:
     """xQuAD re-ranking over product groups (see the module docstring).
 
@@ -252,7 +266,7 @@ def xquad_rerank(
     numpy.ndarray of int64, shape (n, k)
         Product indices, -1 padding when a customer has fewer than ``k`` candidates.
     """
-    cand, s = _check_candidates(candidates, scores, k)
+    cand, s = _candidates_in(candidates, scores, k, validate)
     lam = _check_strength(strength)
     if variant not in XQUAD_VARIANTS:
         raise ValueError(f"variant must be one of {list(XQUAD_VARIANTS)}, got {variant!r}")
@@ -402,6 +416,7 @@ def calibrated_rerank(
     k: int,
     strength: float,
     mix: float = CALIBRATION_MIX,
+    validate: bool = True,
 ) -> np.ndarray:
     """Steck's calibrated re-ranking (greedy; see the module docstring).
 
@@ -422,7 +437,7 @@ def calibrated_rerank(
     -------
     numpy.ndarray of int64, shape (n, k)
     """
-    cand, s = _check_candidates(candidates, scores, k)
+    cand, s = _candidates_in(candidates, scores, k, validate)
     lam = _check_strength(strength)
     cats = np.asarray(
         _item_codes(item_categories, int(cand.max()) + 1 if cand.size else 0, "item_categories"),
@@ -580,6 +595,7 @@ def fair_rerank(
     p: float,
     alpha: float = 0.1,
     adjust: bool = True,
+    validate: bool = True,
 ) -> np.ndarray:
     """FA*IR top-``k``: the model's order under a minimum share ``p`` of protected products.
 
@@ -602,7 +618,7 @@ def fair_rerank(
     -------
     numpy.ndarray of int64, shape (n, k)
     """
-    cand, _ = _check_candidates(candidates, scores, k)
+    cand, _ = _candidates_in(candidates, scores, k, validate)
     p = _check_strength(p, 1.0, "p")
     prot = np.asarray(
         _item_codes(protected, int(cand.max()) + 1 if cand.size else 0, "protected"), dtype=bool

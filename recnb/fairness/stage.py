@@ -168,7 +168,8 @@ def group_analysis(
         The synthetic shop's ``underserved_group`` (adds a member / rest attribute).
     primary_metric : str
     min_group_size, n_boot, n_permutations, alpha, seed
-        See :func:`recnb.fairness.groups.disaggregate`.
+        See :func:`recnb.fairness.groups.disaggregate`; the permutation tests are run for the
+        primary metric and the true expected clicks (the other metrics get intervals only).
     truth : mapping of str to numpy.ndarray, optional
         Per model, the synthetic shop's true expected clicks of each customer's list
         (:func:`expected_clicks`): added as the metric ``expected_clicks``.
@@ -202,6 +203,7 @@ def group_analysis(
         seed=seed,
         activity=act,
         orders={"age_band": AGE_ORDER},
+        test_metrics=[primary_metric, "expected_clicks"],
     )
     frames = []
     primary = values.xs(primary_metric, axis=1, level="metric")
