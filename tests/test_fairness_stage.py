@@ -11,6 +11,7 @@ from recnb import plots_fairness as figures
 from recnb import text_fairness as text
 from recnb.fairness import audit, stage
 from recnb.fairness.groups import NOT_RECORDED
+from recnb.fairness.transparency import sample_pairs
 from recnb.privacy import DEMO_KEY
 
 K = 5
@@ -215,3 +216,25 @@ def test_no_attributes_no_brands():
     )
     assert set(m.methods) == {"xquad_popularity", "fair_long_tail"}
     assert NOT_RECORDED == "not recorded"
+
+
+def test_saved_explainers_load_back_identical(run, tmp_path):
+    table = stage.save_explainers(run["models"], run["specs"], tmp_path, max_mb=0.2)
+    assert set(table["model"]) == {"item_knn", "als", "lightfm_warp"}
+    for r in table.itertuples(index=False):
+        model, source = stage.fitted_model(
+            r.model, run["specs"], run["train"], str(tmp_path / r.model), seed=5
+        )
+        assert source == ("saved by stage 03" if r.saved else "refitted")
+        pairs = sample_pairs(
+            *run["models"][r.model].recommend_indices(run["cands"].customer_idx, k=3)[:1],
+            run["cands"].customer_idx, 5, 3, 0,
+        )  # fmt: skip
+        c, p = pairs["customer"].to_numpy(), pairs["product"].to_numpy()
+        np.testing.assert_allclose(
+            model.score_pairs(c, p), run["models"][r.model].score_pairs(c, p), rtol=1e-6
+        )
+    assert not table["saved"].all() and table["saved"].any()
+    # a model too large this time leaves no stale folder behind
+    stage.save_explainers(run["models"], run["specs"], tmp_path, max_mb=0.0)
+    assert not any((tmp_path / m).exists() for m in table["model"])

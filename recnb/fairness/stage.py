@@ -68,6 +68,8 @@ __all__ = [
     "shop_customer_ids",
     "explaining_models",
     "fitted_model",
+    "save_explainers",
+    "state_megabytes",
     "exposure_analysis",
     "group_analysis",
     "mitigation_analysis",
@@ -723,6 +725,51 @@ def explaining_models(
         and REGISTRY[algo].can_explain
         and (available is None or lbl in available)
     ]
+
+
+#: largest fitted state (MB) stage 03 saves for stage 04 (LightFM, ALS, kNN, content fit here;
+#: EASE's dense products x products matrix does not and is refitted, in closed form)
+SAVE_LIMIT_MB = 24.0
+
+
+def state_megabytes(model) -> float:
+    """Size of a fitted model's saved arrays in MB (what :meth:`Recommender.save` writes)."""
+    arrays, _ = model._get_state()
+    return float(sum(a.nbytes for a in arrays.values()) / 2**20)
+
+
+def save_explainers(
+    models: Mapping[str, Any],
+    specs: Mapping[str, tuple[str, dict[str, Any]]],
+    folder,
+    max_mb: float = SAVE_LIMIT_MB,
+) -> pd.DataFrame:
+    """Save stage 03's fitted explaining models for stage 04 (``<folder>/<label>/``).
+
+    Only models whose explanations stage 04 checks (:func:`explaining_models`) and whose fitted
+    state is at most ``max_mb``: the others are refitted by stage 04 (:func:`fitted_model`).
+    A folder of a model not saved this time is removed, so stage 04 never loads a stale model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``state_mb`` and ``saved`` per explaining model.
+    """
+    import shutil
+    from pathlib import Path
+
+    folder = Path(folder)
+    rows = []
+    for label in explaining_models(specs, list(models)):
+        mb = state_megabytes(models[label])
+        saved = mb <= max_mb
+        target = folder / label
+        if saved:
+            models[label].save(target)
+        elif target.exists():
+            shutil.rmtree(target)
+        rows.append({"model": label, "state_mb": round(mb, 1), "saved": saved})
+    return pd.DataFrame(rows, columns=["model", "state_mb", "saved"])
 
 
 def fitted_model(
