@@ -213,6 +213,9 @@ class _XQuAD:
     def __init__(self, rel, groups, pref, strength, variant):
         self.base = (1.0 - strength) * np.nan_to_num(rel)
         self.groups = np.maximum(groups, 0)  # (n, C) group code per candidate (padding: 0)
+        self.n_groups = pref.shape[1]
+        # two groups (head / tail, large / small): a mask is cheaper than a gather per step
+        self.second = self.groups == 1 if self.n_groups == 2 else None
         self.pref = pref  # (n, G)
         self.strength = strength
         self.variant = variant
@@ -226,6 +229,8 @@ class _XQuAD:
         else:
             cov = 1.0 - self.count / np.maximum(self.placed, 1.0)
         bonus = self.strength * self.pref * cov  # (n, G): the same for every product of a group
+        if self.second is not None:
+            return self.base + np.where(self.second, bonus[:, 1:2], bonus[:, 0:1])
         return self.base + np.take_along_axis(bonus, self.groups, axis=1)
 
     def update(self, r: np.ndarray, j: np.ndarray) -> None:
