@@ -200,3 +200,22 @@ def test_planted_gap_detected_and_interval_excludes_zero():
     assert row["p_value"] < 0.01 and row["low_group"] == "c"
     assert row["difference_ci_low"] > 0
     assert row["ratio"] < 1
+
+
+def test_metric_frame_of_several_columns_equals_one_frame_per_column(table):
+    values, groups, activity = table
+    both = metric_frame(values.droplevel(0, axis=1), groups["gender"], 20, control=activity)
+    for metric in ("ndcg", "recall"):
+        one = metric_frame(values[("m1", metric)], groups["gender"], 20, control=activity)
+        np.testing.assert_allclose(both.difference()[metric], one.difference(), rtol=1e-12)
+        np.testing.assert_allclose(both.ratio()[metric], one.ratio(), rtol=1e-12)
+
+
+def test_permutation_tests_only_for_the_metrics_asked(table):
+    values, groups, activity = table
+    _, gaps = disaggregate(
+        values, groups, 20, n_boot=30, n_permutations=30, activity=activity, test_metrics=["ndcg"]
+    )
+    assert gaps.loc[gaps.metric == "ndcg", "p_value_within_activity"].notna().all()
+    assert gaps.loc[gaps.metric == "recall", ["p_value", "p_holm"]].isna().all().all()
+    assert gaps.loc[gaps.metric == "recall", "difference_ci_low"].notna().all()
