@@ -99,7 +99,7 @@ def describe_gaps(
     for r in sel.itertuples(index=False):
         worst = r.low_group if higher is not False else r.high_group
         best = r.high_group if higher is not False else r.low_group
-        rel = r.difference / r.overall if r.overall else np.nan
+        rel = f"{r.difference / r.overall:.0%} of" if r.overall else "against"
         sig = r.p_holm <= alpha
         test = (
             f"significant ({_p(r.p_holm)} after Holm's correction, comparing customers of the "
@@ -110,7 +110,7 @@ def describe_gaps(
         out.append(
             f"- **{r.attribute}**: {worst} is served worst and {best} best; the gap is "
             f"{r.difference:.4f} (95% CI {r.difference_ci_low:.4f} to {r.difference_ci_high:.4f}), "
-            f"{rel:.0%} of the overall {_metric(metric, k)} of {r.overall:.4f}: {test}."
+            f"{rel} the overall {_metric(metric, k)} of {r.overall:.4f}: {test}."
         )
     return "\n".join(out)
 
@@ -292,10 +292,8 @@ def stakeholder_summary(
         bits = []
         for r in sig_real.itertuples(index=False):
             worst = r.low_group if higher is not False else r.high_group
-            bits.append(
-                f"{worst} (by {r.attribute}: {r.difference / r.overall:.0%} below the best "
-                f"group, {_p(r.p_holm)})"
-            )
+            size = f"{r.difference / r.overall:.0%}" if r.overall else f"{r.difference:.4f}"
+            bits.append(f"{worst} (by {r.attribute}: {size} below the best group, {_p(r.p_holm)})")
         parts.append(
             f"Served significantly worse in {_metric(metric, k)}: " + "; ".join(bits) + "."
         )

@@ -56,7 +56,7 @@ from recnb.fairness.transparency import (
     fidelity_summary,
     sample_pairs,
 )
-from recnb.metrics import long_tail_mask, popularity_lift_by_group, ranking_metric_arrays
+from recnb.metrics import arp, item_popularity, long_tail_mask, ranking_metric_arrays
 
 __all__ = [
     "ExposureReport",
@@ -333,8 +333,11 @@ class ExposureReport:
     catalogue : pandas.DataFrame
         :func:`recnb.fairness.exposure.catalogue_exposure` (with the data's own row).
     lift : pandas.DataFrame
-        Popularity lift per group: ``attribute, group, model, n, gap_profile, gap_recommended,
-        popularity_lift`` (what the group consumed vs what it was shown), small groups removed.
+        Popularity lift per group (Abdollahpouri et al. 2021): ``attribute, group, model, n,
+        gap_profile`` (mean popularity of what the group's customers consumed in training),
+        ``gap_recommended`` (of what the model showed them) and ``popularity_lift``
+        ``(GAP_r - GAP_p) / GAP_p``; popularity is the share of all training customers who
+        interacted with a product; small groups are left out.
     data_vs_model : pandas.DataFrame
         Per attribute and model: the primary metric's gap, the gap of the random model (what the
         held-out data alone produces), the difference (what the model adds), and the model's Gini
@@ -380,27 +383,57 @@ def exposure_analysis(
     n_boot: int = 1000,
     alpha: float = 0.05,
     seed: int | None = 0,
+    simulate_model: str | None = None,
 ) -> ExposureReport:
-    """Exposure of products and sellers in every model's lists; what the data vs the model does."""
+    """Exposure of products and sellers in every model's lists; what the data vs the model does.
+
+    On the synthetic shop, ``n_simulated_lists`` lists of ``simulate_model`` (default: the first
+    model other than random) are shown in the shop to check the expected exposure against
+    simulated impressions (:func:`recnb.fairness.exposure.simulated_exposure`).
+    """
     train = sparse.csr_matrix(train)
     lists = cands.lists(k)
     catalogue = catalogue_exposure(lists, train, k)
     cidx = cands.customer_idx
     lift_rows = []
-    sub = train[cidx]
+    phi = item_popularity(train)  # popularity over every training customer
+    hist = (train[cidx] > 0).astype(np.float64)
+    n_hist = np.asarray(hist.sum(axis=1)).ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        profile = np.where(n_hist > 0, hist @ phi / n_hist, np.nan)
     for attribute in groups.attributes:
         lab = groups.customers[attribute].to_numpy(dtype=object).astype(str)
         enc = encode_groups(lab, min_group_size)
-        keep = enc.codes >= 0
-        if keep.sum() == 0:
-            continue
         for model, topk in lists.items():
-            t = popularity_lift_by_group(topk[keep], sub[keep], lab[keep], k)
-            t = t[t["n"] >= min_group_size]
-            t.insert(0, "attribute", attribute)
-            t.insert(2, "model", model)
-            lift_rows.append(t)
-    lift = pd.concat(lift_rows, ignore_index=True) if lift_rows else pd.DataFrame()
+            shown = arp(topk, train)
+            for j, name in enumerate(enc.names):
+                sel = (enc.codes == j) & np.isfinite(profile) & np.isfinite(shown)
+                if sel.sum() < min_group_size:
+                    continue
+                gp, gr = float(profile[sel].mean()), float(shown[sel].mean())
+                lift_rows.append(
+                    {
+                        "attribute": attribute,
+                        "group": name,
+                        "model": model,
+                        "n": int(sel.sum()),
+                        "gap_profile": gp,
+                        "gap_recommended": gr,
+                        "popularity_lift": (gr - gp) / gp if gp > 0 else np.nan,
+                    }
+                )
+    lift = pd.DataFrame(
+        lift_rows,
+        columns=[
+            "attribute",
+            "group",
+            "model",
+            "n",
+            "gap_profile",
+            "gap_recommended",
+            "popularity_lift",
+        ],
+    )
     gaps = groups.gaps[groups.gaps["metric"] == primary_metric]
     g_cat = catalogue.set_index("model")["gini"]
     data_gini = float(g_cat.get("data (training interactions)", np.nan))
@@ -443,7 +476,7 @@ def exposure_analysis(
                 if shop is not None and n_simulated_lists > 0:
                     rng = np.random.default_rng(seed)
                     models = [m for m in lists if m != "random"] or list(lists)
-                    m = models[0]
+                    m = simulate_model if simulate_model in lists else models[0]
                     rows = rng.choice(
                         len(cidx), size=min(n_simulated_lists, len(cidx)), replace=False
                     )
