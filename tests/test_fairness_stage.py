@@ -238,3 +238,16 @@ def test_saved_explainers_load_back_identical(run, tmp_path):
     # a model too large this time leaves no stale folder behind
     stage.save_explainers(run["models"], run["specs"], tmp_path, max_mb=0.0)
     assert not any((tmp_path / m).exists() for m in table["model"])
+
+
+def test_candidate_lists_start_with_the_scored_lists(run):
+    cidx = run["cands"].customer_idx
+    models = {m: run["models"][m] for m in ("popularity", "als")}
+    scored = {m: models[m].recommend_indices(cidx, k=5)[0] for m in models}
+    table = audit.candidate_lists(models, cidx, 12, scored=scored, chunk=50)
+    back = audit.read_candidates(table)
+    for m in models:
+        np.testing.assert_array_equal(back.items[m][:, :5], scored[m])
+        assert back.items[m].shape == (len(cidx), 12)
+    with pytest.raises(ValueError, match="does not start with"):
+        audit.candidate_lists(models, cidx, 12, scored={"als": scored["popularity"]})

@@ -1,7 +1,7 @@
 """The inputs of the fairness audit: stage 03's candidate lists and the per-customer metric table.
 
 Stage 03 (model comparison) writes every model's final candidate list for the evaluated test
-customers to ``results/03_model_comparison/candidates.parquet``: columns ``model`` (label),
+customers (:func:`candidate_lists`) to ``results/03_model_comparison/candidates.parquet``: columns ``model`` (label),
 ``customer`` (row index of the split's customers), ``rank`` (1..C), ``product`` (column index of
 the split's products) and ``score`` (the model's score, float32); only real entries (no padding).
 The first ``k`` entries of a list are the list stage 03 scored; the rest are the candidates the
@@ -39,6 +39,7 @@ __all__ = [
     "CUSTOMER_METRICS",
     "HIGHER_IS_BETTER",
     "Candidates",
+    "candidate_lists",
     "candidates_table",
     "category_codes",
     "per_customer_table",
@@ -114,6 +115,56 @@ def candidates_table(
     out = pd.concat(parts, ignore_index=True)
     out["model"] = pd.Categorical(out["model"], categories=list(lists))
     return out
+
+
+def candidate_lists(
+    models: Mapping[str, object],
+    customer_idx: np.ndarray,
+    n_candidates: int,
+    scored: Mapping[str, np.ndarray] | None = None,
+    exclude_seen: bool = True,
+    chunk: int = 20_000,
+) -> pd.DataFrame:
+    """Every fitted model's top-``n_candidates`` with scores, as the ``candidates`` table.
+
+    Stage 03 calls this after scoring its models, so stage 04 audits the very lists stage 03
+    scored and the candidates behind them without refitting anything.
+
+    Parameters
+    ----------
+    models : mapping of str to Recommender
+        Fitted models by label.
+    customer_idx : numpy.ndarray of int
+        The evaluated customers.
+    n_candidates : int
+        Candidates per list (at least the scored list length).
+    scored : mapping of str to numpy.ndarray, optional
+        The lists stage 03 scored (``ModelRun.topk``): each must be the start of the model's
+        candidate list, or a ValueError names the model (the audit would describe other lists).
+    exclude_seen : bool
+        As for stage 03's lists.
+    chunk : int
+        Customers per call of ``recommend_indices``.
+    """
+    cidx = np.asarray(customer_idx, dtype=np.int64)
+    out = {}
+    for label, model in models.items():
+        idx = np.empty((len(cidx), int(n_candidates)), dtype=np.int64)
+        val = np.empty((len(cidx), int(n_candidates)), dtype=np.float32)
+        for start in range(0, len(cidx), chunk):
+            i, v = model.recommend_indices(
+                cidx[start : start + chunk], k=int(n_candidates), exclude_seen=exclude_seen
+            )
+            idx[start : start + chunk], val[start : start + chunk] = i, v
+        if scored is not None and label in scored:
+            ref = np.asarray(scored[label])
+            if ref.shape[1] > idx.shape[1] or not np.array_equal(idx[:, : ref.shape[1]], ref):
+                raise ValueError(
+                    f"model {label!r}: its top-{n_candidates} does not start with the list stage 03 "
+                    f"scored (n_candidates must be >= the longest list, {ref.shape[1]})"
+                )
+        out[label] = (idx, val)
+    return candidates_table(out, cidx)
 
 
 @dataclass
