@@ -14,7 +14,8 @@ Three parts, each printing a table (run any subset):
     of seeds with p <= alpha must be alpha within binomial error; the table prints the 95%
     (Wilson) interval of the rate beside alpha.
 ``--stage RUN_DIR``
-    Times every section of stage 04 on a run folder in which stages 01-03 ran (with
+    Times (wall clock and CPU seconds of the process, which other load on the machine inflates
+    less) every section of stage 04 on a run folder in which stages 01-03 ran (with
     ``results/03_model_comparison/candidates.parquet``), beside the times the run's manifest
     records for stages 01-03 (the peer: the 25% budget of the issue is stage 04's time over the
     time of the stages before it).
@@ -137,10 +138,13 @@ def stage_time(run_dir: Path, params: str) -> pd.DataFrame:
 
     settings = load_params(params)
     res = run_dir / "results" / "03_model_comparison"
-    times: dict[str, float] = {}
+    times: dict[str, tuple[float, float]] = {}
+    clock = {"cpu": time.process_time()}
 
     def tick(name: str, t0: float) -> float:
-        times[name] = time.perf_counter() - t0
+        cpu = time.process_time()
+        times[name] = (time.perf_counter() - t0, cpu - clock["cpu"])
+        clock["cpu"] = cpu
         return time.perf_counter()
 
     t = time.perf_counter()
@@ -203,9 +207,10 @@ def stage_time(run_dir: Path, params: str) -> pd.DataFrame:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     before = {s: v.get("seconds") for s, v in manifest["stages"].items() if s < "04"}
     rows = [{"part": f"stage {s} (manifest)", "seconds": v} for s, v in before.items()]
-    rows += [{"part": f"04: {k}", "seconds": v} for k, v in times.items()]
-    total = sum(times.values())
-    rows.append({"part": "04: total", "seconds": total})
+    rows += [{"part": f"04: {k}", "seconds": w, "cpu seconds": c} for k, (w, c) in times.items()]
+    total = sum(w for w, _ in times.values())
+    cpu = sum(c for _, c in times.values())
+    rows.append({"part": "04: total", "seconds": total, "cpu seconds": cpu})
     base = sum(v for v in before.values() if v)
     rows.append({"part": "04 / (01 + 02 + 03)", "seconds": total / base if base else np.nan})
     return pd.DataFrame(rows)
