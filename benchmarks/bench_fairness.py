@@ -125,7 +125,7 @@ def null_rate(n_seeds: int, n_customers: int, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def stage_time(run_dir: Path, params: str) -> pd.DataFrame:
+def stage_time(run_dir: Path, params: str, decorrelate: bool = True) -> pd.DataFrame:
     """Each section of stage 04 on a run folder, timed (the same calls as the notebook)."""
     from recnb import io
     from recnb.comparison import chosen_model
@@ -198,10 +198,11 @@ def stage_time(run_dir: Path, params: str) -> pd.DataFrame:
         features=features, products=ds.products, seed=settings.seed, sources=sources,
     )  # fmt: skip
     t = tick("explanations (fidelity, stability refits)", t)
-    stage.decorrelation_analysis(
-        specs, train, test.matrix, cands, groups, 10, features=features, seed=settings.seed
-    )
-    tick("CorrelationRemover refit", t)
+    if decorrelate:
+        stage.decorrelation_analysis(
+            specs, train, test.matrix, cands, groups, 10, features=features, seed=settings.seed
+        )
+        tick("CorrelationRemover refit", t)
     print(tr.summary[["model", "source", "lowered_share", "stability"]].to_string(index=False))
     print(f"chosen model: {chosen}")
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -227,6 +228,7 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--stage", type=Path)
     ap.add_argument("--params", default="params/default.yaml")
+    ap.add_argument("--no-decorrelate", action="store_true", help="leave out the LightFM refit")
     args = ap.parse_args()
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
@@ -236,7 +238,7 @@ def main() -> None:
     if args.null:
         print(null_rate(args.null, args.null_customers, args.alpha).to_string(index=False))
     if args.stage:
-        print(stage_time(args.stage, args.params).to_string(index=False))
+        print(stage_time(args.stage, args.params, not args.no_decorrelate).to_string(index=False))
     print(_load())
 
 
