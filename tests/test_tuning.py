@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recnb.evaluation import ModelSpec, model_specs
-from recnb.interactions import Interactions
-from recnb.split import load_split, save_split
-from recnb.tuning import (
+from recnb.data.interactions import Interactions
+from recnb.evaluation.specs import ModelSpec, model_specs
+from recnb.evaluation.tuning import (
     Dimension,
     load_validation_parts,
     parse_space,
@@ -20,6 +19,7 @@ from recnb.tuning import (
     tune_models,
     validation_score,
 )
+from recnb.prep.split import load_split, save_split
 
 
 def _parts(rng, n_c=60, n_p=30):

@@ -1,8 +1,9 @@
-"""Data understanding: the tables and sentences behind notebook 01.
+"""Data understanding: the descriptive tables behind notebook 01.
 
-Each function takes a :class:`~recnb.schema.Dataset` and returns a tidy table; the ``describe_*`` helpers
-turn the numbers into the sentence a reader should take away. A function whose input columns a source
-lacks returns ``None`` and :func:`missing_columns` says why, so the report states it instead of failing.
+Each function takes a :class:`~recnb.data.schema.Dataset` and returns a tidy table (the sentences a
+reader takes away from them are in :mod:`recnb.reporting.narrative.data`). A function whose input
+columns a source lacks returns ``None`` and :func:`missing_columns` says why, so the report states it
+instead of failing. It lives in the data layer because it reads nothing but the data model.
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recnb.schema import EVENT_TYPES, Dataset
+from recnb.data.schema import EVENT_TYPES, Dataset
 
 
 def missing_columns(ds: Dataset, table: str, columns: list[str]) -> list[str]:
     """The columns of ``columns`` that ``table`` lacks (or holds only missing values in)."""
     df = ds.table(table)
     return [c for c in columns if c not in df.columns or df[c].isna().all()]
+
+
+def loader_notes(ds: Dataset) -> pd.DataFrame:
+    """What the loader, the validation and the privacy scrub did: ``step, rows, reason``."""
+    return pd.DataFrame(ds.notes, columns=["step", "rows", "reason"])
 
 
 def overview(ds: Dataset) -> pd.DataFrame:
@@ -78,15 +84,6 @@ def head_share(tail: pd.DataFrame, top_fraction: float = 0.2) -> float:
     """Share of events taken by the top ``top_fraction`` of a :func:`long_tail` table."""
     k = max(1, int(np.ceil(top_fraction * len(tail))))
     return float(tail["events"].iloc[:k].sum() / tail["events"].sum())
-
-
-def gini(values: np.ndarray) -> float:
-    """Gini coefficient of a non-negative distribution (0 = perfectly equal, 1 = one item has all)."""
-    x = np.sort(np.asarray(values, dtype=float))
-    if x.sum() == 0:
-        return 0.0
-    n = len(x)
-    return float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * x.sum()))
 
 
 def categories(ds: Dataset, level: int = 1) -> pd.DataFrame | None:
@@ -154,6 +151,23 @@ def session_lengths(ds: Dataset) -> pd.DataFrame | None:
     return out.reset_index(drop=True)
 
 
+def session_summary(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Count, mean, spread and the 50th / 90th percentiles of :func:`session_lengths`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per statistic (``index``: count, mean, std, min, 50%, 90%, max), columns
+        ``events`` and ``minutes``.
+    """
+    return sessions.describe(percentiles=[0.5, 0.9]).reset_index()
+
+
+def device_shares(by_hour: pd.DataFrame) -> pd.Series:
+    """Share of all events per device, from :func:`hour_by_device`."""
+    return by_hour.sum() / by_hour.to_numpy().sum()
+
+
 def daily_activity(ds: Dataset) -> pd.DataFrame:
     """Events per day and type (for the timeline plot)."""
     ev = ds.events
@@ -183,67 +197,3 @@ def customer_attributes(ds: Dataset, min_count: int = 10) -> dict[str, pd.DataFr
                 table.loc[len(table)] = [label, merged if merged >= min_count else f"<{min_count}"]
             out[col] = table
     return out
-
-
-def describe_funnel(f: pd.DataFrame) -> str:
-    by = dict(zip(f["event"], f["events"], strict=True))
-    if "view" in by and "purchase" in by and by["view"]:
-        rate = 100 * by["purchase"] / by["view"]
-        return (
-            f"Out of every 100 product views, {rate:.1f} end in a purchase; each later step of the "
-            f"funnel is rarer than the one before, so purchase signals are scarce and views plentiful."
-        )
-    if "purchase" in by and len(by) == 1:
-        return (
-            "This source records purchases only: there is no browsing funnel, and every signal a "
-            "model learns from is a purchase."
-        )
-    if "rating" in by and len(by) == 1:
-        return "This source records explicit ratings only: there is no browsing funnel."
-    return "Event counts per type: " + ", ".join(f"{k} {v:,}" for k, v in by.items()) + "."
-
-
-def describe_long_tail(tail: pd.DataFrame, what: str = "products") -> str:
-    share = head_share(tail, 0.2)
-    g = gini(tail["events"].to_numpy())
-    return (
-        f"The most active 20% of {what} account for {100 * share:.0f}% of all events "
-        f"(Gini {g:.2f}, where 0 means every one of them is equally active). "
-        + (
-            "A model that only recommends the head would look accurate while ignoring most of the "
-            "catalogue, so beyond-accuracy metrics (coverage, novelty) matter in later stages."
-            if share > 0.5 and what == "products"
-            else ""
-        )
-    )
-
-
-def summary_paragraph(ds: Dataset) -> str:
-    """The stakeholder summary of notebook 01, computed from the data."""
-    table = overview(ds)
-    ov = dict(zip(table["measure"], table["value"], strict=True))
-    f = funnel(ds)
-    tail = long_tail(ds, "product_id")
-    text = (
-        f"The **{ds.name}** data holds {ov['customers']:,} customers, {ov['products']:,} products "
-        f"and {ov['events']:,} events over {ov['days covered']} days; only "
-        f"{100 * ov['density of customer x product matrix']:.3g}% of possible customer-product "
-        f"pairs have any interaction. "
-    )
-    text += describe_funnel(f) + " "
-    text += (
-        f"Activity is concentrated: the top 20% of products take {100 * head_share(tail):.0f}% "
-        f"of events."
-    )
-    return text
-
-
-def fmt_value(v: object) -> str:
-    """Human-readable form of a mixed-type value for report tables (1,234 · 0.0123 · dates)."""
-    if isinstance(v, bool | np.bool_):
-        return str(v)
-    if isinstance(v, int | np.integer):
-        return f"{int(v):,}"
-    if isinstance(v, float | np.floating):
-        return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}"
-    return str(v)

@@ -10,6 +10,7 @@ id maps, JSON for metadata; never pickle.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recnb.io import read_json, write_json, write_parquet, write_with
+from recnb.data.io import read_json, write_json, write_npz, write_parquet
 
 
 @dataclass
@@ -145,17 +146,17 @@ class Interactions:
         """Write to ``folder`` (created): matrix.npz, ids Parquet, features npz, meta.json."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        write_with(folder / "matrix.npz", lambda t: _save_npz(t, self.matrix))
+        write_npz(folder / "matrix.npz", self.matrix)
         write_parquet(
             folder / "customers.parquet", pd.DataFrame({"customer_id": self.customer_ids})
         )
         write_parquet(folder / "products.parquet", pd.DataFrame({"product_id": self.product_ids}))
         if self.timestamps is not None:
-            write_with(folder / "timestamps.npz", lambda t: _save_npz(t, self.timestamps))
+            write_npz(folder / "timestamps.npz", self.timestamps)
         for kind in ("customer", "product"):
             f = getattr(self, f"{kind}_features")
             if f is not None:
-                write_with(folder / f"{kind}_features.npz", lambda t, f=f: _save_npz(t, f))
+                write_npz(folder / f"{kind}_features.npz", f)
         write_json(
             folder / "meta.json",
             {
@@ -199,7 +200,45 @@ class Interactions:
         )
 
 
-def _save_npz(path: Path, m: sp.spmatrix) -> None:
-    # scipy appends .npz when the name lacks it; write to a file object to keep the temp name
-    with open(path, "wb") as fh:
-        sp.save_npz(fh, sp.csr_matrix(m))
+def as_csr(x: Interactions | sp.spmatrix) -> sp.csr_matrix:
+    """The matrix of an :class:`Interactions`, or a sparse matrix itself, as CSR."""
+    m = x.matrix if isinstance(x, Interactions) else x
+    if not sp.issparse(m):
+        raise TypeError(f"expected Interactions or a sparse matrix, got {type(x).__name__}")
+    return sp.csr_matrix(m)
+
+
+def check_same_ids(parts: Mapping[str, Interactions], where: str) -> None:
+    """Raise ``ValueError`` unless every part shares the first part's id maps.
+
+    The parts of one split (and a model's training and evaluation data) must have the same
+    customers in the same rows and the same products in the same columns, so that a top-k index
+    of one is a column of the other.
+
+    Parameters
+    ----------
+    parts : mapping of str -> Interactions
+        The parts, by name (the names appear in the message).
+    where : str
+        What is being checked, for the message (``"load_split(<folder>)"``, ``"tuning"``).
+    """
+    names = list(parts)
+    if not names:
+        raise ValueError(f"{where}: no parts")
+    ref = parts[names[0]]
+    for n in names[1:]:
+        o = parts[n]
+        if o.shape != ref.shape:
+            raise ValueError(
+                f"{where}: parts {names[0]!r} and {n!r} must share id maps, but their shapes "
+                f"differ ({ref.shape} vs {o.shape}); build every part of a split from one id map"
+            )
+        for attr in ("customer_ids", "product_ids"):
+            if not np.array_equal(
+                np.asarray(getattr(o, attr), dtype=object),
+                np.asarray(getattr(ref, attr), dtype=object),
+            ):
+                raise ValueError(
+                    f"{where}: part {n!r} does not share the id maps of part {names[0]!r} "
+                    f"(its {attr} differ)"
+                )

@@ -1,4 +1,4 @@
-"""Atomic file output and run-folder helpers.
+"""Atomic file output, and fingerprints of files.
 
 Everything recnb writes goes through these functions: the content is written to a temporary file in
 the same folder and renamed over the target, so a crash never leaves a half-written file and a file
@@ -8,6 +8,7 @@ that existed before stays intact until its replacement is complete.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 
 @contextlib.contextmanager
@@ -113,8 +115,65 @@ def write_with(path: str | os.PathLike, writer: Callable[[Path], Any]) -> Path:
     return Path(path)
 
 
+def write_npz(path: str | os.PathLike, matrix: sp.spmatrix) -> Path:
+    """Save a sparse matrix as CSR ``.npz`` atomically (:func:`scipy.sparse.save_npz`)."""
+
+    def _write(tmp: Path) -> None:
+        # scipy appends .npz when the name lacks it; a file object keeps the temporary name
+        with open(tmp, "wb") as fh:
+            sp.save_npz(fh, sp.csr_matrix(matrix))
+
+    return write_with(path, _write)
+
+
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 110) -> Path:
     """Save a matplotlib figure atomically (format from the suffix)."""
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "png"
     return write_with(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt))
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's content, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def files_fingerprint(
+    paths: list[Path], known: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Size, modification time and SHA-256 of every regular file under ``paths``.
+
+    A file whose size and ``mtime_ns`` equal those recorded in ``known`` keeps its recorded
+    SHA-256 (the fast pre-check); any other file is hashed. Hidden files are skipped.
+
+    Returns
+    -------
+    dict
+        ``{absolute path: {"size", "mtime_ns", "sha256"}}``, sorted by path.
+    """
+    known = known or {}
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += [
+                f
+                for f in p.rglob("*")
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            ]
+        elif p.is_file():
+            files.append(p)
+    out: dict[str, dict[str, Any]] = {}
+    for f in sorted(set(files)):
+        st = f.stat()
+        key = str(f.resolve())
+        prev = known.get(key) or {}
+        if prev.get("size") == st.st_size and prev.get("mtime_ns") == st.st_mtime_ns:
+            digest = prev["sha256"]
+        else:
+            digest = file_sha256(f)
+        out[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+    return out

@@ -3,7 +3,8 @@
 A :class:`Dataset` holds the three tables as pandas DataFrames. :func:`validate_dataset` is the single
 gate every source passes through (synthetic shop and real loaders alike): it coerces dtypes and
 rejects bad input with a :class:`SchemaError` naming the table, the column, an example bad value and
-its row.
+its row. :func:`save_dataset` and :func:`load_dataset` write and read a dataset folder (Parquet tables
+and ``dataset.json``).
 
 Conventions
 -----------
@@ -17,11 +18,15 @@ Conventions
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from recnb.data.io import read_json, write_json, write_parquet
 
 EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "wishlist", "purchase", "rating")
 """Allowed event types, in funnel order."""
@@ -342,3 +347,48 @@ def validate_dataset(ds: Dataset) -> Dataset:
         notes=list(ds.notes),
         meta=dict(ds.meta),
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# the dataset folder
+# ----------------------------------------------------------------------------------------------
+
+
+def save_dataset(
+    ds: Dataset, folder: str | os.PathLike, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write the three tables as Parquet and ``dataset.json`` (name, notes, meta, fingerprint)."""
+    folder = Path(folder)
+    for t in TABLES:
+        write_parquet(folder / f"{t}.parquet", ds.table(t))
+    write_json(
+        folder / "dataset.json",
+        {
+            "name": ds.name,
+            "fingerprint": ds.fingerprint(),
+            "rows": {t: len(ds.table(t)) for t in TABLES},
+            "notes": ds.notes,
+            "meta": ds.meta,
+            **(extra or {}),
+        },
+    )
+    return folder
+
+
+def load_dataset(folder: str | os.PathLike) -> Dataset:
+    """Read a dataset written by :func:`save_dataset`; checks its fingerprint."""
+    folder = Path(folder)
+    info = read_json(folder / "dataset.json")
+    tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in TABLES}
+    ev = tables["events"]
+    ev["event"] = pd.Categorical(ev["event"].astype(object), categories=EVENT_TYPES, ordered=True)
+    ds = Dataset(
+        name=info["name"], notes=info.get("notes", []), meta=info.get("meta", {}), **tables
+    )
+    fp = ds.fingerprint()
+    if fp != info["fingerprint"]:
+        raise ValueError(
+            f"{folder}: data files do not match dataset.json (fingerprint {fp[:12]} != "
+            f"{info['fingerprint'][:12]}); delete the folder to rebuild it"
+        )
+    return ds

@@ -3,7 +3,7 @@
 The test part never enters this module: every function takes the two validation parts as
 arguments, so the choice of hyperparameters cannot depend on the customers and items a report is
 finally judged on. After the search, the chosen values are refitted on the full training part by
-:func:`recnb.evaluation.evaluate_models`.
+:func:`recnb.evaluation.evaluate.evaluate_models`.
 
 Search space format (the ``search_space`` parameter of notebook 03), per model label::
 
@@ -40,16 +40,17 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from recnb.evaluation import ModelSpec, check_same_index, evaluation_customers, run_model
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions, check_same_ids
+from recnb.evaluation.evaluate import ProgressCallback, evaluation_customers, run_model
+from recnb.evaluation.specs import ModelSpec
 from recnb.metrics import RANKING_METRICS, ranking_metric_arrays
 from recnb.models.blend import inherit_member_params
 from recnb.models.registry import hyperparameters
-from recnb.progress import ProgressCallback
-from recnb.split import load_split
+from recnb.prep.split import load_split
 
 __all__ = [
     "METHODS",
+    "plan",
     "Dimension",
     "Tuning",
     "TuningResult",
@@ -347,7 +348,7 @@ def tune_model(
         Remove ``train_inner`` items from the lists.
     progress : callable, optional
         ``progress("tuning", label, n_done, n_trials)`` before the first and after every trial
-        (see :mod:`recnb.progress`).
+        (a :class:`~recnb.evaluation.evaluate.ProgressCallback`).
 
     Returns
     -------
@@ -357,7 +358,7 @@ def tune_model(
         raise ValueError(f"n_trials must be a positive int, got {n_trials!r}")
     if metric not in RANKING_METRICS:
         raise ValueError(f"tuning metric {metric!r} unknown; choose from {RANKING_METRICS}")
-    check_same_index(train_inner, valid, "train_inner and valid")
+    check_same_ids({"train_inner": train_inner, "valid": valid}, "tune_model")
     dims = parse_space(spec.model, space, spec.label)
     if not dims:
         raise ValueError(f"search_space[{spec.label!r}] is empty")
@@ -498,7 +499,7 @@ def tune_models(
     metric, k, method, seed, max_customers, features, exclude_seen
         See :func:`tune_model`.
     progress : callable, optional
-        Progress callback, passed to :func:`tune_model` (see :mod:`recnb.progress`).
+        Progress callback, passed to :func:`tune_model` (a :class:`~recnb.evaluation.evaluate.ProgressCallback`).
     n_trials_per_model : mapping, optional
         ``{label: budget}`` overriding ``n_trials`` for some models (e.g. fewer trials for a model
         that is slow to fit and has a one-dimensional space).
@@ -604,3 +605,35 @@ def tune_models(
         timing=timing,
         results=results,
     )
+
+
+def plan(
+    specs: Sequence[ModelSpec],
+    search_space: Mapping[str, Mapping[str, Any]] | None,
+    n_trials: int,
+    n_trials_per_model: Mapping[str, int] | None = None,
+) -> pd.DataFrame:
+    """What a comparison is about to run, one row per model, before any fit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model`` (label), ``algorithm`` (registry name), ``fixed`` (its fixed hyperparameters as
+        JSON, ``""`` for none), ``searched`` (its search space as JSON, ``""`` for none) and
+        ``trials`` (the tuning budget: 0 for a model without a search space).
+    """
+    space = dict(search_space or {})
+    budgets = dict(n_trials_per_model or {})
+    rows = []
+    for s in specs:
+        own = space.get(s.label) or {}
+        rows.append(
+            {
+                "model": s.label,
+                "algorithm": s.model,
+                "fixed": json.dumps(s.params) if s.params else "",
+                "searched": json.dumps(own) if own else "",
+                "trials": int(budgets.get(s.label, n_trials)) if own else 0,
+            }
+        )
+    return pd.DataFrame(rows, columns=["model", "algorithm", "fixed", "searched", "trials"])

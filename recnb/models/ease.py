@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models.base import Recommender
 from recnb.models.registry import register
 

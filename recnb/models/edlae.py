@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models._checks import check_bool, check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.ease import EaseMemoryError, _mirror_upper, ease_memory_bytes

@@ -2,7 +2,7 @@
 
 Each step is a function that takes the events table and returns the rows it keeps plus a record of how
 many rows it removed and why; :func:`clean` runs them in a fixed order and returns the cleaned
-:class:`~recnb.schema.Dataset` with a removal table (one row per step, zero rows included, so the
+:class:`~recnb.data.schema.Dataset` with a removal table (one row per step, zero rows included, so the
 report shows every check that ran). Row order is preserved everywhere: some splits (Microsoft
 Recommenders' stratified split) depend on it.
 
@@ -11,7 +11,7 @@ netting sees every purchase line before duplicates are collapsed.
 
 Every step here decides on an event's own content or on earlier events only, so no event can remove an
 earlier one. The rules that would let a later event change who or what is trained on run in the split,
-on each training part's own events (:func:`recnb.split.build_split`): the bot filter
+on each training part's own events (:func:`recnb.prep.split.build_split`): the bot filter
 (:func:`bot_customers`) and the k-core there, and the netting of returns, which this module only
 prepares (a purchase gets the time it was returned; the split drops it from the parts that end after).
 Exact duplicates share their timestamp, and a near duplicate is removed because of an earlier event,
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recnb.schema import Dataset
+from recnb.data.schema import Dataset
 
 RETURN_MODES = ("net", "drop")
 
@@ -173,7 +173,7 @@ def handle_returns(events: pd.DataFrame, mode: str = "net") -> tuple[pd.DataFram
         the same customer and product (quantity: absolute ``value``, 1 when missing): each purchase
         line gets the time it was returned (:func:`returned_at`) in a column ``returned_at`` (NaT:
         kept), and no purchase is removed here. Whether a purchase is gone depends on the part
-        that holds it: :func:`recnb.split.build_split` drops it from each part whose end comes
+        that holds it: :func:`recnb.prep.split.build_split` drops it from each part whose end comes
         after the return (a training part never learns of a return after its own end).
 
     Returns
@@ -264,7 +264,7 @@ def bot_customers(
 ) -> np.ndarray:
     """Customers whose busiest calendar day (UTC) has more than ``max_events_per_day`` events.
 
-    The rule of the bot filter; :func:`recnb.split.build_split` applies it to each training part on
+    The rule of the bot filter; :func:`recnb.prep.split.build_split` applies it to each training part on
     that part's own events, so who stays in training never depends on test-period events.
 
     Parameters
@@ -356,16 +356,3 @@ def clean(
         meta=dict(ds.meta),
     )
     return out, table
-
-
-def describe_removals(table: pd.DataFrame, n_before: int) -> str:
-    """One sentence on what cleaning removed (from the :func:`clean` table)."""
-    total = int(table["rows"].sum())
-    if total == 0:
-        return f"Cleaning removed nothing: all {n_before:,} events passed every check."
-    top = table.sort_values("rows", ascending=False).iloc[0]
-    share = total / max(n_before, 1)
-    return (
-        f"Cleaning removed {total:,} of {n_before:,} events ({100 * share:.1f}%); the largest step "
-        f"was {top['step']} ({int(top['rows']):,} rows: {top['reason']})."
-    )

@@ -517,20 +517,3 @@ def feature_summary(matrix: sp.spmatrix | None, names: Sequence[str], entity: st
             }
         )
     return pd.DataFrame(out)
-
-
-def describe_features(table: pd.DataFrame) -> str:
-    """One sentence per entity of a :func:`feature_summary` table."""
-    out = []
-    for entity, t in table.groupby("entity", sort=False):
-        groups = ", ".join(f"{r.group} ({r.features})" for r in t.itertuples())
-        low = t[t["rows_covered"] < 0.5]
-        tail = (
-            f" Sparse groups (under half of the rows covered): {', '.join(low['group'])}."
-            if len(low)
-            else ""
-        )
-        out.append(
-            f"{entity.capitalize()} features: {int(t['features'].sum()):,} columns in groups {groups}.{tail}"
-        )
-    return " ".join(out)

@@ -1,4 +1,4 @@
-"""From events to a training signal: event weights, confidences, rating normalization, k-core.
+"""From events to a training signal: event weights, confidences, rating normalization.
 
 Implicit feedback
     Each event gets a weight by type (:data:`DEFAULT_EVENT_WEIGHTS`), optionally multiplied by a dwell
@@ -13,9 +13,7 @@ Explicit ratings
     (``"center"``) or standardises (``"zscore"``) per customer, with statistics from the training
     matrix only, and maps predictions back to the original scale for RMSE / MAE.
 
-Sparsity
-    :func:`kcore` removes customers and products with too few distinct interactions, repeatedly, until
-    every remaining customer and product has its minimum.
+The k-core filter that thins the matrix is in :mod:`recnb.prep.kcore`.
 """
 
 from __future__ import annotations
@@ -29,8 +27,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recnb.io import read_json, write_json, write_parquet
-from recnb.schema import EVENT_TYPES
+from recnb.data.io import read_json, write_json, write_parquet
+from recnb.data.schema import EVENT_TYPES
 
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "view": 1.0,
@@ -80,7 +78,7 @@ def event_weights(
     Parameters
     ----------
     events : pandas.DataFrame
-        With ``event`` (categorical of :data:`~recnb.schema.EVENT_TYPES`) and, when
+        With ``event`` (categorical of :data:`~recnb.data.schema.EVENT_TYPES`) and, when
         ``dwell_factor > 0``, ``dwell_seconds`` (missing dwell counts as no bonus).
     weights : mapping, optional
         Event type -> weight (default :data:`DEFAULT_EVENT_WEIGHTS`); missing types weigh 0.
@@ -356,127 +354,3 @@ class RatingNormalizer:
         out.global_mean_ = float(info["global_mean"])
         out.global_std_ = float(info["global_std"])
         return out
-
-
-# ----------------------------------------------------------------------------------------------
-# k-core
-# ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KCoreResult:
-    """Outcome of :func:`kcore`.
-
-    Attributes
-    ----------
-    keep_customers, keep_products : numpy.ndarray of bool
-        Per customer / product code: kept.
-    keep_pairs : numpy.ndarray of bool
-        Per input pair: kept.
-    rounds : int
-        Passes until nothing changed.
-    """
-
-    keep_customers: np.ndarray
-    keep_products: np.ndarray
-    keep_pairs: np.ndarray
-    rounds: int
-
-
-def kcore(
-    rows: np.ndarray,
-    cols: np.ndarray,
-    min_customer: int = 1,
-    min_product: int = 1,
-    shape: tuple[int, int] | None = None,
-) -> KCoreResult:
-    """Iterative k-core on distinct (customer, product) pairs.
-
-    Repeatedly drops customers with fewer than ``min_customer`` distinct products and products with
-    fewer than ``min_product`` distinct customers until every remaining one meets its minimum. Duplicate
-    pairs count once.
-
-    Parameters
-    ----------
-    rows, cols : numpy.ndarray of int
-        Customer and product codes of the pairs (duplicates allowed).
-    min_customer, min_product : int
-        Minimum distinct interactions to stay.
-    shape : (int, int), optional
-        Number of customer and product codes (default: max code + 1).
-
-    Returns
-    -------
-    KCoreResult
-    """
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int64)
-    if min_customer < 1 or min_product < 1:
-        raise ValueError(f"k-core minimums must be >= 1, got {min_customer}, {min_product}")
-    n_c = shape[0] if shape else (int(rows.max()) + 1 if len(rows) else 0)
-    n_p = shape[1] if shape else (int(cols.max()) + 1 if len(cols) else 0)
-    key = rows * max(n_p, 1) + cols
-    ukey, inv = np.unique(key, return_inverse=True)
-    ur, uc = ukey // max(n_p, 1), ukey % max(n_p, 1)
-    alive = np.ones(len(ukey), dtype=bool)
-    rounds = 0
-    while True:
-        rounds += 1
-        dc = np.bincount(ur[alive], minlength=n_c)
-        dp = np.bincount(uc[alive], minlength=n_p)
-        ok_c = dc >= min_customer
-        ok_p = dp >= min_product
-        new_alive = alive & ok_c[ur] & ok_p[uc]
-        if new_alive.sum() == alive.sum():
-            break
-        alive = new_alive
-    keep_c = np.bincount(ur[alive], minlength=n_c) > 0
-    keep_p = np.bincount(uc[alive], minlength=n_p) > 0
-    return KCoreResult(keep_c, keep_p, alive[inv], rounds)
-
-
-def density_table(stages: Mapping[str, tuple[int, int, int]]) -> pd.DataFrame:
-    """Customers, products, pairs and density per stage, e.g. ``{"before k-core": (c, p, nnz)}``."""
-    rows = []
-    for name, (c, p, nnz) in stages.items():
-        rows.append(
-            {
-                "stage": name,
-                "customers": int(c),
-                "products": int(p),
-                "pairs": int(nnz),
-                "density": float(nnz) / (c * p) if c and p else 0.0,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def describe_density(table: pd.DataFrame) -> str:
-    """One sentence comparing the rows of :func:`density_table` (first and last stage)."""
-    a, b = table.iloc[0], table.iloc[-1]
-    return (
-        f"{b['stage'].capitalize()}: {int(b['customers']):,} of {int(a['customers']):,} customers and "
-        f"{int(b['products']):,} of {int(a['products']):,} products remain, with "
-        f"{int(b['pairs']):,} of {int(a['pairs']):,} customer-product pairs; density goes from "
-        f"{100 * a['density']:.3g}% to {100 * b['density']:.3g}% (the share of all possible pairs "
-        f"that hold an interaction)."
-    )
-
-
-def describe_signal(table: pd.DataFrame) -> str:
-    """One sentence on which event types carry the training signal."""
-    t = table[table["total_weight"] > 0].sort_values("weight_share", ascending=False)
-    if t.empty:
-        return "No event carries weight."
-    parts = [f"{r.event} {100 * r.weight_share:.0f}%" for r in t.itertuples()]
-    top = t.iloc[0]
-    return (
-        f"Share of the total training signal by event type: {', '.join(parts)}. "
-        f"{str(top['event']).capitalize()} events dominate the signal"
-        + (
-            " by volume even though they weigh least; raise the weights of rarer, stronger "
-            "events or lower theirs to shift it."
-            if top["weight"] == t["weight"].min() and len(t) > 1
-            else "."
-        )
-    )

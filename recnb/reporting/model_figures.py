@@ -1,6 +1,6 @@
 """Figures of the model-comparison report (notebook 03). Each takes a tidy table, returns a Figure.
 
-Tables come from :mod:`recnb.evaluation` / :mod:`recnb.tuning`; error bars are the bootstrap 95%
+Tables come from :mod:`recnb.evaluation` / :mod:`recnb.evaluation.tuning`; error bars are the bootstrap 95%
 confidence intervals stored with them (``ci_low``, ``ci_high``).
 """
 
@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from recnb.comparison import metric_label  # noqa: E402
+from recnb.reporting.formatting import metric_label  # noqa: E402
 
 __all__ = [
     "metric_bars",

@@ -1,4 +1,4 @@
-"""HTML reports: executed notebooks to code-free HTML, and the run's ``index.html``."""
+"""HTML pages: a stage's executed notebook as code-free HTML, and the run's ``index.html``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from recnb.io import write_text
+from recnb.data.io import write_text
 
 
 def notebook_to_html(ipynb: str | os.PathLike, out: str | os.PathLike) -> Path:
@@ -30,40 +30,6 @@ def notebook_to_html(ipynb: str | os.PathLike, out: str | os.PathLike) -> Path:
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)
     return write_text(out, body)
-
-
-def table(df: Any, precision: int = 2, percent: tuple[str, ...] = (), caption: str | None = None):
-    """A report-ready view of a DataFrame: no index column, thousands separators, rounded floats.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-    precision : int
-        Decimals for float columns.
-    percent : tuple of str
-        Columns holding shares in [0, 1], shown as percentages.
-    caption : str, optional
-    """
-    import numpy as np
-
-    fmt: dict[str, Any] = {}
-    for c in df.columns:
-        if c in percent:
-            fmt[c] = "{:.1%}"
-        elif "pvalue" in str(c) or str(c).startswith("p_"):
-            fmt[c] = "{:.2g}"  # p-values span many orders of magnitude
-        elif np.issubdtype(df[c].dtype, np.integer):
-            fmt[c] = "{:,}"
-        elif np.issubdtype(df[c].dtype, np.floating):
-            fmt[c] = f"{{:,.{precision}f}}"
-    st = df.style.format(fmt, na_rep="–").hide(axis="index")
-    text_cols = [c for c in df.columns if c not in fmt]
-    if text_cols:
-        st = st.set_properties(subset=text_cols, **{"text-align": "left"})
-    st = st.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
-    if caption:
-        st = st.set_caption(caption)
-    return st
 
 
 def _md_to_html(text: str) -> str:

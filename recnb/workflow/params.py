@@ -19,8 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from recnb.prep.settings import MAX_SEED
+from recnb.workflow.settings import stage_spec, validation_messages
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
 RESERVED_PARAMETERS = ("params_file", "run_dir")
@@ -29,9 +33,6 @@ RESERVED_PARAMETERS = ("params_file", "run_dir")
 SOURCES = ("synthetic", "online_retail", "movielens", "retailrocket", "rees46", "taobao", "csv")
 
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # used with fullmatch: no trailing newline
-
-#: largest seed: numpy, implicit and LightFM take unsigned 32-bit seeds
-MAX_SEED = 2**32 - 1
 
 
 class ParamsError(ValueError):
@@ -52,7 +53,7 @@ class DataSettings:
     options : dict
         Keyword options passed to the loader (for example ``returns: drop`` for Online Retail).
     synthetic : dict
-        :class:`recnb.synthetic.ShopConfig` fields for the synthetic shop (sizes, days...).
+        :class:`recnb.data.synthetic.ShopConfig` fields for the synthetic shop (sizes, days...).
     pseudonym_key : str or None
         Key for customer pseudonyms. Prefer the ``RECNB_PSEUDONYM_KEY`` environment variable; never
         commit a real key. The synthetic shop may use the documented demo key.
@@ -84,7 +85,7 @@ class Settings:
         return dict(self.sections.get(section_name(stage), {}))
 
     def stage_settings(self, stage: str) -> Any:
-        """The validated :class:`recnb.settings.StageSettings` of a stage (None when the stage has
+        """The validated :class:`recnb.workflow.settings.StageSettings` of a stage (None when the stage has
         no registered settings model)."""
         return self.typed.get(section_name(stage))
 
@@ -331,10 +332,6 @@ def load_params(path: str | os.PathLike, notebook_dir: Path = NOTEBOOK_DIR) -> S
 
 def _typed_section(file: Path, sec: str, stage: str, values: dict[str, Any]) -> Any:
     """Validate a section's values with the stage's registered settings model (if any)."""
-    from pydantic import ValidationError
-
-    from recnb.settings import stage_spec, validation_messages
-
     spec = stage_spec(stage)
     if spec is None:
         return None
@@ -379,10 +376,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _check_shop_keys(file: Path, synthetic: dict[str, Any]) -> None:
-    try:
-        from recnb.synthetic import ShopConfig
-    except ImportError:  # pragma: no cover - the synthetic module is part of the package
-        return
+    from recnb.data.synthetic import ShopConfig  # numba and the shop: only when a run has one
+
     names = [f.name for f in dataclasses.fields(ShopConfig)]
     for key in synthetic:
         if key not in names:

@@ -8,8 +8,8 @@ the new lines and prints one when the step changes or, for the same step, at mos
 ``RECNB_PROGRESS_SECONDS`` seconds (default 30), so CI logs stay short. Opened in JupyterLab (no
 such variable), the same calls draw a ``tqdm.auto`` bar per step instead.
 
-Library functions take a plain callback ``progress(step, model=None, n=None, total=None)``;
-:class:`Progress` is one.
+Library functions take a plain callback ``progress(step, model=None, n=None, total=None)``
+(:class:`recnb.evaluation.evaluate.ProgressCallback`); :class:`Progress` is one.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 __all__ = [
     "ENV_FILE",
     "ENV_SECONDS",
     "Progress",
-    "ProgressCallback",
     "describe",
     "read_new",
     "read_state",
@@ -36,14 +35,8 @@ ENV_FILE = "RECNB_PROGRESS_FILE"
 ENV_SECONDS = "RECNB_PROGRESS_SECONDS"
 
 
-class ProgressCallback(Protocol):
-    def __call__(
-        self, step: str, model: str | None = None, n: int | None = None, total: int | None = None
-    ) -> None: ...
-
-
 class Progress:
-    """Progress reporter of one stage (a :class:`ProgressCallback`).
+    """Progress reporter of one stage (a :class:`recnb.evaluation.evaluate.ProgressCallback`).
 
     Parameters
     ----------

@@ -10,7 +10,7 @@ Every stage of a run records, in ``manifest.json``, the fingerprints of its inpu
 
 and the fingerprints of the artefacts it writes. A stage whose recorded inputs differ from the
 current ones is *stale*: shown so in ``index.html`` and the manifest, and a later stage that reads
-its artefacts refuses to start until it is rerun (see :func:`recnb.runner.run`).
+its artefacts refuses to start until it is rerun (see :func:`recnb.workflow.runner.run`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from recnb.params import Settings, available_stages
-from recnb.settings import ARTEFACTS, STAGES, stage_spec
+from recnb.data.io import read_json
+from recnb.workflow.params import Settings, available_stages
+from recnb.workflow.run_data import data_settings_hash
+from recnb.workflow.settings import ARTEFACTS, STAGES, stage_spec
 
 __all__ = [
     "StaleInputError",
@@ -226,9 +228,6 @@ def check_notebook_inputs(
         The message names the artefact, the stage that wrote it, why it is stale and the
         command that reruns both.
     """
-    from recnb.data import data_settings_hash
-    from recnb.io import read_json
-
     manifest_file = run_dir / "manifest.json"
     spec = stage_spec(stage)
     if not manifest_file.exists() or spec is None or not spec.reads:

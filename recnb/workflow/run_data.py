@@ -4,29 +4,33 @@
 the privacy scrub, so nothing downstream (reports included) ever sees raw personal data or original customer
 ids. :func:`dataset_for_run` caches the result as Parquet in ``<run_dir>/data/`` with its fingerprint, so
 every stage of a run reads the same data and any notebook can be rerun alone.
+
+This module sits in the workflow layer, not in :mod:`recnb.data`, because it joins a source
+(:mod:`recnb.data`) with the privacy scrub (:mod:`recnb.privacy`, which itself reads the data model)
+and the run's params: the data layer stays free of anything above it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from recnb.io import read_json, write_json, write_parquet
-from recnb.params import DataSettings, Settings
-from recnb.schema import EVENT_TYPES, TABLES, Dataset, validate_dataset
+from recnb.data.io import files_fingerprint, read_json, write_json
+from recnb.data.loaders import load_source, resolve_data_path
+from recnb.data.schema import Dataset, load_dataset, save_dataset, validate_dataset
+from recnb.data.synthetic import ShopConfig, SyntheticShop
+from recnb.privacy import resolve_key, scrub
+from recnb.workflow.params import DataSettings, Settings
 
 DATA_SUBDIR = "data"
 
 
-def shop_config(settings: Settings):
-    """The :class:`recnb.synthetic.ShopConfig` of a synthetic run (seed from the run unless given)."""
-    from recnb.synthetic import ShopConfig
-
+def shop_config(settings: Settings) -> ShopConfig:
+    """The :class:`recnb.data.synthetic.ShopConfig` of a synthetic run (seed from the run unless given)."""
     kwargs = dict(settings.data.synthetic)
     kwargs.setdefault("seed", settings.seed)
     return ShopConfig(**kwargs)
@@ -36,33 +40,37 @@ def load_raw(settings: Settings) -> Dataset:
     """The validated dataset of the configured source, before the privacy scrub."""
     data: DataSettings = settings.data
     if data.source == "synthetic":
-        from recnb.synthetic import SyntheticShop
-
         ds = SyntheticShop(shop_config(settings)).generate()
     else:
-        from recnb.loaders import load_source
-
         ds = load_source(data.source, data.path, **data.options)
     return validate_dataset(ds)
 
 
 def build_dataset(settings: Settings) -> Dataset:
     """Load, validate and privacy-scrub the run's data."""
-    from recnb.privacy import resolve_key, scrub
-
     ds = load_raw(settings)
     key = resolve_key(settings.data.pseudonym_key, allow_demo=settings.data.source == "synthetic")
     return validate_dataset(scrub(ds, key))
 
 
-#: modules whose code decides the dataset (besides the generator or the loaders): a change to any
-#: of them invalidates the cached dataset
-_DATASET_CODE = ("data.py", "schema.py", "privacy.py")
+#: modules whose code decides the dataset (besides the generator or the loaders), relative to
+#: recnb/: a change to any of them invalidates the cached dataset
+_DATASET_CODE = (
+    "workflow/run_data.py",
+    "data/schema.py",
+    "privacy/scrub.py",
+    "privacy/patterns.py",
+)
+
+
+def _code_root() -> Path:
+    """The ``recnb/`` package folder."""
+    return Path(__file__).resolve().parents[1]
 
 
 def _code_fingerprint(*parts: str) -> str:
     """SHA-256 over the source files of recnb modules or packages (paths relative to recnb/)."""
-    root = Path(__file__).resolve().parent
+    root = _code_root()
     h = hashlib.sha256()
     for part in parts:
         p = root / part
@@ -74,57 +82,9 @@ def _code_fingerprint(*parts: str) -> str:
     return h.hexdigest()
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's content, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def files_fingerprint(
-    paths: list[Path], known: dict[str, dict[str, Any]] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Size, modification time and SHA-256 of every regular file under ``paths``.
-
-    A file whose size and ``mtime_ns`` equal those recorded in ``known`` keeps its recorded
-    SHA-256 (the fast pre-check); any other file is hashed. Hidden files are skipped.
-
-    Returns
-    -------
-    dict
-        ``{absolute path: {"size", "mtime_ns", "sha256"}}``, sorted by path.
-    """
-    known = known or {}
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            files += [
-                f
-                for f in p.rglob("*")
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            ]
-        elif p.is_file():
-            files.append(p)
-    out: dict[str, dict[str, Any]] = {}
-    for f in sorted(set(files)):
-        st = f.stat()
-        key = str(f.resolve())
-        prev = known.get(key) or {}
-        if prev.get("size") == st.st_size and prev.get("mtime_ns") == st.st_mtime_ns:
-            digest = prev["sha256"]
-        else:
-            digest = file_sha256(f)
-        out[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
-    return out
-
-
 def _source_paths(settings: Settings) -> list[Path]:
     """The files and folders a real source is read from (its data path, and any existing path
     named in ``data.options``)."""
-    from recnb.loaders import resolve_data_path
-
     paths = [Path(resolve_data_path(settings.data.source, settings.data.path))]
     base = settings.source_file.parent if settings.source_file else Path.cwd()
     for v in settings.data.options.values():
@@ -145,7 +105,7 @@ def source_fingerprint(
     """What determines the run's dataset, and its hash.
 
     - the data settings (source, path, options, the pseudonym key's fingerprint);
-    - for the synthetic shop: the full :class:`~recnb.synthetic.ShopConfig` (seed included) and a
+    - for the synthetic shop: the full :class:`~recnb.data.synthetic.ShopConfig` (seed included) and a
       hash of the generator's code;
     - for a real source: size, mtime and SHA-256 of every data file (see
       :func:`files_fingerprint`; ``known_files`` from an earlier fingerprint saves re-hashing
@@ -157,8 +117,6 @@ def source_fingerprint(
     dict
         ``{"hash": str, "settings": dict, "files": dict, "code": str}``.
     """
-    import dataclasses
-
     payload: dict[str, Any] = dataclasses.asdict(settings.data)
     payload.pop("pseudonym_key", None)
     payload["key_fingerprint"] = hashlib.sha256(
@@ -167,10 +125,10 @@ def source_fingerprint(
     files: dict[str, dict[str, Any]] = {}
     if settings.data.source == "synthetic":
         payload["shop_config"] = dataclasses.asdict(shop_config(settings))
-        code = _code_fingerprint("synthetic", *_DATASET_CODE)
+        code = _code_fingerprint("data/synthetic", *_DATASET_CODE)
     else:
         files = files_fingerprint(_source_paths(settings), known_files)
-        code = _code_fingerprint("loaders", *_DATASET_CODE)
+        code = _code_fingerprint("data/loaders", *_DATASET_CODE)
     h = hashlib.sha256(
         json.dumps(
             {
@@ -204,46 +162,6 @@ def _known_files(run_dir: str | os.PathLike | None) -> dict[str, dict[str, Any]]
         return (read_json(info_file).get("source") or {}).get("files")
     except (ValueError, OSError):
         return None
-
-
-def save_dataset(
-    ds: Dataset, folder: str | os.PathLike, extra: dict[str, Any] | None = None
-) -> Path:
-    """Write the three tables as Parquet and ``dataset.json`` (name, notes, meta, fingerprint)."""
-    folder = Path(folder)
-    for t in TABLES:
-        write_parquet(folder / f"{t}.parquet", ds.table(t))
-    write_json(
-        folder / "dataset.json",
-        {
-            "name": ds.name,
-            "fingerprint": ds.fingerprint(),
-            "rows": {t: len(ds.table(t)) for t in TABLES},
-            "notes": ds.notes,
-            "meta": ds.meta,
-            **(extra or {}),
-        },
-    )
-    return folder
-
-
-def load_dataset(folder: str | os.PathLike) -> Dataset:
-    """Read a dataset written by :func:`save_dataset`; checks its fingerprint."""
-    folder = Path(folder)
-    info = read_json(folder / "dataset.json")
-    tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in TABLES}
-    ev = tables["events"]
-    ev["event"] = pd.Categorical(ev["event"].astype(object), categories=EVENT_TYPES, ordered=True)
-    ds = Dataset(
-        name=info["name"], notes=info.get("notes", []), meta=info.get("meta", {}), **tables
-    )
-    fp = ds.fingerprint()
-    if fp != info["fingerprint"]:
-        raise ValueError(
-            f"{folder}: data files do not match dataset.json (fingerprint {fp[:12]} != "
-            f"{info['fingerprint'][:12]}); delete the folder to rebuild it"
-        )
-    return ds
 
 
 def dataset_for_run(settings: Settings, run_dir: str | os.PathLike) -> Dataset:

@@ -27,8 +27,30 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recnb.io import atomic_path, read_json, write_json
-from recnb.params import NOTEBOOK_DIR, REPO_ROOT, Settings, load_params
+from recnb.data.io import atomic_path, read_json, write_json
+from recnb.data.loaders import check_options, resolve_data_path
+from recnb.privacy import (
+    Identifiers,
+    PrivacyError,
+    PrivacyScanError,
+    check_run_folder,
+    forbidden_from_raw,
+    other_ids_from_raw,
+    redact_message,
+    resolve_key,
+)
+from recnb.reporting.pages import notebook_to_html, write_index
+from recnb.workflow.params import NOTEBOOK_DIR, REPO_ROOT, Settings, load_params
+from recnb.workflow.progress import ENV_FILE, ENV_SECONDS, describe, read_new
+from recnb.workflow.provenance import (
+    current_inputs,
+    folder_fingerprint,
+    refresh_staleness,
+    stage_outputs,
+    upstream_problem,
+)
+from recnb.workflow.run_data import data_settings_hash, load_raw
+from recnb.workflow.settings import ARTEFACTS, stage_spec
 
 KERNEL_NAME = "recnb"
 
@@ -139,9 +161,6 @@ def preflight(settings: Settings) -> None:
     """
     if settings.data.source == "synthetic":
         return
-    from recnb.loaders import check_options, resolve_data_path
-    from recnb.privacy import resolve_key
-
     origin = f"{settings.source_file}: data.options"
     check_options(settings.data.source, settings.data.options, None, origin)
     path = resolve_data_path(settings.data.source, settings.data.path)
@@ -232,7 +251,7 @@ class _IPCKernel:
 
 class _ProgressPrinter:
     """Background thread: print the stage's progress file when its step changes, or every
-    ``interval`` seconds for the same step (see :mod:`recnb.progress`)."""
+    ``interval`` seconds for the same step (see :mod:`recnb.workflow.progress`)."""
 
     def __init__(self, path: Path, echo: Any, interval: float, poll: float = 1.0) -> None:
         import threading
@@ -262,8 +281,6 @@ class _ProgressPrinter:
     ) -> tuple[Any, float, int, dict[str, Any] | None]:
         """Read the new lines; print every change of step or model, and the latest state of the
         same step when ``interval`` seconds passed since the last line printed."""
-        from recnb.progress import describe, read_new
-
         states, offset = read_new(self.path, offset)
         now = time.time()
         for state in states:
@@ -298,9 +315,6 @@ def run_stage(
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
-
-    from recnb.progress import ENV_FILE, ENV_SECONDS
-    from recnb.report import notebook_to_html
 
     nb_in = Path(notebook_dir) / f"{stage}.ipynb"
     nb_out = run_dir / f"{stage}.ipynb"
@@ -379,9 +393,7 @@ _ATTEMPT_DIR = ".attempt"
 
 
 def _move_outputs(run_dir: Path, stage: str, dest: Path) -> list[str]:
-    """Move the stage's outputs (see :func:`recnb.provenance.stage_outputs`) under ``dest``."""
-    from recnb.provenance import stage_outputs
-
+    """Move the stage's outputs (:func:`recnb.workflow.provenance.stage_outputs`) under ``dest``."""
     moved = []
     for p in stage_outputs(run_dir, stage):
         if p.exists():
@@ -404,8 +416,6 @@ def _set_aside(run_dir: Path, stage: str) -> None:
     attempt does not rewrite survives beside its new outputs."""
     attempt = run_dir / _ATTEMPT_DIR / stage
     if attempt.exists():  # left by a run that was killed: these are the earlier outputs
-        from recnb.provenance import stage_outputs
-
         for p in stage_outputs(run_dir, stage):
             _remove(p)
         return
@@ -416,8 +426,6 @@ def _set_aside(run_dir: Path, stage: str) -> None:
 def _settle(run_dir: Path, stage: str, ok: bool) -> str | None:
     """After a stage: drop the earlier outputs (success), or (failure, interrupt) remove the
     partial new outputs and keep the earlier ones under ``previous/<stage>``; return that folder."""
-    from recnb.provenance import stage_outputs
-
     attempt = run_dir / _ATTEMPT_DIR / stage
     previous = run_dir / PREVIOUS_DIR / stage
     if ok:
@@ -485,9 +493,6 @@ def run(
         def echo(msg: str) -> None:
             print(msg, flush=True)
 
-    from recnb.data import data_settings_hash
-    from recnb.provenance import refresh_staleness, upstream_problem
-
     notebook_dir = Path(notebook_dir)
     settings = load_params(params_file, notebook_dir)
     selected = check_runnable(settings, stages)
@@ -532,12 +537,7 @@ def run(
         manifest["data"] = _data_info(run_dir, settings)
         manifest["finished"] = _now()
         write_json(manifest_path, manifest)
-        from recnb.report import write_index
-
         write_index(run_dir, manifest)
-
-    from recnb.provenance import current_inputs, folder_fingerprint
-    from recnb.settings import ARTEFACTS, stage_spec
 
     error: StageError | None = None
     privacy_error: Exception | None = None
@@ -619,15 +619,6 @@ def privacy_check(
         identifiers could not be listed, so only e-mail addresses and phone numbers were looked for;
         ``error`` says why). Never raises for a finding: see :func:`privacy_failure`.
     """
-    from recnb.data import load_raw
-    from recnb.privacy import (
-        Identifiers,
-        check_run_folder,
-        forbidden_from_raw,
-        other_ids_from_raw,
-        redact_message,
-    )
-
     t0 = time.perf_counter()
     forbidden: dict[str, list[str]] = {}
     other: list[str] = []
@@ -660,8 +651,6 @@ def privacy_check(
 
 def privacy_failure(check: dict[str, Any], run_dir: Path) -> Exception | None:
     """The error a run ends with when its privacy check did not pass (None when it passed)."""
-    from recnb.privacy import PrivacyError, PrivacyScanError
-
     status = check.get("status")
     if status == "passed":
         return None

@@ -1,10 +1,13 @@
 """Typed settings: the value rules of every stage's params section, one model per stage.
 
 Each stage notebook declares its parameters (names, types, defaults) in its ``parameters`` cell;
-:mod:`recnb.params` checks names and types against that cell. This module adds what a cell cannot
-say: the allowed *values* (ranges, choices, cross-key rules such as ``k`` in ``k_values``, model names
-and hyperparameters from :mod:`recnb.models.registry`), so that ``python -m recnb check`` and
-``run`` stop before any stage starts, with a message naming the file, the key and what is allowed.
+:mod:`recnb.workflow.params` checks names and types against that cell. This module adds what a cell
+cannot say: the allowed *values* (ranges, choices, cross-key rules such as ``k`` in ``k_values``,
+model names and hyperparameters from :mod:`recnb.models.registry`), so that ``python -m recnb
+check`` and ``run`` stop before any stage starts, with a message naming the file, the key and what
+is allowed. A stage whose library code is configured by a typed object reuses it: stage 02's model
+is :class:`recnb.prep.settings.PrepSettings` registered as a stage, so names, defaults and ranges
+have one source.
 
 A stage registers its model with :func:`register_stage`, together with the run-folder artefacts it
 reads and writes (used by the runner to tell a stale stage from a current one)::
@@ -26,14 +29,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from recnb.cleaning import RETURN_MODES
-from recnb.schema import EVENT_TYPES
-from recnb.split import SIGNALS, SPLIT_KINDS
-from recnb.weighting import NORMALIZATIONS, SCALINGS
+from recnb.evaluation.reference import REFERENCE_TABLES
+from recnb.metrics import RANKING_METRICS
+from recnb.prep.settings import PrepSettings
 
 __all__ = [
     "ARTEFACTS",
-    "MAX_SEED",
     "STAGES",
     "DataUnderstandingSettings",
     "ModelComparisonSettings",
@@ -44,9 +45,6 @@ __all__ = [
     "stage_spec",
     "validation_messages",
 ]
-
-#: seeds are handed to numpy, implicit and LightFM, whose seeds are unsigned 32-bit integers
-MAX_SEED = 2**32 - 1
 
 #: run-folder artefacts a stage can read: name -> folder inside the run folder. ``dataset`` is the
 #: scrubbed data cache (built by whichever stage first asks for it); the others are written by a
@@ -144,12 +142,6 @@ def validation_messages(err: ValidationError, prefix: str) -> list[str]:
     return out
 
 
-def _check_seed(v: int) -> int:
-    if not -1 <= v <= MAX_SEED:
-        raise ValueError(f"a seed must be -1 (the run's seed) or in 0..2**32-1 ({MAX_SEED})")
-    return v
-
-
 # ----------------------------------------------------------------------------------------------
 # 01 data understanding
 # ----------------------------------------------------------------------------------------------
@@ -169,82 +161,11 @@ class DataUnderstandingSettings(StageSettings):
 
 
 @register_stage("02_preprocessing", reads=("dataset",), writes=("split",))
-class PreprocessingSettings(StageSettings):
-    """``preprocessing:`` section (see :func:`recnb.split.build_split` for the meanings)."""
-
-    dedup_window_seconds: float = Field(10.0, ge=0)
-    returns: Literal[*RETURN_MODES] = "net"  # type: ignore[valid-type]
-    bot_max_events_per_day: int = Field(1000, ge=0)
-    signal: Literal[*SIGNALS] = "implicit"  # type: ignore[valid-type]
-    event_weights: dict[str, float] = Field(
-        default_factory=lambda: {
-            "view": 1,
-            "click": 2,
-            "wishlist": 3,
-            "add_to_cart": 4,
-            "purchase": 8,
-            "rating": 5,
-        }
-    )
-    dwell_factor: float = Field(0.0, ge=0)
-    recency_half_life_days: float = Field(0.0, ge=0)
-    scaling: Literal[*SCALINGS] = "log"  # type: ignore[valid-type]
-    alpha: float = Field(1.0, gt=0)
-    normalization: Literal[*NORMALIZATIONS] = "center"  # type: ignore[valid-type]
-    min_customer_interactions: int = Field(2, ge=1)
-    min_product_interactions: int = Field(2, ge=1)
-    split_kind: Literal[*SPLIT_KINDS] = "temporal"  # type: ignore[valid-type]
-    test_days: float = Field(14.0, gt=0)
-    valid_days: float = Field(7.0, ge=0)
-    cutoff: str = ""
-    leave_last_n: int = Field(1, ge=1)
-    test_fraction: float = Field(0.2, gt=0, lt=1)
-    valid_fraction: float = Field(0.1, ge=0, lt=1)
-    stratify_by: Literal["user", "item"] = "user"
-    min_rating: int = Field(1, ge=1)
-    seed: int = -1
-    test_events: list[str] = Field(default_factory=list)
-    drop_seen_in_test: bool = True
-    tfidf_max_features: int = Field(1000, ge=0)
-    min_group_size: int = Field(10, ge=1)
-
-    _seed = field_validator("seed")(_check_seed)
-
-    @field_validator("event_weights")
-    @classmethod
-    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = [e for e in v if e not in EVENT_TYPES]
-        if bad:
-            raise ValueError(f"unknown event type(s) {bad}; event types are {list(EVENT_TYPES)}")
-        neg = {e: w for e, w in v.items() if w < 0}
-        if neg:
-            raise ValueError(f"weights must be >= 0, got {neg}")
-        if not any(w > 0 for w in v.values()):
-            raise ValueError("at least one event type needs a weight > 0")
-        return v
-
-    @field_validator("test_events")
-    @classmethod
-    def _test_events(cls, v: list[str]) -> list[str]:
-        bad = [e for e in v if e not in EVENT_TYPES]
-        if bad:
-            raise ValueError(f"unknown event type(s) {bad}; event types are {list(EVENT_TYPES)}")
-        return v
-
-    @field_validator("cutoff")
-    @classmethod
-    def _cutoff(cls, v: str) -> str:
-        if v:
-            import pandas as pd
-
-            try:
-                pd.Timestamp(v)
-            except (ValueError, TypeError):
-                raise ValueError(
-                    f"must be an ISO date such as 2011-10-01 (or '' for the last test_days), "
-                    f"got {v!r}"
-                ) from None
-        return v
+class PreprocessingSettings(StageSettings, PrepSettings):
+    """``preprocessing:`` section: :class:`recnb.prep.settings.PrepSettings` (every key, its default
+    and its allowed values) as a stage; the notebook builds one from its parameters cell
+    (:meth:`recnb.workflow.stage.StageContext.parameters`) and passes it to ``clean`` and
+    :func:`recnb.prep.split.build_split`."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -342,7 +263,7 @@ class ModelComparisonSettings(StageSettings):
         default_factory=lambda: {"user_knn": 6, "bpr": 6, "ease": 6}
     )
     tuning_method: Literal["tpe", "random"] = "tpe"
-    tuning_max_customers: int = Field(5000, ge=0)
+    tuning_max_customers: int | None = Field(5000, ge=1)
     metric: str = "ndcg"
     k: int = Field(10, ge=1)
     k_values: list[int] = Field(default_factory=lambda: [5, 10, 20], min_length=1)
@@ -351,29 +272,25 @@ class ModelComparisonSettings(StageSettings):
     )
     n_bootstrap: int = Field(1000, ge=1)
     alpha: float = Field(0.05, gt=0, lt=1)
-    max_customers: int = Field(0, ge=0)
-    baseline: str = "popularity"
+    max_customers: int | None = Field(None, ge=1)
+    baseline: str | None = "popularity"
     n_sample_customers: int = Field(3, ge=0)
     products_table: bool = True
     min_group_size: int = Field(10, ge=1)
-    reference_table: str = ""
+    reference_table: str | None = None
 
     @field_validator("reference_table")
     @classmethod
-    def _reference_table(cls, v: str) -> str:
-        from recnb.reference import REFERENCE_TABLES
-
-        if v and v not in REFERENCE_TABLES:
+    def _reference_table(cls, v: str | None) -> str | None:
+        if v is not None and v not in REFERENCE_TABLES:
             raise ValueError(
-                f"unknown reference table {v!r}; allowed: {sorted(REFERENCE_TABLES)} ('' for none)"
+                f"unknown reference table {v!r}; allowed: {sorted(REFERENCE_TABLES)} (null for none)"
             )
         return v
 
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: str) -> str:
-        from recnb.metrics import RANKING_METRICS
-
         if v not in RANKING_METRICS:
             raise ValueError(f"unknown metric {v!r}; allowed: {list(RANKING_METRICS)}")
         return v
@@ -381,8 +298,6 @@ class ModelComparisonSettings(StageSettings):
     @field_validator("leaderboard_metrics")
     @classmethod
     def _leaderboard_metrics(cls, v: list[str]) -> list[str]:
-        from recnb.metrics import RANKING_METRICS
-
         bad = [m for m in v if m not in RANKING_METRICS]
         if bad:
             raise ValueError(f"unknown metric(s) {bad}; allowed: {list(RANKING_METRICS)}")
@@ -445,10 +360,10 @@ class ModelComparisonSettings(StageSettings):
         for lbl, n in self.n_trials_per_model.items():
             if isinstance(n, bool) or not isinstance(n, int) or n < 0:
                 raise ValueError(f"key 'n_trials_per_model.{lbl}': must be an int >= 0, got {n!r}")
-        if "baseline" in given and self.baseline and self.baseline not in labels:
+        if "baseline" in given and self.baseline is not None and self.baseline not in labels:
             raise ValueError(
                 f"key 'baseline': {self.baseline!r} is not one of the compared models {labels} "
-                "('' for no baseline)"
+                "(null for no baseline)"
             )
         return self
 
@@ -467,7 +382,7 @@ def _check_hyperparameters(model: str, params: Mapping[str, Any], where: str) ->
 
 def _check_space(model: str, fixed: dict[str, Any], space: Any, label: str) -> None:
     """The space parses, and the model accepts both ends of every range and every choice."""
-    from recnb.tuning import parse_space
+    from recnb.evaluation.tuning import parse_space  # optuna: imported when a space is checked
 
     fixed.pop("model", None)
     try:

@@ -7,15 +7,23 @@ later stages and tests read them.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
-from recnb import io
-from recnb.params import Settings, load_params, section_name
-from recnb.schema import Dataset
+from recnb.data import io
+from recnb.data.schema import Dataset
+from recnb.data.synthetic import SyntheticShop
+from recnb.workflow.params import NOTEBOOK_DIR, Settings, load_params, section_name
+from recnb.workflow.progress import Progress
+from recnb.workflow.provenance import check_notebook_inputs
+from recnb.workflow.run_data import dataset_for_run, shop_config
+from recnb.workflow.settings import StageSettings, StageSpec, stage_spec, validation_messages
 
 
 class StageContext:
@@ -40,9 +48,6 @@ class StageContext:
         self.figures_dir = self.run_dir / "figures" / stage
         self._dataset: Dataset | None = None
         # opened on its own (JupyterLab): refuse a split made with other params or data
-        from recnb.params import NOTEBOOK_DIR
-        from recnb.provenance import check_notebook_inputs
-
         check_notebook_inputs(self.settings, self.run_dir, stage, NOTEBOOK_DIR)
 
     @property
@@ -54,11 +59,78 @@ class StageContext:
         """This stage's section of the params file."""
         return self.settings.section(section_name(self.stage))
 
+    def typed_parameters(self, namespace: Mapping[str, Any]) -> StageSettings:
+        """This stage's parameters, taken by name from ``namespace`` (the notebook's
+        ``globals()``), as its typed settings object.
+
+        The values pass the checks a params file passes (:mod:`recnb.workflow.settings`), so a
+        value edited in the notebook is checked as strictly as one given in the params file.
+
+        Raises
+        ------
+        ValueError
+            A value out of range or of the wrong type (one line per key), or a parameter missing
+            from ``namespace``.
+        """
+        spec = self._spec()
+        missing = [k for k in spec.settings.model_fields if k not in namespace]
+        if missing:
+            raise ValueError(f"stage {self.stage}: parameter(s) {missing} are not defined")
+        values = {k: namespace[k] for k in spec.settings.model_fields}
+        try:
+            return spec.settings(**values)
+        except ValidationError as e:
+            lines = validation_messages(e, section_name(self.stage))
+            raise ValueError(f"stage {self.stage}: " + "; ".join(lines)) from None
+
+    def parameter_sources(self, namespace: Mapping[str, Any]) -> pd.DataFrame:
+        """Where each value this stage runs with came from, for the report.
+
+        Parameters
+        ----------
+        namespace : mapping
+            The notebook's ``globals()``: every parameter of the stage is read from it by name.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter (``params_file`` and ``run_dir`` left out): ``parameter``,
+            ``value`` (JSON text) and ``source``: ``"params file"`` (the value the params file
+            gives), ``"notebook default"`` (the ``parameters`` cell's default, unchanged),
+            ``"notebook default, kept for the listed models"`` (a default the runner limited to
+            the params file's ``models``), or ``"edited in the notebook"`` (neither: a value
+            changed in the notebook, which wins over the params file's when the notebook is run
+            on its own).
+        """
+        spec = self._spec()
+        given = self.params
+        adjusted = self.settings.notebook_values(self.stage)
+        rows = []
+        for name, field in spec.settings.model_fields.items():
+            if name not in namespace:
+                raise ValueError(f"stage {self.stage}: parameter {name!r} is not defined")
+            value = namespace[name]
+            default = field.get_default(call_default_factory=True)
+            if name in given and _same(value, given[name]):
+                source = "params file"
+            elif name not in given and name in adjusted and _same(value, adjusted[name]):
+                source = "notebook default, kept for the listed models"
+            elif name not in given and _same(value, default):
+                source = "notebook default"
+            else:
+                source = "edited in the notebook"
+            rows.append({"parameter": name, "value": json.dumps(value), "source": source})
+        return pd.DataFrame(rows, columns=["parameter", "value", "source"])
+
+    def _spec(self) -> StageSpec:
+        spec = stage_spec(self.stage)
+        if spec is None:
+            raise ValueError(f"stage {self.stage!r} has no registered settings model")
+        return spec
+
     def dataset(self) -> Dataset:
         """The run's validated, privacy-scrubbed dataset (cached in ``<run_dir>/data``)."""
         if self._dataset is None:
-            from recnb.data import dataset_for_run
-
             self._dataset = dataset_for_run(self.settings, self.run_dir)
         return self._dataset
 
@@ -69,9 +141,6 @@ class StageContext:
                 f"{self.settings.source_file}: the ground truth exists only for the synthetic shop, "
                 f"this run's data.source is {self.settings.data.source!r}"
             )
-        from recnb.data import shop_config
-        from recnb.synthetic import SyntheticShop
-
         return SyntheticShop(shop_config(self.settings))
 
     def path(self, *parts: str) -> Path:
@@ -122,9 +191,18 @@ class StageContext:
         else:
             timing.unlink(missing_ok=True)
 
-    def progress(self) -> Any:
-        """A :class:`recnb.progress.Progress` for this stage: lines on the runner's terminal when
-        run by ``python -m recnb run``, a progress bar in JupyterLab."""
-        from recnb.progress import Progress
-
+    def progress(self) -> Progress:
+        """A :class:`recnb.workflow.progress.Progress` for this stage: lines on the runner's
+        terminal when run by ``python -m recnb run``, a progress bar in JupyterLab."""
         return Progress(self.stage)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as values of a params file: ``1 == 1.0``, but ``True != 1``; key order ignored."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recnb.schema import Dataset, validate_dataset
+from recnb.data.schema import Dataset, validate_dataset
 
 PathLike = str | os.PathLike
 

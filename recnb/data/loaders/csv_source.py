@@ -23,7 +23,7 @@ values with a UTC offset are converted to UTC); other text needs ``timestamp_for
 
 Everything is checked before anything is read past the header, with a message naming the params key,
 the file and the column: an unknown option key, a mapping to a column the file lacks, a data model
-column that does not exist, an event name mapped to a type outside :data:`~recnb.schema.EVENT_TYPES`.
+column that does not exist, an event name mapped to a type outside :data:`~recnb.data.schema.EVENT_TYPES`.
 A bad value stops the load naming the file, the line, the column and the value.
 """
 
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recnb.loaders._common import (
+from recnb.data.loaders._common import (
     CsvFile,
     PathLike,
     StepLog,
@@ -48,7 +48,7 @@ from recnb.loaders._common import (
     on_uniques,
     shown,
 )
-from recnb.schema import EVENT_TYPES, OPTIONAL, REQUIRED, Dataset
+from recnb.data.schema import EVENT_TYPES, OPTIONAL, REQUIRED, Dataset
 
 TABLE_FILES: dict[str, str | None] = {"events": "events.csv", "customers": None, "products": None}
 """Option naming each table's file, with its default (only the events file is required)."""

@@ -19,9 +19,9 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from recnb.loaders import movielens, online_retail
-from recnb.loaders._common import PathLike
-from recnb.loaders.registry import DATA_DIR_ENV, get_source
+from recnb.data.loaders import movielens, online_retail
+from recnb.data.loaders._common import PathLike
+from recnb.data.loaders.registry import DATA_DIR_ENV, get_source
 
 log = logging.getLogger(__name__)
 

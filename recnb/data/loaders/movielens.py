@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recnb.loaders._common import (
+from recnb.data.loaders._common import (
     CsvFile,
     PathLike,
     StepLog,
@@ -38,7 +38,7 @@ from recnb.loaders._common import (
     require_columns,
     shown,
 )
-from recnb.schema import Dataset
+from recnb.data.schema import Dataset
 
 URL_TEMPLATE = "https://files.grouplens.org/datasets/movielens/{variant}.zip"
 PAGE = "https://grouplens.org/datasets/movielens/"

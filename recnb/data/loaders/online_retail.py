@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recnb.loaders._common import (
+from recnb.data.loaders._common import (
     CsvFile,
     PathLike,
     StepLog,
@@ -70,7 +70,7 @@ from recnb.loaders._common import (
     on_uniques,
     shown,
 )
-from recnb.schema import Dataset
+from recnb.data.schema import Dataset
 
 COLUMNS: tuple[str, ...] = (
     "InvoiceNo",

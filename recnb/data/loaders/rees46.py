@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from recnb.loaders._common import (
+from recnb.data.loaders._common import (
     CsvFile,
     PathLike,
     StepLog,
@@ -35,7 +35,7 @@ from recnb.loaders._common import (
     read_csv_checked,
     require_columns,
 )
-from recnb.schema import Dataset
+from recnb.data.schema import Dataset
 
 PAGE = "https://www.kaggle.com/datasets/mkechinov/ecommerce-behavior-data-from-multi-category-store"
 LICENCE = f"see {PAGE}"

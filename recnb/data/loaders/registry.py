@@ -4,7 +4,7 @@ A source's location is an explicit path, or ``$RECNB_DATA_DIR/<folder>`` where t
 the official archive unpacks (``online-retail``, ``online-retail-ii``, ``ml-latest-small``, ``ml-100k``,
 ``ml-1m``, ``ml-25m``, ``retailrocket``, ``rees46``, ``taobao``); the ``csv`` source (a shop's own
 export) needs the explicit path. :func:`check_options` checks a source's options before anything is
-loaded. Nothing is downloaded here; see :func:`recnb.loaders.download`.
+loaded. Nothing is downloaded here; see :func:`recnb.data.loaders.download`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recnb.loaders import csv_source, movielens, online_retail, rees46, retailrocket, taobao
-from recnb.loaders._common import PathLike, check_nrows
-from recnb.schema import Dataset
+from recnb.data.loaders import csv_source, movielens, online_retail, rees46, retailrocket, taobao
+from recnb.data.loaders._common import PathLike, check_nrows
+from recnb.data.schema import Dataset
 
 DATA_DIR_ENV = "RECNB_DATA_DIR"
 """Environment variable naming the folder that holds one subfolder per data set."""
@@ -58,7 +58,7 @@ _SOURCES: dict[str, Source] = {
             holds=lambda p: _safe_check(p, online_retail.find_online_retail_file),
             expected=f"one of {list(online_retail.FILE_NAMES)}",
             how_to_get=(
-                "recnb.loaders.download('online_retail', DATA_DIR) fetches "
+                "recnb.data.loaders.download('online_retail', DATA_DIR) fetches "
                 f"{online_retail.URL} (or download it by hand and unpack 'Online Retail.xlsx' "
                 "into DATA_DIR/online-retail/); for Online Retail II, download('online_retail', "
                 f"DATA_DIR, variant='ii') fetches {online_retail.URL_II} into "
@@ -74,7 +74,7 @@ _SOURCES: dict[str, Source] = {
             ),
             expected="a MovieLens release folder holding u.data, ratings.dat or ratings.csv",
             how_to_get=(
-                "recnb.loaders.download('movielens', DATA_DIR, variant='ml-latest-small') fetches "
+                "recnb.data.loaders.download('movielens', DATA_DIR, variant='ml-latest-small') fetches "
                 f"{movielens.URL_TEMPLATE.format(variant='ml-latest-small')} (other releases: "
                 f"{list(movielens.VARIANT_FOLDERS)}, see {movielens.PAGE})"
             ),

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recnb.loaders._common import (
+from recnb.data.loaders._common import (
     CsvFile,
     PathLike,
     StepLog,
@@ -31,7 +31,7 @@ from recnb.loaders._common import (
     read_csv_checked,
     require_columns,
 )
-from recnb.schema import Dataset
+from recnb.data.schema import Dataset
 
 PAGE = "https://www.kaggle.com/datasets/retailrocket/ecommerce-dataset"
 LICENCE = f"see {PAGE}"

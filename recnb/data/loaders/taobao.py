@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recnb.loaders._common import (
+from recnb.data.loaders._common import (
     CsvFile,
     PathLike,
     StepLog,
@@ -28,7 +28,7 @@ from recnb.loaders._common import (
     map_events,
     mode_by_key,
 )
-from recnb.schema import Dataset
+from recnb.data.schema import Dataset
 
 PAGE = "https://tianchi.aliyun.com/dataset/649"
 LICENCE = f"see {PAGE}"

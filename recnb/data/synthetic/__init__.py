@@ -9,19 +9,19 @@ Build one with :func:`make_shop` (or :class:`SyntheticShop` from a :class:`ShopC
     shop.policy_value(visits, top10_ids)                    # exact expected clicks, revenue...
     shop.simulate_policy(visits, ids, scores, RankingPolicy("plackett_luce"), k=10)  # for OPE
 
-Modules: :mod:`~recnb.synthetic.config` (settings), :mod:`~recnb.synthetic.vocabulary` (category
-tree and words), :mod:`~recnb.synthetic.world` (latent traits), :mod:`~recnb.synthetic.response`
-(true utility and the response model, with the formulas), :mod:`~recnb.synthetic.traffic` (the
-arrival process of visits), :mod:`~recnb.synthetic.history` (purchase history, the state),
-:mod:`~recnb.synthetic.policy` (ranking policies and their propensities),
-:mod:`~recnb.synthetic.sessions` (the organic browse log), :mod:`~recnb.synthetic.shop` (the public
+Modules: :mod:`~recnb.data.synthetic.config` (settings), :mod:`~recnb.data.synthetic.vocabulary` (category
+tree and words), :mod:`~recnb.data.synthetic.world` (latent traits), :mod:`~recnb.data.synthetic.response`
+(true utility and the response model, with the formulas), :mod:`~recnb.data.synthetic.traffic` (the
+arrival process of visits), :mod:`~recnb.data.synthetic.history` (purchase history, the state),
+:mod:`~recnb.data.synthetic.policy` (ranking policies and their propensities),
+:mod:`~recnb.data.synthetic.sessions` (the organic browse log), :mod:`~recnb.data.synthetic.shop` (the public
 API).
 """
 
-from recnb.synthetic.config import DAYPART_HOURS, DAYPARTS, PAGE_POLICIES, ShopConfig
-from recnb.synthetic.history import PurchaseHistory
-from recnb.synthetic.policy import POLICY_KINDS, RankingPolicy, plackett_luce_positions
-from recnb.synthetic.shop import POLICY_VALUE_COLUMNS, SyntheticShop, make_shop
+from recnb.data.synthetic.config import DAYPART_HOURS, DAYPARTS, PAGE_POLICIES, ShopConfig
+from recnb.data.synthetic.history import PurchaseHistory
+from recnb.data.synthetic.policy import POLICY_KINDS, RankingPolicy, plackett_luce_positions
+from recnb.data.synthetic.shop import POLICY_VALUE_COLUMNS, SyntheticShop, make_shop
 
 __all__ = [
     "DAYPARTS",

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from recnb.synthetic.vocabulary import AGE_BANDS
+from recnb.data.synthetic.vocabulary import AGE_BANDS
 
 DAYPARTS: tuple[str, ...] = ("night", "morning", "afternoon", "evening")
 """Parts of the day, in order; each covers six hours starting at midnight."""
@@ -47,7 +47,7 @@ def _default_genders() -> dict[str, float]:
 
 
 PAGE_POLICIES: tuple[str, ...] = ("deterministic", "epsilon_greedy", "plackett_luce")
-"""Ways the shop may order a page of the organic log (see :class:`recnb.synthetic.RankingPolicy`)."""
+"""Ways the shop may order a page of the organic log (see :class:`recnb.data.synthetic.RankingPolicy`)."""
 
 GROUP_ATTRIBUTES: tuple[str, ...] = ("age_band", "gender", "region", "device")
 """Customer attributes that may define the planted under-served group."""

@@ -2,9 +2,9 @@
 
 A :class:`PurchaseHistory` holds (customer, product, time) purchases by population index and answers
 "how many days since this customer last bought this product, before time ``t``?" for the repeat term
-of the true utility (:func:`recnb.synthetic.response.repeat_effect`). Times are in days since day 0
+of the true utility (:func:`recnb.data.synthetic.response.repeat_effect`). Times are in days since day 0
 (fractional: 10.5 is noon of day 10) and kept to the second; a purchase counts for every moment
-after it. Build one from an events table with :meth:`recnb.synthetic.SyntheticShop.history`.
+after it. Build one from an events table with :meth:`recnb.data.synthetic.SyntheticShop.history`.
 """
 
 from __future__ import annotations

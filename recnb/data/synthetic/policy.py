@@ -3,7 +3,7 @@
 A :class:`RankingPolicy` turns a score per candidate into a ranked list (a slate) of ``k`` of them,
 and says exactly how likely each list, each prefix of a list and each (item, position) pair is. The
 shop's organic log orders its pages with one (``ShopConfig.page_policy``), and
-:meth:`recnb.synthetic.SyntheticShop.simulate_policy` logs any policy's impressions with these
+:meth:`recnb.data.synthetic.SyntheticShop.simulate_policy` logs any policy's impressions with these
 propensities, which off-policy estimators need:
 
 - ``list_propensity``: probability of the whole shown list (list-level IPS);

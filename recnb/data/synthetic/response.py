@@ -1,7 +1,7 @@
 """Ground truth of the synthetic shop: true utility and the response to a shown ranked list.
 
-All functions here work on index arrays (see :mod:`recnb.synthetic.world` for the conventions); the
-public, id-based API is :class:`recnb.synthetic.SyntheticShop`. The same functions produce the
+All functions here work on index arrays (see :mod:`recnb.data.synthetic.world` for the conventions); the
+public, id-based API is :class:`recnb.data.synthetic.SyntheticShop`. The same functions produce the
 organic browse log and answer ground-truth queries, so the log is a sample of exactly this model.
 
 True utility of customer ``c`` for product ``p`` in context ``(device, daypart, region)`` on
@@ -63,7 +63,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recnb.synthetic.world import World
+from recnb.data.synthetic.world import World
 
 CLICK_BIAS = -4.4
 CART_BIAS, CART_SLOPE = -4.3, 0.8

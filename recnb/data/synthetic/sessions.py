@@ -7,7 +7,7 @@ feedback) are updated at the end of each day. Each day has its own random stream
 day does not depend on the window length. How a day unfolds (vectorized over the
 day's visits):
 
-1. The day's visits come from the arrival process (:mod:`recnb.synthetic.traffic`): customers who
+1. The day's visits come from the arrival process (:mod:`recnb.data.synthetic.traffic`): customers who
    have signed up, at an hour, on a device and in a region from their own mix.
 2. A visit looks at a geometric number of list pages. A page is the home page (shop-wide
    bestsellers), a "buy again" page (the customer's past purchases, for customers who bought
@@ -18,7 +18,7 @@ day's visits):
    Plackett-Luce draw over the scores by default), whose propensities are known. A product is
    shown at most once per visit.
 3. The customer examines positions with position bias (and the page's attention budget), and
-   examined products go through the funnel of :mod:`recnb.synthetic.response` in the visit's
+   examined products go through the funnel of :mod:`recnb.data.synthetic.response` in the visit's
    context and at the visit's start time, with the customer's purchase history: ``view``
    (examined), ``click``
    (the product page was opened; ``dwell_seconds`` is the reading time), ``add_to_cart``,
@@ -40,11 +40,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recnb.schema import EVENT_TYPES
-from recnb.synthetic import response, traffic
-from recnb.synthetic.history import PurchaseHistory
-from recnb.synthetic.policy import RankingPolicy
-from recnb.synthetic.world import World
+from recnb.data.schema import EVENT_TYPES
+from recnb.data.synthetic import response, traffic
+from recnb.data.synthetic.history import PurchaseHistory
+from recnb.data.synthetic.policy import RankingPolicy
+from recnb.data.synthetic.world import World
 
 HOME_PAGE_SHARE = 0.2  # share of pages that are the shop-wide bestseller page
 HOME_PAGE_SHARPNESS = 1.3  # bestseller page: weights exp(1.3 * score)

@@ -23,7 +23,7 @@ Every ground-truth method takes ``context``: ``None`` or a dict with any of
 
 - ``"device"``: a device name from :attr:`SyntheticShop.devices`;
 - ``"hour"``: hour of day 0-23 (it enters through its part of the day, see
-  :data:`~recnb.synthetic.config.DAYPARTS`), or ``"daypart"``: a part-of-day name (not both);
+  :data:`~recnb.data.synthetic.config.DAYPARTS`), or ``"daypart"``: a part-of-day name (not both);
 - ``"location"``: a region name from :attr:`SyntheticShop.regions`.
 
 A value may be a scalar or an array (broadcast against the ids); ``None`` in an array, or a key left
@@ -37,7 +37,7 @@ dimensions is evaluated and averaged (up to 60 per row: slower than giving the c
 History
 -------
 ``history`` is the customer's purchase history, the state the true utility depends on: a
-:class:`~recnb.synthetic.PurchaseHistory` (from :meth:`SyntheticShop.history` or
+:class:`~recnb.data.synthetic.PurchaseHistory` (from :meth:`SyntheticShop.history` or
 :meth:`SyntheticShop.log_history`) or an events-like table (see :meth:`SyntheticShop.history`).
 A purchase counts from the moment it happens (to the second). ``None`` means no purchases.
 """
@@ -50,13 +50,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recnb.schema import EVENT_TYPES, Dataset, validate_dataset
-from recnb.synthetic import response, traffic
-from recnb.synthetic.config import DAYPART_HOURS, DAYPARTS, ShopConfig
-from recnb.synthetic.history import PurchaseHistory
-from recnb.synthetic.policy import RankingPolicy
-from recnb.synthetic.sessions import LogResult, page_policy, simulate_log
-from recnb.synthetic.world import (
+from recnb.data.schema import EVENT_TYPES, Dataset, validate_dataset
+from recnb.data.synthetic import response, traffic
+from recnb.data.synthetic.config import DAYPART_HOURS, DAYPARTS, ShopConfig
+from recnb.data.synthetic.history import PurchaseHistory
+from recnb.data.synthetic.policy import RankingPolicy
+from recnb.data.synthetic.sessions import LogResult, page_policy, simulate_log
+from recnb.data.synthetic.world import (
     OBSERVABLE_CUSTOMER_COLUMNS,
     OBSERVABLE_PRODUCT_COLUMNS,
     build_world,
@@ -253,7 +253,7 @@ class SyntheticShop:
         """Probability that each position of a list of ``n_positions`` slots is examined.
 
         The position bias ``k ** -position_bias`` scaled down by the page's attention budget when
-        the list is long (see :mod:`recnb.synthetic.response`); their sum is the expected number
+        the list is long (see :mod:`recnb.data.synthetic.response`); their sum is the expected number
         of examinations, at most ``attention_budget``.
         """
         if isinstance(n_positions, bool) or not isinstance(n_positions, int | np.integer):
@@ -271,7 +271,7 @@ class SyntheticShop:
         Deterministic: the same day always gives the same visits, and within the log's window they
         are the log's sessions (same ids). Customers visit only from their sign-up day on, at their
         activity rate (weekends busier), at an hour, on a device and in a location drawn from
-        their own mix (see :mod:`recnb.synthetic.traffic`).
+        their own mix (see :mod:`recnb.data.synthetic.traffic`).
 
         Parameters
         ----------
@@ -555,7 +555,7 @@ class SyntheticShop:
         -------
         pandas.DataFrame
             One row per event: ``list_index``, ``customer_id``, ``position``, ``product_id``,
-            ``event`` (ordered categorical of :data:`recnb.schema.EVENT_TYPES`; ``view`` means
+            ``event`` (ordered categorical of :data:`recnb.data.schema.EVENT_TYPES`; ``view`` means
             examined), ``dwell_seconds`` (view: glance, click: reading time), ``value`` (purchase
             quantity) and ``price_paid`` (unit price of a purchase). Later ratings are not
             simulated. Rows are ordered by list, position and funnel step.
@@ -608,7 +608,7 @@ class SyntheticShop:
         """Exact expected outcome of a ranking policy, visit by visit.
 
         For each visit the policy draws a slate of ``k`` of the visit's candidates from their
-        scores (:class:`~recnb.synthetic.RankingPolicy`); the expectation is over the policy's
+        scores (:class:`~recnb.data.synthetic.RankingPolicy`); the expectation is over the policy's
         randomness, the customer's response and, where the visit's context is unknown, the
         customer's own context mix. It is exact: the policy's marginal (item, position)
         probabilities times the examination of each position times the item's conditional
@@ -933,7 +933,7 @@ class SyntheticShop:
             events=events,
             meta={
                 "source": "synthetic",
-                "generator": "recnb.synthetic",
+                "generator": "recnb.data.synthetic",
                 "seed": self.config.seed,
                 "config": self.config.to_dict(),
                 "sessions": log.sessions,

@@ -12,15 +12,15 @@ are busier (factor 1.3 against 1, normalised so a week averages 1). Each visit h
 - a number of list pages for the organic log (geometric with mean ``pages_per_session``).
 
 The same per-customer mixes define "no context" everywhere in the ground-truth API: an unknown
-context is the expectation over the customer's own mix (:func:`recnb.synthetic.response.own_mix`).
+context is the expectation over the customer's own mix (:func:`recnb.data.synthetic.response.own_mix`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from recnb.synthetic.config import DAYPART_HOURS, DAYPARTS
-from recnb.synthetic.world import World
+from recnb.data.synthetic.config import DAYPART_HOURS, DAYPARTS
+from recnb.data.synthetic.world import World
 
 WEEKEND_BOOST = 1.3
 VISIT_STREAM = 1002  # seed-sequence key of the visits, apart from the world's streams

@@ -1,6 +1,6 @@
 """The latent world of the synthetic shop: customers, products and the effects that link them.
 
-:func:`build_world` turns a :class:`~recnb.synthetic.config.ShopConfig` into a :class:`World`: numpy
+:func:`build_world` turns a :class:`~recnb.data.synthetic.config.ShopConfig` into a :class:`World`: numpy
 arrays of latent traits (taste vectors, category affinities, price sensitivity, activity, product
 quality and appeal, sign-up and launch days, repurchase cycles), the context, trend and shift
 effects, and the ground-truth tables of customers and products (observable columns plus latent
@@ -12,7 +12,7 @@ horizon. So the world on a given day does not depend on ``n_days`` nor on the ho
 
 Index conventions: customers and products are addressed by position ``0..n-1`` in the population
 (base first, then the cohorts in order); devices, regions and parts of the day by their position in
-:attr:`World.devices`, :attr:`World.regions` and :data:`~recnb.synthetic.config.DAYPARTS`. Every
+:attr:`World.devices`, :attr:`World.regions` and :data:`~recnb.data.synthetic.config.DAYPARTS`. Every
 context effect table has one extra last row of zeros, so index ``-1`` adds no effect.
 """
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recnb.synthetic import vocabulary as voc
-from recnb.synthetic.config import DAYPARTS, ShopConfig
+from recnb.data.synthetic import vocabulary as voc
+from recnb.data.synthetic.config import DAYPARTS, ShopConfig
 
 COHORT_DAYS = 30
 """Sign-ups and launches are drawn in cohorts of this many days, each from its own stream."""

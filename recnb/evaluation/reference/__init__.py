@@ -3,7 +3,7 @@
 Each table is a CSV in this folder (its source in the header comments) with a :class:`ReferenceTable`
 entry in :data:`REFERENCE_TABLES` saying what it is, under which protocol it was measured and where it
 comes from. A params file names one with ``model_comparison.reference_table`` and stage 03's report
-prints its rows beside the run's own (:func:`recnb.comparison.beside_reference`).
+prints its rows beside the run's own (:func:`recnb.evaluation.leaderboard.beside_reference`).
 
 - ``msr_movielens100k``: Microsoft Recommenders' README "Algorithm Comparison" table (MovieLens 100K).
 - ``ml_latest_small_released_split``: ml-latest-small under the same protocol with the split of the

@@ -1,7 +1,9 @@
-"""Read a model comparison for people: leaderboard, "winner vs rest" table, plain-language summary.
+"""The sentences of the model-comparison report (stage 03), computed from its result tables.
 
-Every sentence here is computed from the result tables of :func:`recnb.evaluation.evaluate_models`
-(never typed in a notebook), so it changes when the numbers change. Wording rules:
+Every sentence here is computed from the result tables of
+:func:`recnb.evaluation.evaluate.evaluate_models`, :func:`recnb.evaluation.leaderboard.winner_vs_rest`
+and :func:`recnb.evaluation.tuning.tune_models` (never typed in a notebook), so it changes when the
+numbers change. Wording rules:
 
 - the winner is the model with the highest mean of the primary metric (default NDCG@10);
 - "better than X" is said only when the paired t-test against X, Holm-adjusted over every
@@ -19,56 +21,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recnb.metrics import compare_models
-from recnb.models.base import Recommender
-from recnb.reference import METRIC_COLUMNS, ReferenceTable
+from recnb.evaluation.leaderboard import chosen_model
+from recnb.evaluation.reference import ReferenceTable
+from recnb.reporting.formatting import metric_label, number, percent, rate, seconds
 
 __all__ = [
-    "beside_reference",
-    "describe_reference",
-    "describe_map_variants",
-    "describe_significance",
-    "describe_segment_sizes",
-    "describe_tuning",
-    "explainable_choice",
-    "chosen_model",
-    "product_labels",
-    "recommendations_with_reasons",
-    "sample_customers",
-    "METRIC_NAMES",
     "METRIC_MEANINGS",
+    "cost_summary",
+    "describe_evaluation",
+    "describe_map_variants",
+    "describe_reference",
+    "describe_segment_sizes",
     "describe_segments",
+    "describe_significance",
+    "describe_sources",
     "describe_tradeoff",
-    "format_leaderboard",
-    "leaderboard",
-    "metric_label",
+    "describe_tuning",
     "stakeholder_summary",
-    "winner_vs_rest",
 ]
-
-#: short display names of metrics
-METRIC_NAMES: dict[str, str] = {
-    "precision": "Precision",
-    "recall": "Recall",
-    "f1": "F1",
-    "hit_rate": "Hit rate",
-    "mrr": "MRR",
-    "ndcg": "NDCG",
-    "map_rel": "MAP (÷|relevant|)",
-    "map_min": "MAP (÷min(k,|relevant|))",
-    "map_msr": "MAP (Microsoft Recommenders)",
-    "novelty": "Novelty (bits)",
-    "serendipity": "Serendipity",
-    "arp": "Avg. rec. popularity",
-    "aplt": "Long-tail share",
-    "popularity_lift": "Popularity lift",
-    "ild_category": "Category diversity",
-    "ild_embedding": "Embedding diversity",
-    "catalog_coverage": "Catalogue coverage",
-    "gini_exposure": "Gini of exposure",
-    "rmse": "RMSE",
-    "mae": "MAE",
-}
 
 #: one plain-language line per metric, for stakeholders
 METRIC_MEANINGS: dict[str, str] = {
@@ -86,175 +56,6 @@ METRIC_MEANINGS: dict[str, str] = {
 }
 
 
-def metric_label(metric: str, k: int | None = None) -> str:
-    """``"ndcg", 10`` -> ``"NDCG@10"``."""
-    name = METRIC_NAMES.get(metric, metric)
-    return f"{name}@{k}" if k else name
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{x:.{digits}f}"
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%" if abs(x) >= 0.095 else f"{100 * x:.1f}%"
-
-
-def _seconds(s: float) -> str:
-    if s < 0.001:
-        return "under 1 ms"
-    if s < 1:
-        return f"{1000 * s:.0f} ms"
-    if s < 120:
-        return f"{s:.1f} s"
-    return f"{s / 60:.1f} min"
-
-
-def _rate(r: float) -> str:
-    if not np.isfinite(r):
-        return "too fast to time"
-    return f"{r:,.0f}" if r >= 10 else f"{r:.1f}"
-
-
-def leaderboard(
-    summary: pd.DataFrame,
-    timing: pd.DataFrame | None = None,
-    metrics: Sequence[str] = ("ndcg", "precision", "recall", "map_min"),
-    k: int = 10,
-    beyond: Sequence[str] = ("catalog_coverage", "novelty", "gini_exposure", "aplt"),
-    rating: pd.DataFrame | None = None,
-    sort_by: str | None = None,
-) -> pd.DataFrame:
-    """One row per model: accuracy at ``k`` with intervals, beyond-accuracy, cost.
-
-    Parameters
-    ----------
-    summary : pandas.DataFrame
-        ``model, metric, k, value, ci_low, ci_high`` (``Evaluation.summary``).
-    timing : pandas.DataFrame, optional
-        ``Evaluation.timing``.
-    metrics : sequence of str
-        Accuracy columns; the first sorts the table unless ``sort_by`` is given.
-    k : int
-        Cut-off of every metric column.
-    beyond : sequence of str
-        Beyond-accuracy columns (those present in ``summary``).
-    rating : pandas.DataFrame, optional
-        ``Evaluation.rating`` (RMSE/MAE columns for the models that predict ratings).
-    sort_by : str, optional
-        Metric to rank by (default ``metrics[0]``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``rank, model``, then for each metric ``<metric>``, ``<metric>_low``, ``<metric>_high``;
-        beyond-accuracy values; ``rmse``/``mae`` when given; ``fit_seconds``,
-        ``customers_per_second``, ``fit_peak_mb``. Sorted best first.
-    """
-    sort_by = sort_by or metrics[0]
-    at_k = summary[summary["k"] == k]
-    missing = [m for m in metrics if m not in set(at_k["metric"])]
-    if missing:
-        raise ValueError(f"leaderboard: metric(s) {missing} at k={k} not in the summary table")
-    models = list(dict.fromkeys(summary["model"]))
-    out = pd.DataFrame({"model": models})
-    for m in [*metrics, *[b for b in beyond if b in set(at_k["metric"])]]:
-        sel = at_k[at_k["metric"] == m].set_index("model")
-        out[m] = out["model"].map(sel["value"])
-        if m in metrics:
-            out[f"{m}_low"] = out["model"].map(sel["ci_low"])
-            out[f"{m}_high"] = out["model"].map(sel["ci_high"])
-    if rating is not None and not rating.empty:
-        for m in ("rmse", "mae"):
-            sel = rating[rating["metric"] == m].set_index("model")["value"]
-            out[m] = out["model"].map(sel)
-    out = add_cost(out, timing)
-    if sort_by not in out.columns:
-        raise ValueError(f"leaderboard: cannot sort by {sort_by!r}; columns are {list(out)}")
-    out = out.sort_values(sort_by, ascending=False, kind="stable").reset_index(drop=True)
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
-    return out
-
-
-#: measured columns :func:`add_cost` joins to a leaderboard (they differ between two runs)
-COST_COLUMNS = ("fit_seconds", "customers_per_second", "fit_peak_mb")
-
-
-def add_cost(board: pd.DataFrame, timing: pd.DataFrame | None) -> pd.DataFrame:
-    """The leaderboard with the measured cost columns of ``timing`` joined per model.
-
-    The results file ``leaderboard`` is written without them, so that it repeats byte for byte
-    between two runs of the same params; the measured times are in the ``timing`` table.
-    """
-    out = board.copy()
-    if timing is not None and not timing.empty:
-        t = timing.set_index("model")
-        for c in COST_COLUMNS:
-            if c in t.columns:
-                out[c] = out["model"].map(t[c])
-    return out
-
-
-def format_leaderboard(lb: pd.DataFrame, metrics: Sequence[str], k: int) -> pd.DataFrame:
-    """Display version of :func:`leaderboard`: "0.123 [0.110, 0.135]" cells, readable headers."""
-    out = pd.DataFrame({"#": lb["rank"], "model": lb["model"]})
-    for m in metrics:
-        out[f"{metric_label(m, k)} [95% CI]"] = [
-            f"{_fmt(v)} [{_fmt(lo)}, {_fmt(hi)}]"
-            for v, lo, hi in zip(lb[m], lb[f"{m}_low"], lb[f"{m}_high"], strict=True)
-        ]
-    skip = {
-        "rank",
-        "model",
-        *metrics,
-        *[f"{m}_low" for m in metrics],
-        *[f"{m}_high" for m in metrics],
-    }
-    for c in lb.columns:
-        if c in skip:
-            continue
-        if c == "fit_seconds":
-            out["training time"] = [_seconds(s) for s in lb[c]]
-        elif c == "customers_per_second":
-            out["customers / s"] = [_rate(r) for r in lb[c]]
-        elif c == "fit_peak_mb":
-            out["training memory (MB)"] = [f"{v:,.0f}" for v in lb[c]]
-        elif c in ("catalog_coverage", "aplt"):
-            out[metric_label(c, k)] = [_pct(v) if np.isfinite(v) else "n/a" for v in lb[c]]
-        else:
-            digits = 2 if c == "novelty" else 3
-            out[metric_label(c, k) if c not in ("rmse", "mae") else METRIC_NAMES[c]] = [
-                _fmt(v, digits) for v in lb[c]
-            ]
-    return out
-
-
-def winner_vs_rest(
-    per_customer: pd.DataFrame,
-    metric: str = "ndcg",
-    k: int = 10,
-    n_bootstrap: int = 1000,
-    alpha: float = 0.05,
-    seed: int | None = 0,
-) -> pd.DataFrame:
-    """Paired comparison of the best model with every other (Holm-corrected).
-
-    A thin wrapper around :func:`recnb.metrics.compare_models` that adds ``relative_diff``
-    (``mean_diff / mean_model``, NaN when the other model scores 0).
-    """
-    table = compare_models(
-        per_customer, metric, k, n_boot=n_bootstrap, alpha=alpha, seed=seed
-    ).copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = table["mean_diff"] / table["mean_model"]
-    table.insert(
-        table.columns.get_loc("mean_diff") + 1, "relative_diff", rel.where(table["mean_model"] > 0)
-    )
-    return table
-
-
 def _value(summary: pd.DataFrame, model: str, metric: str, k: int, col: str = "value") -> float:
     sel = summary[(summary["model"] == model) & (summary["metric"] == metric) & (summary["k"] == k)]
     return float(sel[col].iloc[0]) if len(sel) else float("nan")
@@ -266,8 +67,8 @@ def _relative(a: float, b: float) -> str:
         r = (a - b) / b
         if r >= 1.0:
             return f"{a / b:.1f} times as high as"
-        return f"{_pct(r)} higher than"
-    return f"{_fmt(a - b)} higher than (from zero)"
+        return f"{percent(r)} higher than"
+    return f"{number(a - b)} higher than (from zero)"
 
 
 def stakeholder_summary(
@@ -287,7 +88,7 @@ def stakeholder_summary(
     summary : pandas.DataFrame
         ``Evaluation.summary``.
     significance : pandas.DataFrame
-        :func:`winner_vs_rest` for the same ``metric`` and ``k``.
+        :func:`recnb.evaluation.leaderboard.winner_vs_rest` for the same ``metric`` and ``k``.
     timing : pandas.DataFrame, optional
         ``Evaluation.timing``.
     metric, k : str, int
@@ -317,7 +118,7 @@ def stakeholder_summary(
     meaning = METRIC_MEANINGS.get(metric)
     parts = [
         f"**{winner}** gives the best recommendations among {len(significance) + 1} models: "
-        f"{label} {_fmt(v)} (95% confidence interval {_fmt(lo)} to {_fmt(hi)}, "
+        f"{label} {number(v)} (95% confidence interval {number(lo)} to {number(hi)}, "
         f"{n:,} test customers)" + (f"; {label} measures {meaning}." if meaning else ".")
     ]
     runner = significance.iloc[0]
@@ -326,13 +127,13 @@ def stakeholder_summary(
     if bool(runner["significant"]):
         parts.append(
             f"It scores {_relative(v, float(runner['mean_model']))} the runner-up, {ru} "
-            f"({_fmt(float(runner['mean_model']))}), and the difference is statistically "
+            f"({number(float(runner['mean_model']))}), and the difference is statistically "
             f"significant (paired t-test, Holm-adjusted p = {p:.2g}), so it is unlikely to be "
             "chance."
         )
     else:
         parts.append(
-            f"The runner-up, {ru} ({_fmt(float(runner['mean_model']))}), is statistically tied "
+            f"The runner-up, {ru} ({number(float(runner['mean_model']))}), is statistically tied "
             f"with it (Holm-adjusted p = {p:.2g} > {alpha:g}): on these data the two cannot be "
             "told apart."
         )
@@ -348,7 +149,7 @@ def stakeholder_summary(
         )
         parts.append(
             f"It scores {_relative(v, float(b['mean_model']))} the non-personalised {baseline} "
-            f"baseline ({_fmt(float(b['mean_model']))}), {word}."
+            f"baseline ({number(float(b['mean_model']))}), {word}."
         )
     elif baseline == winner:
         parts.append(
@@ -360,11 +161,11 @@ def stakeholder_summary(
         parts.append(cost)
     cov = _value(summary, winner, "catalog_coverage", k)
     if np.isfinite(cov):
-        sentence = f"Its lists use {_pct(cov)} of the catalogue"
+        sentence = f"Its lists use {percent(cov)} of the catalogue"
         if baseline and baseline != winner:
             cb = _value(summary, baseline, "catalog_coverage", k)
             if np.isfinite(cb):
-                sentence += f" ({baseline}: {_pct(cb)})"
+                sentence += f" ({baseline}: {percent(cb)})"
         parts.append(sentence + ".")
     return " ".join(parts)
 
@@ -387,8 +188,8 @@ def cost_summary(significance: pd.DataFrame, timing: pd.DataFrame | None) -> str
         return ""
     t = timing.set_index("model")
     parts = [
-        f"It trains in {_seconds(float(t.loc[winner, 'fit_seconds']))} and serves "
-        f"{_rate(float(t.loc[winner, 'customers_per_second']))} customers per second on the "
+        f"It trains in {seconds(float(t.loc[winner, 'fit_seconds']))} and serves "
+        f"{rate(float(t.loc[winner, 'customers_per_second']))} customers per second on the "
         "machine that ran this report."
     ]
     tied = significance[~significance["significant"].astype(bool)]["model"].astype(str).tolist()
@@ -404,7 +205,7 @@ def cost_summary(significance: pd.DataFrame, timing: pd.DataFrame | None) -> str
         m = min(faster, key=lambda x: t.loc[x, "fit_seconds"])
         parts.append(
             f"If cost matters, {m} is statistically tied and trains in "
-            f"{_seconds(float(t.loc[m, 'fit_seconds']))}."
+            f"{seconds(float(t.loc[m, 'fit_seconds']))}."
         )
     return " ".join(parts)
 
@@ -423,7 +224,7 @@ def describe_segments(
         return f"No {kind} segments to compare for {model}."
     label = metric_label(metric, k)
     cells = ", ".join(
-        f"{r.segment} {_fmt(r.value)} (n = {int(r.n):,})" for r in sel.itertuples(index=False)
+        f"{r.segment} {number(r.value)} (n = {int(r.n):,})" for r in sel.itertuples(index=False)
     )
     best = sel.loc[sel["value"].idxmax()]
     worst = sel.loc[sel["value"].idxmin()]
@@ -460,8 +261,8 @@ def describe_tradeoff(
     rho = both["acc"].rank().corr(both["oth"].rank())
     text = (
         f"The most accurate model ({best_acc}) has {metric_label(other, k)} "
-        f"{_fmt(both.loc[best_acc, 'oth'], 2)}; the highest is {best_oth}'s "
-        f"({_fmt(both.loc[best_oth, 'oth'], 2)})."
+        f"{number(both.loc[best_acc, 'oth'], 2)}; the highest is {best_oth}'s "
+        f"({number(both.loc[best_oth, 'oth'], 2)})."
     )
     if best_acc == best_oth:
         text += " Here accuracy and this beyond-accuracy goal do not conflict."
@@ -471,135 +272,6 @@ def describe_tradeoff(
         )
         text += f" Across models the two {direction} (rank correlation {rho:+.2f})."
     return text
-
-
-def chosen_model(significance: pd.DataFrame) -> str:
-    """The winner of a :func:`winner_vs_rest` table."""
-    if significance.empty:
-        raise ValueError("chosen_model: the significance table is empty")
-    return str(significance["reference"].iloc[0])
-
-
-def sample_customers(customers: pd.DataFrame, n: int = 3, seed: int | None = 0) -> list[str]:
-    """Pick ``n`` evaluation customers to show, one per activity segment in turn (seeded).
-
-    Parameters
-    ----------
-    customers : pandas.DataFrame
-        ``Evaluation.customers`` (``customer_id``, ``segment``).
-    n : int
-        How many.
-    seed : int or None
-        Seed of the draw.
-
-    Returns
-    -------
-    list of str
-        Customer ids, heavy first, then light, then cold, repeating.
-    """
-    rng = np.random.default_rng(seed)
-    pools = {
-        s: list(rng.permutation(customers.loc[customers["segment"] == s, "customer_id"].to_numpy()))
-        for s in ("heavy", "light", "cold")
-    }
-    out: list[str] = []
-    while len(out) < n and any(pools.values()):
-        for s in ("heavy", "light", "cold"):
-            if pools[s] and len(out) < n:
-                out.append(str(pools[s].pop(0)))
-    return out
-
-
-def product_labels(products: pd.DataFrame | None, product_ids: Sequence[str]) -> pd.Series:
-    """A short readable name per product id: title, else description, else category, else id."""
-    ids = pd.Index(np.asarray(product_ids, dtype=object).astype(str))
-    if products is None or products.empty:
-        return pd.Series(ids, index=ids)
-    p = (
-        products.assign(product_id=products["product_id"].astype(str))
-        .drop_duplicates("product_id")
-        .set_index("product_id")
-    )
-    label = pd.Series(np.nan, index=p.index, dtype=object)
-    for col in ("title", "description", "category"):
-        if col in p.columns:
-            text = p[col].astype("string").str.strip().str.slice(0, 48)
-            label = label.fillna(text.where(text.str.len() > 0))
-    label = label.fillna(pd.Series(p.index, index=p.index))
-    return label.reindex(ids).fillna(pd.Series(ids, index=ids))
-
-
-def recommendations_with_reasons(
-    model: Recommender,
-    customer_ids: Sequence[str],
-    k: int = 5,
-    products: pd.DataFrame | None = None,
-    n_reasons: int = 3,
-) -> pd.DataFrame:
-    """The model's top-``k`` for a few customers, each with its strongest explanation terms.
-
-    Parameters
-    ----------
-    model : Recommender
-        A fitted model.
-    customer_ids : sequence of str
-        Customers to show.
-    k : int
-        List length.
-    products : pandas.DataFrame, optional
-        Products table, for readable names.
-    n_reasons : int
-        Contributions listed per recommendation (highest first).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``customer_id, rank, product_id, product, score, because``; ``because`` lists the top
-        contributors with their contribution ("" when the model cannot explain). Contributions of
-        other customers (user-kNN neighbours) are pooled into one reason, so no other customer is
-        named.
-    """
-    recs = model.recommend(list(customer_ids), k=k)
-    names = product_labels(products, model.product_ids_)
-    recs["product"] = recs["product_id"].astype(str).map(names).to_numpy()
-    reasons = []
-    for c, p in zip(recs["customer_id"], recs["product_id"], strict=True):
-        if not model.can_explain:
-            reasons.append("")
-            continue
-        ex = model.explain(c, p)
-        terms = []
-        # other customers are never named in a report, not even by pseudonym: their
-        # contributions are pooled into one reason
-        peers = ex[ex["kind"] == "neighbour"]
-        if len(peers):
-            terms.append(
-                f"{len(peers)} similar customer{'s' if len(peers) > 1 else ''} chose it "
-                f"(neighbour, {peers['contribution'].sum():+.3g})"
-            )
-        for r in ex[ex["kind"] != "neighbour"].head(n_reasons).itertuples(index=False):
-            who = names.get(str(r.contributor), str(r.contributor))
-            terms.append(f"{who} ({r.kind}, {r.contribution:+.3g})")
-        reasons.append("; ".join(terms))
-    recs["because"] = reasons
-    return recs[["customer_id", "rank", "product_id", "product", "score", "because"]]
-
-
-def explainable_choice(significance: pd.DataFrame, runs: Mapping[str, Any]) -> str:
-    """The winner if it can explain its scores, else the best-ranked model that can.
-
-    Parameters
-    ----------
-    significance : pandas.DataFrame
-        :func:`winner_vs_rest` table (winner in ``reference``, others best first).
-    runs : mapping
-        ``label -> ModelRun`` (``Evaluation.runs``).
-    """
-    order = [chosen_model(significance), *significance["model"].astype(str)]
-    for label in order:
-        if label in runs and runs[label].model.can_explain:
-            return label
-    raise ValueError(f"none of the models {order} can explain its scores")
 
 
 def describe_significance(significance: pd.DataFrame, alpha: float = 0.05) -> str:
@@ -649,7 +321,7 @@ def describe_segment_sizes(customers: pd.DataFrame, light_max: int, min_group_si
         if 0 < c < min_group_size:
             parts.append(f"fewer than {min_group_size} {seg} ({what}; not shown below)")
         else:
-            parts.append(f"{c:,} {seg} ({what}; {_pct(c / n) if n else 'n/a'})")
+            parts.append(f"{c:,} {seg} ({what}; {percent(c / n) if n else 'n/a'})")
     return f"Of {n:,} test customers: " + ", ".join(parts) + "."
 
 
@@ -671,16 +343,16 @@ def describe_tuning(tuning_summary: pd.DataFrame, timing: pd.DataFrame | None = 
     items = []
     for r in tuning_summary.itertuples(index=False):
         if r.configured_value is not None and np.isfinite(r.configured_value):
-            change = f"{_fmt(r.configured_value)} -> {_fmt(r.best_value)}"
+            change = f"{number(r.configured_value)} -> {number(r.best_value)}"
             if r.best_value <= r.configured_value:
                 change += ", configured values kept"
             elif r.configured_value > 0:
                 change += (
-                    f" ({_pct((r.best_value - r.configured_value) / r.configured_value)} higher)"
+                    f" ({percent((r.best_value - r.configured_value) / r.configured_value)} higher)"
                 )
         else:
-            change = f"best {_fmt(r.best_value)} (configured values outside the space)"
-        took = f", {_seconds(float(spent[r.model]))}" if r.model in spent else ""
+            change = f"best {number(r.best_value)} (configured values outside the space)"
+        took = f", {seconds(float(spent[r.model]))}" if r.model in spent else ""
         items.append(f"{r.model}: {change} in {int(r.n_trials)} trials{took}")
     return f"Validation {label}, configured -> chosen: " + "; ".join(items) + "."
 
@@ -707,107 +379,20 @@ def describe_map_variants(metrics: Sequence[str]) -> str:
     )
 
 
-def beside_reference(
-    board: pd.DataFrame,
-    reference: ReferenceTable,
-    k: int,
-    tuned: Sequence[str] = (),
-    metric: str = "ndcg",
-) -> pd.DataFrame:
-    """This run's leaderboard rows above a published reference table's, in the same columns.
-
-    Parameters
-    ----------
-    board : pandas.DataFrame
-        :func:`leaderboard` (``model``, metric columns, ``<metric>_low/_high``).
-    reference : ReferenceTable
-        The published table (:func:`recnb.reference.reference_table`).
-    k : int
-        The run's list length; must equal the reference's (its figures are at a fixed k).
-    tuned : sequence of str
-        Models whose hyperparameters were tuned on validation (the others are "as configured").
-    metric : str
-        Metric whose 95% interval is shown (``<metric>_low``, ``<metric>_high``; this run only).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``source`` ("this run" or the reference's name), ``model``, ``settings`` (how the figures'
-        hyperparameters were chosen), then ``ndcg, <metric>_low, <metric>_high, precision,
-        recall, map_msr`` at ``k`` (NaN where not measured or not published).
-
-    Raises
-    ------
-    ValueError
-        When ``k`` differs from the reference's list length.
-    """
-    if int(k) != reference.k:
-        raise ValueError(
-            f"reference table {reference.name!r} holds figures at k={reference.k}; this run's "
-            f"primary k is {k}: the two cannot be put side by side"
-        )
-    metrics = list(METRIC_COLUMNS.values())
-    tuned = set(tuned)
-    ours = pd.DataFrame(
-        {
-            "source": "this run",
-            "model": board["model"].astype(str),
-            "settings": [
-                "tuned on validation" if m in tuned else "as configured" for m in board["model"]
-            ],
-        }
-    )
-    for m in metrics:
-        ours[m] = board[m].to_numpy(float) if m in board.columns else np.nan
-    for end in ("low", "high"):
-        col = f"{metric}_{end}"
-        ours[col] = board[col].to_numpy(float) if col in board.columns else np.nan
-    ref = reference.rows()
-    theirs = pd.DataFrame(
-        {
-            "source": reference.name,
-            "model": ref["algo"].astype(str),
-            "settings": _reference_settings(ref),
-        }
-    )
-    for col, m in METRIC_COLUMNS.items():
-        theirs[m] = ref[col].to_numpy(float) if col in ref.columns else np.nan
-    for end in ("low", "high"):
-        theirs[f"{metric}_{end}"] = np.nan
-    cols = ["source", "model", "settings", metric, f"{metric}_low", f"{metric}_high"]
-    cols += [m for m in metrics if m != metric]
-    return pd.concat([ours, theirs], ignore_index=True)[cols]
-
-
-def _reference_settings(ref: pd.DataFrame) -> list[str]:
-    settings = (
-        ref["settings"].fillna("") if "settings" in ref.columns else pd.Series([""] * len(ref))
-    )
-    kind = ref["kind"].fillna("") if "kind" in ref.columns else pd.Series([""] * len(ref))
-    out = []
-    for s, kd in zip(settings.astype(str), kind.astype(str), strict=True):
-        if kd == "upper reference":
-            out.append(f"{s} (upper reference, not a result)" if s else "upper reference")
-        elif s:
-            out.append(s)
-        else:
-            out.append("as published")
-    return out
-
-
 def describe_reference(
     reference: ReferenceTable,
     split: Mapping[str, Any],
     k: int,
     pairs: tuple[int, int] | None = None,
 ) -> str:
-    """The protocols behind :func:`beside_reference`: theirs, with its source, and ours.
+    """The protocols behind :func:`recnb.evaluation.leaderboard.beside_reference`: theirs, with its
+    source, and ours.
 
     Parameters
     ----------
     reference : ReferenceTable
     split : mapping
-        The run's split settings (:func:`recnb.split.split_info`: ``kind``, ``stratify_by``,
+        The run's split settings (:func:`recnb.prep.split.split_info`: ``kind``, ``stratify_by``,
         ``test_fraction``, ``seed``, ...).
     k : int
         The run's list length.
@@ -834,4 +419,37 @@ def describe_reference(
         f"{reference.source}. Ours: {ours}; top-{int(k)} lists; products seen in training "
         "removed; hyperparameters chosen on the validation split carved from training, never on "
         "the test part."
+    )
+
+
+def describe_sources(configuration: pd.DataFrame, params_file: str) -> str:
+    """Which settings came from the params file, which are the notebook's defaults, which were
+    edited in the notebook (from :meth:`recnb.workflow.stage.StageContext.parameter_sources`)."""
+    by = configuration.groupby("source", sort=False)["parameter"].apply(list).to_dict()
+
+    def keys(source: str) -> str:
+        return ", ".join(f"`{p}`" for p in by.get(source, [])) or "none"
+
+    text = f"Set by the params file ({params_file}): {keys('params file')}."
+    kept = by.get("notebook default, kept for the listed models")
+    if kept:
+        text += (
+            f" Notebook defaults kept only for the models the params file lists: "
+            f"{keys('notebook default, kept for the listed models')}."
+        )
+    text += f" Notebook defaults: {keys('notebook default')}."
+    if by.get("edited in the notebook"):
+        text += (
+            f" **Edited in the notebook** (these values ran, not the params file's): "
+            f"{keys('edited in the notebook')}."
+        )
+    return text
+
+
+def describe_evaluation(customers: pd.DataFrame, models: Sequence[str], ks: Sequence[int]) -> str:
+    """How many models were scored on how many test customers, at which list lengths."""
+    return (
+        f"{len(models)} models were refitted on the training period and scored on "
+        f"{len(customers):,} test customers (customers with a relevant held-out product) at "
+        f"k = {', '.join(str(k) for k in ks)}."
     )
