@@ -348,3 +348,31 @@ def test_cost_is_kept_apart_from_the_repeatable_tables(rng):
     tt = pd.DataFrame({"model": ["als", "als"], "trial": [0, 1], "seconds": [1.0, 2.0]})
     assert "in 2 trials, 3.0 s" in narrative.describe_tuning(ts, tt)
     assert narrative.describe_tuning(ts).endswith("in 2 trials.")
+
+
+def test_sources_sentence_names_each_origin_and_flags_edits():
+    config = pd.DataFrame(
+        {
+            "parameter": ["models", "search_space", "k", "n_bootstrap"],
+            "value": ["[]", "{}", "10", "50"],
+            "source": [
+                "params file",
+                "notebook default, kept for the listed models",
+                "notebook default",
+                "edited in the notebook",
+            ],
+        }
+    )
+    text = narrative.describe_sources(config, "ci.yaml")
+    assert text == (
+        "Set by the params file (ci.yaml): `models`. Notebook defaults kept only for the models "
+        "the params file lists: `search_space`. Notebook defaults: `k`. **Edited in the "
+        "notebook** (these values ran, not the params file's): `n_bootstrap`."
+    )
+    quiet = narrative.describe_sources(config.iloc[[2]], "x.yaml")
+    assert quiet == "Set by the params file (x.yaml): none. Notebook defaults: `k`."
+    customers = pd.DataFrame({"customer": [0, 3, 5]})
+    assert narrative.describe_evaluation(customers, ["a", "b"], (5, 10)) == (
+        "2 models were refitted on the training period and scored on 3 test customers "
+        "(customers with a relevant held-out product) at k = 5, 10."
+    )

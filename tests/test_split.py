@@ -13,7 +13,15 @@ from recnb.data.interactions import Interactions
 from recnb.data.schema import Dataset, validate_dataset
 from recnb.prep import split as sl
 from recnb.prep.settings import SPLIT_KINDS, PrepSettings
-from recnb.reporting.narrative.prep import describe_split, summary_paragraph
+from recnb.reporting.narrative.prep import (
+    describe_cold_start,
+    describe_density,
+    describe_features,
+    describe_removals,
+    describe_signal,
+    describe_split,
+    summary_paragraph,
+)
 
 #: the hand-worked cases below assume no training filter and a split seed of 42: the settings'
 #: defaults (k-core 2, bot filter 1000, pooled groups under 10) are set off here
@@ -228,6 +236,47 @@ def test_describe_split_reports_the_test_span_of_a_fixed_cutoff():
     # a fixed cutoff overrides test_days: the sentence gives the span actually tested
     fixed = describe_split(build(_dataset(HAND), cutoff="2024-01-17", **kw))
     assert "at 2024-01-17" in fixed and "to 2024-01-20 (3 days)" in fixed
+
+
+def test_preprocessing_sentences_read_the_hand_example():
+    res = build(_dataset(HAND), kind="temporal", test_days=5, valid_days=5, tfidf_max_features=0)
+    # signal over all 9 events: 6 views x 1, 1 click x 2, 2 purchases x 8 = 6 + 2 + 16
+    assert describe_signal(res.tables["signal"]) == (
+        "Share of the total training signal by event type: purchase 67%, view 25%, click 8%. "
+        "Purchase events dominate the signal."
+    )
+    # no filter in LOOSE: train keeps its 2 customers, 2 products and 4 pairs
+    assert describe_density(res.tables["density"]) == (
+        "After k-core: 2 of 2 customers and 2 of 2 products remain, with 4 of 4 "
+        "customer-product pairs; density goes from 100% to 100% (the share of all possible "
+        "pairs that hold an interaction)."
+    )
+    assert describe_removals(pd.DataFrame({"step": ["x"], "rows": [0], "reason": ["r"]}), 9) == (
+        "Cleaning removed nothing: all 9 events passed every check."
+    )
+    two = pd.DataFrame({"step": ["a", "b"], "rows": [1, 3], "reason": ["ra", "rb"]})
+    assert describe_removals(two, 40) == (
+        "Cleaning removed 4 of 40 events (10.0%); the largest step was b (3 rows: rb)."
+    )
+    table = pd.DataFrame(
+        {
+            "entity": ["customer", "customer"],
+            "group": ["rfm", "device"],
+            "features": [3, 2],
+            "rows_covered": [1.0, 0.25],
+            "mean_nonzeros": [3.0, 1.0],
+        }
+    )
+    assert describe_features(table) == (
+        "Customer features: 5 columns in groups rfm (3), device (2). Sparse groups (under half "
+        "of the rows covered): device."
+    )
+    # test: customers a, b, c; c is new (no train history), as is product p3
+    assert describe_cold_start(res).startswith(
+        "In valid, 0 of 1 customers (0.0%) and 0 of 1 products (0.0%) have no history in "
+        "train_inner"
+    )
+    assert "In test, 1 of 2 customers (50%) and 1 of 1 products (100%)" in describe_cold_start(res)
 
 
 def test_recency_decay_measured_from_each_training_end():
