@@ -127,14 +127,14 @@ def null_rate(n_seeds: int, n_customers: int, alpha: float) -> pd.DataFrame:
 
 def stage_time(run_dir: Path, params: str, decorrelate: bool = True) -> pd.DataFrame:
     """Each section of stage 04 on a run folder, timed (the same calls as the notebook)."""
-    from recnb import io
-    from recnb.comparison import chosen_model
-    from recnb.data import dataset_for_run, shop_config
-    from recnb.evaluation import load_evaluation_parts, product_categories
+    from recnb.data import io
+    from recnb.data.synthetic import SyntheticShop
+    from recnb.evaluation.evaluate import load_evaluation_parts, product_categories
+    from recnb.evaluation.leaderboard import chosen_model
     from recnb.fairness import audit, stage
-    from recnb.params import load_params
     from recnb.privacy import resolve_key
-    from recnb.synthetic import SyntheticShop
+    from recnb.workflow.params import load_params
+    from recnb.workflow.run_data import dataset_for_run, shop_config
 
     settings = load_params(params)
     res = run_dir / "results" / "03_model_comparison"

@@ -101,7 +101,7 @@ def test_examination_weights():
 
 @pytest.fixture(scope="module")
 def small_shop():
-    from recnb.synthetic import ShopConfig, SyntheticShop
+    from recnb.data.synthetic import ShopConfig, SyntheticShop
 
     return SyntheticShop(ShopConfig(n_customers=300, n_products=120, n_days=5, seed=3))
 

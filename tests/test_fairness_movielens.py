@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recnb.data.loaders.movielens import load_movielens
 from recnb.fairness import audit, stage
 from recnb.fairness.groups import group_attributes
-from recnb.loaders.movielens import load_movielens
 from recnb.privacy import scrub
 
 KEY = "test-only-key-not-a-secret"
@@ -83,11 +83,16 @@ def test_user_attributes_become_fairness_groups(layout, tmp_path):
     assert {"gender", "age_band", "occupation"} <= set(attrs)
     # the group analysis runs on them (lists: the most rated movies, candidates beyond the list)
     from recnb.models.registry import make_model
-    from recnb.split import build_split
+    from recnb.prep.settings import PrepSettings
+    from recnb.prep.split import build_split
 
     split = build_split(
-        ds, signal="explicit", min_customer_interactions=1, min_product_interactions=1,
-        kind="stratified", stratify_by="user", test_fraction=0.25, valid_fraction=0.0, seed=1,
+        ds,
+        PrepSettings(
+            signal="explicit", min_customer_interactions=1, min_product_interactions=1,
+            split_kind="stratified", stratify_by="user", test_fraction=0.25, valid_fraction=0.0,
+            seed=1,
+        ),
     )  # fmt: skip
     train, test = split.parts["train"], split.parts["test"]
     cidx = np.flatnonzero(np.diff((test.matrix > 0).tocsr().indptr) > 0)

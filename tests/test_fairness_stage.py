@@ -7,28 +7,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recnb import plots_fairness as figures
-from recnb import text_fairness as text
 from recnb.fairness import audit, stage
 from recnb.fairness.groups import NOT_RECORDED
 from recnb.fairness.transparency import sample_pairs
 from recnb.privacy import DEMO_KEY
+from recnb.reporting import fairness_figures as figures
+from recnb.reporting.narrative import fairness as text
 
 K = 5
 
 
 @pytest.fixture(scope="module")
 def run():
+    from recnb.data.synthetic import make_shop
     from recnb.models.registry import make_model
+    from recnb.prep.settings import PrepSettings
+    from recnb.prep.split import build_split
     from recnb.privacy import DEMO_KEY, scrub
-    from recnb.split import build_split
-    from recnb.synthetic import make_shop
 
     shop, raw = make_shop(
         n_customers=900, n_products=250, n_days=30, seed=5, underserved_group={"gender": "female"}
     )
     ds = scrub(raw, DEMO_KEY)
-    split = build_split(ds, test_days=7.0, valid_days=0.0, seed=5)
+    split = build_split(ds, PrepSettings(test_days=7.0, valid_days=0.0, seed=5))
     train, test = split.parts["train"], split.parts["test"]
     cidx = np.flatnonzero(np.diff((test.matrix > 0).tocsr().indptr) > 0)
     specs = {

@@ -56,7 +56,7 @@ def shop_gap_test(
     test_days : float
         Days held out at the end of the log.
     **shop
-        :class:`~recnb.synthetic.ShopConfig` settings (sizes, ``underserved_group``,
+        :class:`~recnb.data.synthetic.ShopConfig` settings (sizes, ``underserved_group``,
         ``location_strength``...).
 
     Returns
@@ -68,12 +68,13 @@ def shop_gap_test(
         training activity, split at the median) and ``<metric>_gap`` (rest minus group); plus
         ``n_group`` and ``n_customers``.
     """
+    from recnb.data.synthetic import make_shop
     from recnb.models.registry import make_model
-    from recnb.split import build_split
-    from recnb.synthetic import make_shop
+    from recnb.prep.settings import PrepSettings
+    from recnb.prep.split import build_split
 
     shop_, ds = make_shop(seed=seed, **shop)
-    split = build_split(ds, test_days=test_days, valid_days=0.0, seed=seed)
+    split = build_split(ds, PrepSettings(test_days=test_days, valid_days=0.0, seed=seed))
     train, test = split.parts["train"], split.parts["test"]
     truth = test.matrix
     cidx = np.flatnonzero(np.diff((truth > 0).tocsr().indptr) > 0)

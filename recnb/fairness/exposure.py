@@ -95,9 +95,9 @@ def examination_weights(k: int, shop=None) -> np.ndarray:
     ----------
     k : int
         List length.
-    shop : recnb.synthetic.SyntheticShop, optional
+    shop : recnb.data.synthetic.SyntheticShop, optional
         The synthetic shop: its own model (``position ** -position_bias`` scaled by the attention
-        budget, :meth:`~recnb.synthetic.SyntheticShop.examination`). Without a shop, the DCG
+        budget, :meth:`~recnb.data.synthetic.SyntheticShop.examination`). Without a shop, the DCG
         discount ``1 / log2(1 + j)`` (the examination model of Singh & Joachims' experiments).
 
     Returns
@@ -360,7 +360,7 @@ def simulated_exposure(
 
     Parameters
     ----------
-    shop : recnb.synthetic.SyntheticShop
+    shop : recnb.data.synthetic.SyntheticShop
     product_ids : numpy.ndarray of object, shape (n, k)
         Lists of shop product ids (``None`` padding).
     item_groups_by_id : mapping

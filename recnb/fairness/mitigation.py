@@ -370,7 +370,7 @@ def decorrelate_features(
     """Remove an attribute from customer features with fairlearn's ``CorrelationRemover``.
 
     The one-hot columns of ``attribute`` (names ``"<attribute>:<value>"``, as
-    :mod:`recnb.features` writes them) are the sensitive features: they are dropped, and every
+    :mod:`recnb.prep.features` writes them) are the sensitive features: they are dropped, and every
     other column is replaced by its residual after a linear regression on them (``alpha = 1``:
     fully; smaller values blend with the original). The result is dense in content and returned
     as a CSR matrix for LightFM.

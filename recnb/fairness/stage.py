@@ -284,7 +284,7 @@ def expected_clicks(
 
     Parameters
     ----------
-    shop : recnb.synthetic.SyntheticShop
+    shop : recnb.data.synthetic.SyntheticShop
     shop_customer_ids : numpy.ndarray, shape (n,)
         The shop's own ids of the customers (not the pseudonyms of the scrubbed data).
     product_ids : numpy.ndarray
