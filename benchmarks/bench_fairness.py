@@ -16,7 +16,8 @@ Three parts, each printing a table (run any subset):
 ``--stage RUN_DIR``
     Times (wall clock and CPU seconds of the process, which other load on the machine inflates
     less) every section of stage 04 on a run folder in which stages 01-03 ran (with
-    ``results/03_model_comparison/candidates.parquet``), beside the times the run's manifest
+    ``results/03_model_comparison/candidates.parquet``) with the settings of the params file's
+    ``fairness_bias`` section, beside the times the run's manifest
     records for stages 01-03 (the peer: the 25% budget of the issue is stage 04's time over the
     time of the stages before it).
 
@@ -126,18 +127,18 @@ def null_rate(n_seeds: int, n_customers: int, alpha: float) -> pd.DataFrame:
 
 
 def stage_time(run_dir: Path, params: str, decorrelate: bool = True) -> pd.DataFrame:
-    """Each section of stage 04 on a run folder, timed (the same calls as the notebook)."""
-    from recnb.data import io
+    """Each section of stage 04 on a run folder, timed (the calls and settings of the notebook)."""
     from recnb.data.synthetic import SyntheticShop
     from recnb.evaluation.evaluate import load_evaluation_parts, product_categories
-    from recnb.evaluation.leaderboard import chosen_model
     from recnb.fairness import audit, stage
+    from recnb.fairness.inputs import read_stage03
     from recnb.privacy import resolve_key
     from recnb.workflow.params import load_params
     from recnb.workflow.run_data import dataset_for_run, shop_config
+    from recnb.workflow.settings import FairnessBiasSettings
 
     settings = load_params(params)
-    res = run_dir / "results" / "03_model_comparison"
+    cfg = settings.stage_settings("04_fairness_bias") or FairnessBiasSettings()
     times: dict[str, tuple[float, float]] = {}
     clock = {"cpu": time.process_time()}
 
@@ -150,14 +151,8 @@ def stage_time(run_dir: Path, params: str, decorrelate: bool = True) -> pd.DataF
     t = time.perf_counter()
     ds = dataset_for_run(settings, run_dir)
     train, test = load_evaluation_parts(run_dir / "split")
-    cands = audit.read_candidates(io.read_parquet(res / "candidates.parquet"), n_candidates=100)
-    c03 = io.read_parquet(res / "customers.parquet").set_index("customer")
-    activity = c03.loc[cands.customer_idx, "segment"].to_numpy()
-    specs = stage.model_specs_from_stage03(
-        io.read_parquet(res / "capabilities.parquet"),
-        io.read_parquet(res / "tuning_chosen.parquet"),
-    )
-    chosen = chosen_model(io.read_parquet(res / "significance.parquet"))
+    s03 = read_stage03(run_dir / "results" / "03_model_comparison", cfg.n_candidates)
+    cands, k, chosen = s03.candidates, s03.k, s03.chosen
     cats = audit.category_codes(product_categories(train.product_ids, ds.products))
     codes = None if cats is None else cats[0]
     t = tick("load inputs", t)
@@ -168,40 +163,48 @@ def stage_time(run_dir: Path, params: str, decorrelate: bool = True) -> pd.DataF
         ids = stage.shop_customer_ids(train.customer_ids[cands.customer_idx], shop, key)
         truth = {
             m: stage.expected_clicks(shop, ids, train.product_ids, v)
-            for m, v in cands.lists(10).items()
+            for m, v in cands.lists(k).items()
         }
         t = tick("shop ground truth (expected clicks)", t)
+    common = {"n_boot": cfg.n_bootstrap, "alpha": cfg.alpha, "seed": settings.seed}
     groups = stage.group_analysis(
-        cands, train.matrix, test.matrix, train.customer_ids, ds.customers, activity, 10, codes,
-        seed=settings.seed, truth=truth,
+        cands, train.matrix, test.matrix, train.customer_ids, ds.customers, s03.activity, k, codes,
+        attributes=cfg.attributes, min_group_size=cfg.min_group_size,
+        n_permutations=cfg.n_permutations, truth=truth, **common,
     )  # fmt: skip
     t = tick("customer groups (bootstrap, permutations, MetricFrame)", t)
     exposure = stage.exposure_analysis(
-        cands, train.matrix, test.matrix, train.product_ids, ds.products, groups, 10, shop,
-        seed=settings.seed,
+        cands, train.matrix, test.matrix, train.product_ids, ds.products, groups, k, shop,
+        min_group_size=cfg.min_group_size, n_simulated_lists=cfg.n_simulated_lists,
+        simulate_model=chosen, **common,
     )  # fmt: skip
     t = tick("exposure, sellers, simulation check", t)
+    models = cfg.mitigation_models or [m for m in (chosen, "popularity") if m in cands.models]
     stage.mitigation_analysis(
-        cands, train.matrix, test.matrix, exposure, codes, 10, seed=settings.seed
-    )
+        cands, train.matrix, test.matrix, exposure, codes, k, list(dict.fromkeys(models)),
+        strengths=cfg.strengths, fair_proportions=cfg.fair_proportions,
+        max_ndcg_loss=cfg.max_ndcg_loss, **common,
+    )  # fmt: skip
     t = tick("mitigation trade-off curves", t)
     features = {"products": ds.products}
-    models, sources = {}, {}
-    for label in stage.explaining_models(specs, cands.models):
-        saved = run_dir / "models" / label
-        models[label], sources[label] = stage.fitted_model(
-            label, specs, train, str(saved), features, settings.seed
+    explainers = stage.explaining_models(s03.specs, cands.models)
+    fitted, sources = {}, {}
+    for label in explainers:
+        fitted[label], sources[label] = stage.fitted_model(
+            label, s03.specs, train, str(s03.models_dir / label), features, settings.seed
         )
     t = tick("explaining models (loaded or refitted)", t)
     tr = stage.transparency_analysis(
-        models, specs, train, cands, 10, stage.explaining_models(specs, cands.models),
-        features=features, products=ds.products, seed=settings.seed, sources=sources,
+        fitted, s03.specs, train, cands, k, explainers if cfg.stability_check else (),
+        n_customers=cfg.explain_customers, features=features, products=ds.products,
+        seed=settings.seed, sources=sources,
     )  # fmt: skip
     t = tick("explanations (fidelity, stability refits)", t)
-    if decorrelate:
+    if decorrelate and cfg.decorrelate:
         stage.decorrelation_analysis(
-            specs, train, test.matrix, cands, groups, 10, features=features, seed=settings.seed
-        )
+            s03.specs, train, test.matrix, cands, groups, k, features=features,
+            min_group_size=cfg.min_group_size, n_permutations=cfg.n_permutations, **common,
+        )  # fmt: skip
         tick("CorrelationRemover refit", t)
     print(tr.summary[["model", "source", "lowered_share", "stability"]].to_string(index=False))
     print(f"chosen model: {chosen}")

@@ -69,6 +69,8 @@ __all__ = [
     "explaining_models",
     "fitted_model",
     "save_explainers",
+    "stage03_handoff",
+    "N_CANDIDATES",
     "state_megabytes",
     "exposure_analysis",
     "group_analysis",
@@ -803,6 +805,53 @@ def save_explainers(
             shutil.rmtree(target)
         rows.append({"model": label, "state_mb": round(mb, 1), "saved": saved})
     return pd.DataFrame(rows, columns=["model", "state_mb", "saved"])
+
+
+#: candidates per list stage 03 keeps for the re-rankers of stage 04
+N_CANDIDATES = 100
+
+
+def stage03_handoff(
+    models: Mapping[str, Any],
+    scored: Mapping[str, np.ndarray],
+    customer_idx: np.ndarray,
+    specs: Mapping[str, tuple[str, dict[str, Any]]],
+    folder,
+    n_candidates: int = N_CANDIDATES,
+    max_mb: float = SAVE_LIMIT_MB,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What stage 03 leaves for stage 04: every model's candidates and the explaining models.
+
+    Parameters
+    ----------
+    models : mapping of str to Recommender
+        Stage 03's fitted models by label.
+    scored : mapping of str to numpy.ndarray
+        The lists stage 03 scored (rows aligned with ``customer_idx``): every candidate list must
+        start with its scored list (:func:`recnb.fairness.audit.candidate_lists`).
+    customer_idx : numpy.ndarray of int
+        The evaluated customers.
+    specs : mapping
+        ``label -> (registry name, hyperparameters)``.
+    folder : path
+        Where the explaining models are saved (:func:`save_explainers`).
+    n_candidates : int
+        Candidates per list (at least the scored lists' length).
+    max_mb : float
+        Largest model state saved.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The ``candidates`` table (:func:`recnb.fairness.audit.candidates_table`) and the
+        :func:`save_explainers` table.
+    """
+    from recnb.fairness.audit import candidate_lists
+
+    width = max((np.asarray(v).shape[1] for v in scored.values()), default=0)
+    table = candidate_lists(models, customer_idx, max(int(n_candidates), width), scored=scored)
+    saved = save_explainers(models, specs, folder, max_mb=max_mb)
+    return table, saved
 
 
 def fitted_model(
