@@ -150,6 +150,8 @@ def test_recommended_setting_is_chosen_on_the_selection_half():
                 "selection_ndcg_change": sel_nd,
                 "selection_value_change": sel_val,
                 "value_change": rep_val,
+                "value_change_ci_low": rep_val - 0.05,
+                "value_change_ci_high": rep_val + 0.05,
             }
         )
     t = pd.DataFrame(rows)
@@ -162,6 +164,37 @@ def test_recommended_setting_is_chosen_on_the_selection_half():
     # lower is better for calibration: a falling KL is the improvement
     t2 = t.assign(method="calibration", selection_value_change=-t["selection_value_change"])
     assert recommend_settings(t2, 0.05).iloc[0]["strength"] == 0.5
+
+
+def test_a_recommended_gain_must_hold_on_the_report_half():
+    """Observed on the ci shop: xQuAD towards small sellers was recommended at strength 0.75 (a
+    gain on the selection half) while the report half's change was -0.039 (CI -0.074 to 0.000);
+    the summary called it the cheapest mitigation."""
+
+    def table(method, rep_low, rep_high):
+        return pd.DataFrame(
+            {
+                "model": "m",
+                "method": method,
+                "strength": [0.0, 0.75],
+                "selection_ndcg_change": [0.0, -0.01],
+                "selection_value_change": [0.0, 0.02 if method != "calibration" else -0.02],
+                "value_change": [0.0, (rep_low + rep_high) / 2],
+                "value_change_ci_low": [0.0, rep_low],
+                "value_change_ci_high": [0.0, rep_high],
+            }
+        )
+
+    r = recommend_settings(table("xquad_sellers", -0.074, 0.0)).iloc[0]
+    assert r["mitigated"] and not r["confirmed"]
+    assert recommend_settings(table("xquad_sellers", 0.01, 0.05)).iloc[0]["confirmed"]
+    # lower is better for the calibration KL: a confirmed gain is an interval below 0
+    assert recommend_settings(table("calibration", -0.3, -0.1)).iloc[0]["confirmed"]
+    assert not recommend_settings(table("calibration", -0.3, 0.1)).iloc[0]["confirmed"]
+    # no strength chosen: nothing to confirm
+    none = table("xquad_sellers", 0.01, 0.05).assign(selection_ndcg_change=[0.0, -0.5])
+    r = recommend_settings(none).iloc[0]
+    assert not r["mitigated"] and not r["confirmed"]
 
 
 def test_decorrelate_features_removes_the_attribute():

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from recnb.data import io
 from recnb.fairness.audit import Candidates, read_candidates
@@ -24,7 +23,14 @@ from recnb.fairness.audit import Candidates, read_candidates
 __all__ = ["Stage03", "read_stage03"]
 
 #: tables of stage 03 that stage 04 reads
-NEEDED = ("candidates", "customers", "capabilities", "tuning_chosen", "significance", "configuration")
+NEEDED = (
+    "candidates",
+    "customers",
+    "capabilities",
+    "tuning_chosen",
+    "significance",
+    "configuration",
+)
 
 
 @dataclass
@@ -85,7 +91,9 @@ def read_stage03(folder: str | os.PathLike, n_candidates: int | None = None) -> 
             "missing; run stage 03_model_comparison first (a run of an older version lacks "
             "candidates.parquet)"
         )
-    cands = read_candidates(io.read_parquet(folder / "candidates.parquet"), n_candidates=n_candidates)
+    cands = read_candidates(
+        io.read_parquet(folder / "candidates.parquet"), n_candidates=n_candidates
+    )
     customers = io.read_parquet(folder / "customers.parquet").set_index("customer")["segment"]
     lacking = np.setdiff1d(cands.customer_idx, customers.index.to_numpy())
     if len(lacking):

@@ -343,7 +343,10 @@ def recommend_settings(table: pd.DataFrame, max_ndcg_loss: float = 0.05) -> pd.D
     Returns
     -------
     pandas.DataFrame
-        The chosen rows of ``table`` plus ``mitigated`` (strength > 0).
+        The chosen rows of ``table`` plus ``mitigated`` (strength > 0) and ``confirmed``: the
+        setting is mitigated and its gain holds on the report half (the 95% interval of the
+        target's change lies entirely on the better side of 0), an out-of-sample check since
+        the strength was chosen on the selection half.
     """
     if not 0 <= max_ndcg_loss < 1:
         raise ValueError(f"max_ndcg_loss must lie in [0, 1), got {max_ndcg_loss}")
@@ -361,6 +364,9 @@ def recommend_settings(table: pd.DataFrame, max_ndcg_loss: float = 0.05) -> pd.D
         out.append(row)
     res = pd.DataFrame(out).reset_index(drop=True)
     res["mitigated"] = res["strength"] > 0
+    better = res["method"].map(lambda m: METHODS[m][1]).astype(bool)
+    gain = np.where(better, res["value_change_ci_low"] > 0, res["value_change_ci_high"] < 0)
+    res["confirmed"] = res["mitigated"] & gain
     return res
 
 

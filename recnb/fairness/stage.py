@@ -71,6 +71,7 @@ __all__ = [
     "save_explainers",
     "stage03_handoff",
     "N_CANDIDATES",
+    "stability_models",
     "state_megabytes",
     "exposure_analysis",
     "group_analysis",
@@ -760,6 +761,37 @@ def explaining_models(
         and REGISTRY[algo].can_explain
         and (available is None or lbl in available)
     ]
+
+
+def stability_models(
+    specs: Mapping[str, tuple[str, dict[str, Any]]],
+    explainers: Sequence[str],
+    chosen: str,
+    wanted: Sequence[str] | None = None,
+) -> list[str]:
+    """The explaining models refitted with another seed for the stability check.
+
+    Only seeded families (:data:`recnb.fairness.transparency.SEEDED`) can differ between seeds.
+    ``wanted`` None picks one refit: the chosen model when it is seeded, else the first seeded
+    explaining model (each refit costs a full fit).
+
+    Raises
+    ------
+    ValueError
+        ``wanted`` names a model that is not an explaining model of this run.
+    """
+    if wanted is not None:
+        bad = [m for m in wanted if m not in explainers]
+        if bad:
+            raise ValueError(
+                f"stability_models {bad} are not explaining models of this run; they are "
+                f"{list(explainers)}"
+            )
+        return [m for m in wanted if specs[m][0] in SEEDED]
+    seeded = [m for m in explainers if specs[m][0] in SEEDED]
+    if chosen in seeded:
+        return [chosen]
+    return seeded[:1]
 
 
 #: largest fitted state (MB) stage 03 saves for stage 04 (LightFM, ALS, kNN, content fit here;

@@ -3,9 +3,10 @@ named in words, in reading order. The full tables are the stage's result files."
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["fidelity_view", "gaps_view", "recommended_view"]
+__all__ = ["decorrelation_view", "fidelity_view", "gaps_view", "recommended_view"]
 
 
 def gaps_view(gaps: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -61,6 +62,9 @@ def recommended_view(recommended: pd.DataFrame) -> pd.DataFrame:
                 f"{lo:+.3f} to {hi:+.3f}"
                 for lo, hi in zip(r["value_change_ci_low"], r["value_change_ci_high"], strict=True)
             ],
+            "holds on the other half": np.where(
+                r["confirmed"], "yes", np.where(r["mitigated"], "no", "–")
+            ),
             "NDCG change": [f"{x:+.1%}" for x in r["ndcg_change"]],
             "NDCG change 95% CI": [
                 f"{lo:+.1%} to {hi:+.1%}"
@@ -89,3 +93,23 @@ def fidelity_view(summary: pd.DataFrame) -> pd.DataFrame:
     if "source" in s.columns:
         out["model from"] = s["source"]
     return out.reset_index(drop=True)
+
+
+def decorrelation_view(table: pd.DataFrame) -> pd.DataFrame:
+    """LightFM before and after CorrelationRemover: NDCG, the group gap with its interval and
+    the permutation p-value."""
+    t = table
+    return pd.DataFrame(
+        {
+            "model": t["model"],
+            "customer features": t["variant"],
+            "attribute": t["attribute"],
+            "NDCG": t["ndcg"],
+            "gap": t["difference"],
+            "gap 95% CI": [
+                f"{lo:.4f} to {hi:.4f}"
+                for lo, hi in zip(t["difference_ci_low"], t["difference_ci_high"], strict=True)
+            ],
+            "p_value": t["p_value"],
+        }
+    ).reset_index(drop=True)

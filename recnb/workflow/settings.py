@@ -392,11 +392,13 @@ class FairnessBiasSettings(StageSettings):
     strengths: list[float] = Field(
         default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0], min_length=1
     )
-    fair_proportions: list[float] = Field(default_factory=lambda: [0.0, 0.2, 0.4, 0.6], min_length=1)
+    fair_proportions: list[float] = Field(
+        default_factory=lambda: [0.0, 0.2, 0.4, 0.6], min_length=1
+    )
     max_ndcg_loss: float = Field(0.05, ge=0, lt=1)
     n_simulated_lists: int = Field(2000, ge=0)
     explain_customers: int = Field(30, ge=1)
-    stability_check: bool = True
+    stability_models: list[str] | None = None
     decorrelate: bool = True
 
     @field_validator("attributes")
@@ -407,7 +409,9 @@ class FairnessBiasSettings(StageSettings):
         if v is not None:
             bad = [a for a in v if a not in ATTRIBUTES]
             if bad:
-                raise ValueError(f"unknown customer attribute(s) {bad}; allowed: {list(ATTRIBUTES)}")
+                raise ValueError(
+                    f"unknown customer attribute(s) {bad}; allowed: {list(ATTRIBUTES)}"
+                )
         return v
 
     @field_validator("strengths", "fair_proportions")

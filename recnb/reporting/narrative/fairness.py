@@ -228,10 +228,17 @@ def describe_mitigation(recommended: pd.DataFrame, model: str, max_ndcg_loss: fl
                 f"{max_ndcg_loss:.0%} on the selection half; not recommended."
             )
             continue
+        held = (
+            "the gain holds on the other half of the customers"
+            if r.confirmed
+            else "**not confirmed**: on the other half of the customers the change is not "
+            "clearly a gain, so this setting is not recommended"
+        )
         out.append(
             f"- {name} at strength {r.strength:g}: {target} {r.value_change:+.3f} (95% CI "
             f"{r.value_change_ci_low:+.3f} to {r.value_change_ci_high:+.3f}) for NDCG "
-            f"{r.ndcg_change:+.1%} (95% CI {r.ndcg_change_ci_low:+.1%} to {r.ndcg_change_ci_high:+.1%})."
+            f"{r.ndcg_change:+.1%} (95% CI {r.ndcg_change_ci_low:+.1%} to "
+            f"{r.ndcg_change_ci_high:+.1%}); {held}."
         )
     return "\n".join(out)
 
@@ -292,8 +299,11 @@ def stakeholder_summary(
         bits = []
         for r in sig_real.itertuples(index=False):
             worst = r.low_group if higher is not False else r.high_group
-            size = f"{r.difference / r.overall:.0%}" if r.overall else f"{r.difference:.4f}"
-            bits.append(f"{worst} (by {r.attribute}: {size} below the best group, {_p(r.p_holm)})")
+            if higher is not False and np.isfinite(r.ratio):
+                size = f"{1 - r.ratio:.0%} below the best served group"
+            else:
+                size = f"a gap of {r.difference:.4f}"
+            bits.append(f"{worst} (by {r.attribute}: {size}, {_p(r.p_holm)})")
         parts.append(
             f"Served significantly worse in {_metric(metric, k)}: " + "; ".join(bits) + "."
         )
@@ -321,6 +331,7 @@ def stakeholder_summary(
             f"of what customers chose (disparate treatment ratio {r['dt_ratio']:.2f})."
         )
     rec = recommended[(recommended["model"] == model) & recommended["mitigated"]]
+    rec = rec[rec["confirmed"]]
     if len(rec):
         best = rec.sort_values("ndcg_change", ascending=False).iloc[0]
         parts.append(
@@ -330,7 +341,10 @@ def stakeholder_summary(
             f"to {best['ndcg_change_ci_high']:+.1%})."
         )
     else:
-        parts.append("No re-ranker improves fairness within the accuracy budget for this model.")
+        parts.append(
+            "No re-ranker improves fairness within the accuracy budget for this model (a gain "
+            "found on one half of the customers must hold on the other)."
+        )
     if transparency is not None and len(transparency):
         ok = transparency[
             (transparency["additive_share"] == 1.0) & (transparency["lowered_share"] >= 0.95)
