@@ -99,3 +99,48 @@ def test_one_stability_refit_by_default_and_named_models_checked():
     assert stability_models({"item_knn": ("item_knn", {})}, ["item_knn"], "item_knn") == []
     with pytest.raises(ValueError, match="'bpr'"):
         stability_models(specs, explainers, "als", ["bpr"])
+
+
+def test_read_stage03_names_what_is_missing_or_mismatched(tmp_path):
+    import json
+
+    import pytest
+
+    from recnb.data import io
+    from recnb.fairness import audit
+    from recnb.fairness.inputs import read_stage03
+
+    with pytest.raises(FileNotFoundError, match="candidates.parquet"):
+        read_stage03(tmp_path)
+    top = np.array([[0, 1, 2], [2, 1, 0]])
+    io.write_parquet(
+        tmp_path / "candidates.parquet",
+        audit.candidates_table({"popularity": (top, -top.astype(float))}, np.array([3, 5])),
+    )
+    io.write_parquet(
+        tmp_path / "customers.parquet", pd.DataFrame({"customer": [3], "segment": ["light"]})
+    )
+    io.write_parquet(
+        tmp_path / "capabilities.parquet",
+        pd.DataFrame({"model": ["popularity"], "algorithm": ["popularity"]}),
+    )
+    io.write_parquet(
+        tmp_path / "tuning_chosen.parquet",
+        pd.DataFrame({"model": [], "hyperparameter": [], "value": []}),
+    )
+    io.write_parquet(tmp_path / "significance.parquet", pd.DataFrame({"reference": ["popularity"]}))
+    io.write_parquet(
+        tmp_path / "configuration.parquet",
+        pd.DataFrame({"parameter": ["metric", "k"], "value": [json.dumps("ndcg"), "10"]}),
+    )
+    with pytest.raises(ValueError, match=r"customers \[5\] of candidates.parquet"):
+        read_stage03(tmp_path)
+    io.write_parquet(
+        tmp_path / "customers.parquet",
+        pd.DataFrame({"customer": [3, 5], "segment": ["light", "heavy"]}),
+    )
+    s03 = read_stage03(tmp_path, n_candidates=2)
+    assert (s03.chosen, s03.metric, s03.k) == ("popularity", "ndcg", 10)
+    assert list(s03.activity) == ["light", "heavy"]
+    assert s03.candidates.items["popularity"].shape == (2, 2)
+    assert s03.specs == {"popularity": ("popularity", {})}

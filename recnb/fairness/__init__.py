@@ -10,10 +10,16 @@
   CorrelationRemover on customer features;
 - :mod:`~recnb.fairness.transparency`: explanation additivity, deletion fidelity, coverage,
   stability;
-- :mod:`~recnb.fairness.stage`: one function per section of the stage's report;
+- :mod:`~recnb.fairness.stage`: one function per section of the stage's report, and the hand-off
+  stage 03 leaves for stage 04 (:func:`~recnb.fairness.stage.stage03_handoff`: candidate lists
+  and the explaining models, saved);
+- :mod:`~recnb.fairness.inputs`: stage 03's results folder read back and checked;
 - :mod:`~recnb.fairness.checks`: power and calibration of the group test on the shop.
 
-Nothing here reads or writes files; the notebook passes tables in and writes the results.
+Only :mod:`~recnb.fairness.inputs` reads files and only the hand-off writes (the saved models);
+the notebook passes tables in and writes the results. The report's figures, sentences and table
+views are :mod:`recnb.reporting.fairness_figures`, :mod:`recnb.reporting.narrative.fairness` and
+:mod:`recnb.reporting.fairness_tables`.
 """
 
 from recnb.fairness.audit import (
