@@ -72,7 +72,7 @@ def test_an_unconfirmed_setting_is_no_mitigation():
     assert "holds on the other half" in text.describe_mitigation(_recommended(True), "m", 0.05)
     view = fairness_tables.recommended_view(_recommended(False))
     assert view.loc[0, "holds on the other half"] == "no"
-    assert view.loc[0, "method"] == "xQuAD, small sellers"
+    assert view.loc[0, "method"] == "xQuAD, seller mix"
 
 
 def test_gaps_view_keeps_compared_pairs_only():

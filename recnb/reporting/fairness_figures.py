@@ -351,9 +351,15 @@ def fidelity_bars(summary: pd.DataFrame) -> plt.Figure:
         y = np.arange(len(t))
         for ax, (col, title) in zip(axes, cols, strict=True):
             ax.barh(y, t[col].fillna(0), color="#4c72b0")
-            for yi, v in zip(y, t[col], strict=True):
+            det = t["deterministic"] if "deterministic" in t.columns else [False] * len(t)
+            for yi, v, d in zip(y, t[col], det, strict=True):
                 if not np.isfinite(v):
-                    ax.text(0.02, yi, "not measured", va="center", fontsize=7, color="0.4")
+                    why = (
+                        "deterministic: same reasons"
+                        if col == "stability" and d
+                        else "not measured"
+                    )
+                    ax.text(0.02, yi, why, va="center", fontsize=7, color="0.4")
             ax.set_xlim(0, 1)
             ax.set_title(title, fontsize=9)
             ax.grid(axis="y", visible=False)

@@ -37,7 +37,7 @@ def gaps_view(gaps: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 _METHOD_NAMES = {
     "xquad_popularity": "xQuAD, long tail",
-    "xquad_sellers": "xQuAD, small sellers",
+    "xquad_sellers": "xQuAD, seller mix",
     "calibration": "calibration (Steck)",
     "fair_sellers": "FA*IR, small sellers",
     "fair_long_tail": "FA*IR, long tail",

@@ -37,8 +37,8 @@ _NAMES = {
     "protected_share": "share of protected products",
 }
 _METHODS = {
-    "xquad_popularity": "xQuAD re-ranking towards the long tail",
-    "xquad_sellers": "xQuAD re-ranking towards small sellers",
+    "xquad_popularity": "xQuAD re-ranking towards each customer's own share of long-tail products",
+    "xquad_sellers": "xQuAD re-ranking towards each customer's own mix of small and large sellers",
     "calibration": "calibrated re-ranking (Steck)",
     "fair_sellers": "FA*IR with a minimum share of small sellers",
     "fair_long_tail": "FA*IR with a minimum share of long-tail products",
