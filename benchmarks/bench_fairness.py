@@ -195,7 +195,8 @@ def stage_time(run_dir: Path, params: str, decorrelate: bool = True) -> pd.DataF
         )
     t = tick("explaining models (loaded or refitted)", t)
     tr = stage.transparency_analysis(
-        fitted, s03.specs, train, cands, k, explainers if cfg.stability_check else (),
+        fitted, s03.specs, train, cands, k,
+        stage.stability_models(s03.specs, explainers, chosen, cfg.stability_models),
         n_customers=cfg.explain_customers, features=features, products=ds.products,
         seed=settings.seed, sources=sources,
     )  # fmt: skip
