@@ -414,7 +414,9 @@ def test_full_ci_sized_run_through_the_csv_source(shop_files, tmp_path, monkeypa
     assert not ids & set(pd.read_csv(shop_files["customers"])["visitor_id"])  # pseudonymised
 
 
-def test_check_names_a_bad_mapping_and_notes_missing_data(shop_files, tmp_path, monkeypatch, capsys):
+def test_check_names_a_bad_mapping_and_notes_missing_data(
+    shop_files, tmp_path, monkeypatch, capsys
+):
     """`python -m recnb check` checks data.options (and the files when found), like `run`'s preflight."""
     from recnb.workflow.cli import main
 
