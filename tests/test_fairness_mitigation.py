@@ -50,7 +50,7 @@ def test_candidates_round_trip(world):
     table = candidates_table(
         {"m": (cand, scores), "p": (cand[:, ::-1][:, :5] * 0 + cand[:, :5], scores[:, :5])}, cidx
     )
-    assert list(table.columns) == ["model", "customer", "rank", "product", "score"]
+    assert list(table.columns) == ["model", "customer_row", "rank", "product", "score"]
     back = read_candidates(table)
     np.testing.assert_array_equal(back.customer_idx, cidx)
     np.testing.assert_array_equal(back.items["m"], cand)

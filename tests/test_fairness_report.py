@@ -118,7 +118,7 @@ def test_read_stage03_names_what_is_missing_or_mismatched(tmp_path):
         audit.candidates_table({"popularity": (top, -top.astype(float))}, np.array([3, 5])),
     )
     io.write_parquet(
-        tmp_path / "customers.parquet", pd.DataFrame({"customer": [3], "segment": ["light"]})
+        tmp_path / "customers.parquet", pd.DataFrame({"customer_row": [3], "segment": ["light"]})
     )
     io.write_parquet(
         tmp_path / "capabilities.parquet",
@@ -137,7 +137,7 @@ def test_read_stage03_names_what_is_missing_or_mismatched(tmp_path):
         read_stage03(tmp_path)
     io.write_parquet(
         tmp_path / "customers.parquet",
-        pd.DataFrame({"customer": [3, 5], "segment": ["light", "heavy"]}),
+        pd.DataFrame({"customer_row": [3, 5], "segment": ["light", "heavy"]}),
     )
     s03 = read_stage03(tmp_path, n_candidates=2)
     assert (s03.chosen, s03.metric, s03.k) == ("popularity", "ndcg", 10)

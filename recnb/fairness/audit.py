@@ -1,9 +1,9 @@
 """The inputs of the fairness audit: stage 03's candidate lists and the per-customer metric table.
 
 Stage 03 (model comparison) writes every model's final candidate list for the evaluated test
-customers (:func:`candidate_lists`) to ``results/03_model_comparison/candidates.parquet``: columns ``model`` (label),
-``customer`` (row index of the split's customers), ``rank`` (1..C), ``product`` (column index of
-the split's products) and ``score`` (the model's score, float32); only real entries (no padding).
+customers (:func:`candidate_lists`) to ``results/03_model_comparison/candidates.parquet``:
+columns ``model`` (label), ``customer_row`` (row index of the split's customers, as in stage
+03's other tables), ``rank`` (1..C), ``product`` (column index of the split's products) and ``score`` (the model's score, float32); only real entries (no padding).
 The first ``k`` entries of a list are the list stage 03 scored; the rest are the candidates the
 re-rankers may promote. :func:`read_candidates` turns the file into arrays.
 
@@ -46,7 +46,7 @@ __all__ = [
     "read_candidates",
 ]
 
-CANDIDATE_COLUMNS = ["model", "customer", "rank", "product", "score"]
+CANDIDATE_COLUMNS = ["model", "customer_row", "rank", "product", "score"]
 #: per-customer metrics of :func:`per_customer_table`, in report order
 CUSTOMER_METRICS: tuple[str, ...] = (
     "ndcg",
@@ -89,7 +89,7 @@ def candidates_table(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`CANDIDATE_COLUMNS` (``model`` categorical, ``customer`` and ``product``
+        Columns :data:`CANDIDATE_COLUMNS` (``model`` categorical, ``customer_row`` and ``product``
         int32, ``rank`` int16, ``score`` float32), in model order, then customer, then rank.
     """
     cidx = np.asarray(customer_idx, dtype=np.int64)
@@ -103,7 +103,7 @@ def candidates_table(
             pd.DataFrame(
                 {
                     "model": model,
-                    "customer": cidx[r].astype(np.int32),
+                    "customer_row": cidx[r].astype(np.int32),
                     "rank": (c + 1).astype(np.int16),
                     "product": idx[r, c].astype(np.int32),
                     "score": np.asarray(val, dtype=np.float32)[r, c],
@@ -238,7 +238,7 @@ def read_candidates(
     unknown = [m for m in models if m not in present]
     if unknown:
         raise ValueError(f"candidates table has no lists for model(s) {unknown}; it has {present}")
-    customer = table["customer"].to_numpy(dtype=np.int64)
+    customer = table["customer_row"].to_numpy(dtype=np.int64)
     rank = table["rank"].to_numpy(dtype=np.int64)
     product = table["product"].to_numpy(dtype=np.int64)
     score = table["score"].to_numpy(dtype=np.float64)

@@ -94,7 +94,7 @@ def read_stage03(folder: str | os.PathLike, n_candidates: int | None = None) -> 
     cands = read_candidates(
         io.read_parquet(folder / "candidates.parquet"), n_candidates=n_candidates
     )
-    customers = io.read_parquet(folder / "customers.parquet").set_index("customer")["segment"]
+    customers = io.read_parquet(folder / "customers.parquet").set_index("customer_row")["segment"]
     lacking = np.setdiff1d(cands.customer_idx, customers.index.to_numpy())
     if len(lacking):
         raise ValueError(
