@@ -43,6 +43,8 @@ def _recommended(confirmed: bool) -> pd.DataFrame:
             "ndcg_change_ci_low": [-0.061],
             "ndcg_change_ci_high": [0.049],
             "mitigated": [True],
+            "gain_holds": [confirmed],
+            "within_budget": [True],
             "confirmed": [confirmed],
         }
     )

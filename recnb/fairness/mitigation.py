@@ -343,10 +343,11 @@ def recommend_settings(table: pd.DataFrame, max_ndcg_loss: float = 0.05) -> pd.D
     Returns
     -------
     pandas.DataFrame
-        The chosen rows of ``table`` plus ``mitigated`` (strength > 0) and ``confirmed``: the
-        setting is mitigated and its gain holds on the report half (the 95% interval of the
-        target's change lies entirely on the better side of 0), an out-of-sample check since
-        the strength was chosen on the selection half.
+        The chosen rows of ``table`` plus ``mitigated`` (strength > 0), ``gain_holds`` (the 95%
+        interval of the target's change on the report half lies entirely on the better side of
+        0), ``within_budget`` (the report half's relative NDCG change is at least
+        ``-max_ndcg_loss``) and ``confirmed`` (both): an out-of-sample check, since the strength
+        was chosen on the selection half.
     """
     if not 0 <= max_ndcg_loss < 1:
         raise ValueError(f"max_ndcg_loss must lie in [0, 1), got {max_ndcg_loss}")
@@ -366,7 +367,11 @@ def recommend_settings(table: pd.DataFrame, max_ndcg_loss: float = 0.05) -> pd.D
     res["mitigated"] = res["strength"] > 0
     better = res["method"].map(lambda m: METHODS[m][1]).astype(bool)
     gain = np.where(better, res["value_change_ci_low"] > 0, res["value_change_ci_high"] < 0)
-    res["confirmed"] = res["mitigated"] & gain
+    res["gain_holds"] = res["mitigated"] & gain
+    # the accuracy budget must hold out of sample too: on the ci shop calibration was chosen at
+    # -4% NDCG on the selection half and cost -13.7% on the report half
+    res["within_budget"] = res["mitigated"] & (res["ndcg_change"] >= -max_ndcg_loss)
+    res["confirmed"] = res["gain_holds"] & res["within_budget"]
     return res
 
 

@@ -248,12 +248,18 @@ def describe_mitigation(recommended: pd.DataFrame, model: str, max_ndcg_loss: fl
                 f"{max_ndcg_loss:.0%} on the selection half; not recommended."
             )
             continue
-        held = (
-            "the gain holds on the other half of the customers"
-            if r.confirmed
-            else "**not confirmed**: on the other half of the customers the change is not "
-            "clearly a gain, so this setting is not recommended"
-        )
+        if r.confirmed:
+            held = "the gain holds on the other half of the customers, within the NDCG budget"
+        elif not r.gain_holds:
+            held = (
+                "**not confirmed**: on the other half of the customers the change is not "
+                "clearly a gain, so this setting is not recommended"
+            )
+        else:
+            held = (
+                f"**not confirmed**: on the other half of the customers it costs more NDCG than "
+                f"the {max_ndcg_loss:.0%} budget, so this setting is not recommended"
+            )
         out.append(
             f"- {name} at strength {r.strength:g}: {target} {r.value_change:+.3f} (95% CI "
             f"{r.value_change_ci_low:+.3f} to {r.value_change_ci_high:+.3f}) for NDCG "
