@@ -33,6 +33,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +42,18 @@ import optuna
 import pandas as pd
 
 from recnb.data.interactions import Interactions, check_same_ids
-from recnb.evaluation.evaluate import ProgressCallback, evaluation_customers, run_model
+from recnb.evaluation.evaluate import (
+    ProgressCallback,
+    evaluation_customers,
+    recommend_topk,
+    run_model,
+)
+from recnb.evaluation.parallel import model_executor, resolve_n_jobs
 from recnb.evaluation.specs import ModelSpec
 from recnb.metrics import RANKING_METRICS, ranking_metric_arrays
+from recnb.models.base import Recommender
 from recnb.models.blend import inherit_member_params
-from recnb.models.registry import hyperparameters
+from recnb.models.registry import REGISTRY, hyperparameters
 from recnb.prep.split import load_split
 
 __all__ = [
@@ -56,6 +64,7 @@ __all__ = [
     "TuningResult",
     "load_validation_parts",
     "parse_space",
+    "scoring_only",
     "suggest",
     "tune_model",
     "tune_models",
@@ -66,6 +75,8 @@ __all__ = [
 METHODS = ("tpe", "random")
 #: columns of a tuning history (no measured times: those are in the timing table)
 HISTORY_COLUMNS = ["model", "trial", "metric", "k", "value", "best_so_far", "configured", "params"]
+#: progress step reported after each finished search when searches run on worker processes
+SEARCHES_DONE = "searches finished"
 #: columns of the tuning timing table
 TIMING_COLUMNS = ["model", "trial", "seconds"]
 _RANGE_KEYS = {"low", "high", "log", "step", "type"}
@@ -252,10 +263,24 @@ def validation_score(
     """
     t0 = time.perf_counter()
     run = run_model(spec, train_inner, customer_idx, k, seed, features, exclude_seen)
-    values = ranking_metric_arrays(run.topk, valid.matrix[customer_idx], ks=(k,), metrics=[metric])[
-        (metric, k)
-    ]
-    return float(np.nanmean(values)), time.perf_counter() - t0
+    return _mean_metric(run.topk, valid, customer_idx, metric, k), time.perf_counter() - t0
+
+
+def _mean_metric(
+    topk: np.ndarray, valid: Interactions, customer_idx: np.ndarray, metric: str, k: int
+) -> float:
+    values = ranking_metric_arrays(topk, valid.matrix[customer_idx], ks=(k,), metrics=[metric])
+    return float(np.nanmean(values[(metric, k)]))
+
+
+def scoring_only(model: str, names: Sequence[str]) -> bool:
+    """Whether hyperparameters ``names`` of registry model ``model`` are read only when scoring.
+
+    Such a search (a blend's ``weight``: :attr:`recnb.models.base.Recommender.scoring_params`)
+    fits the model once and re-scores it per trial; the lists are those of a refit.
+    """
+    own = set(getattr(REGISTRY[model], "scoring_params", ()))
+    return bool(names) and set(names) <= own
 
 
 def load_validation_parts(split_dir: str | os.PathLike) -> tuple[Interactions, Interactions]:
@@ -378,6 +403,9 @@ def tune_model(
     times: list[dict[str, Any]] = []
 
     cache: dict[str, float] = {}
+    # a search over hyperparameters that only the scoring reads (a blend's weight) fits once
+    fitted: list[Recommender] = []
+    reuse = scoring_only(spec.model, [d.name for d in dims])
     if progress is not None:
         progress("tuning", spec.label, 0, n_trials)
 
@@ -386,18 +414,23 @@ def tune_model(
         key = json.dumps(params, sort_keys=True)
         if key in cache:  # a point already scored (small discrete spaces): no refit
             value, seconds = cache[key], 0.0
+        elif reuse and fitted:
+            t0 = time.perf_counter()
+            model = fitted[0].set_params(**params)
+            model.check_params()
+            topk = recommend_topk(model, cidx, k, exclude_seen=exclude_seen)
+            value = _mean_metric(topk, valid, cidx, metric, k)
+            seconds = time.perf_counter() - t0
+            cache[key] = value
         else:
-            value, seconds = validation_score(
-                spec.with_params(**params),
-                train_inner,
-                valid,
-                cidx,
-                metric,
-                k,
-                seed,
-                features,
-                exclude_seen,
+            t0 = time.perf_counter()
+            run = run_model(
+                spec.with_params(**params), train_inner, cidx, k, seed, features, exclude_seen
             )
+            value = _mean_metric(run.topk, valid, cidx, metric, k)
+            seconds = time.perf_counter() - t0
+            if reuse:
+                fitted.append(run.model)
             cache[key] = value
         records.append(
             {
@@ -479,6 +512,7 @@ def tune_models(
     exclude_seen: bool = True,
     progress: ProgressCallback | None = None,
     n_trials_per_model: Mapping[str, int] | None = None,
+    n_jobs: int = 1,
 ) -> Tuning:
     """Tune every model that has a search space; keep the others as configured.
 
@@ -503,11 +537,17 @@ def tune_models(
     n_trials_per_model : mapping, optional
         ``{label: budget}`` overriding ``n_trials`` for some models (e.g. fewer trials for a model
         that is slow to fit and has a one-dimensional space).
+    n_jobs : int
+        Searches run side by side on this many worker processes
+        (:func:`recnb.evaluation.parallel.model_executor`); each search is sequential and seeded,
+        so the results are identical for any ``n_jobs``. With ``n_jobs > 1`` progress is reported
+        per finished search (step :data:`SEARCHES_DONE`) instead of per trial.
 
     Returns
     -------
     Tuning
     """
+    resolve_n_jobs(n_jobs)
     specs = list(specs)
     labels = [s.label for s in specs]
     search_space = dict(search_space or {})
@@ -529,54 +569,70 @@ def tune_models(
         if s.label in search_space:
             parse_space(s.model, search_space[s.label], s.label)
 
+    def searched(s: ModelSpec) -> bool:
+        return budgets.get(s.label, n_trials) > 0 and bool(search_space.get(s.label))
+
+    def submit(executor: Executor, s: ModelSpec) -> Future:
+        return executor.submit(
+            tune_model,
+            s,
+            train_inner,
+            valid,
+            search_space[s.label],
+            budgets.get(s.label, n_trials),
+            metric,
+            k,
+            method,
+            seed,
+            max_customers,
+            features,
+            exclude_seen,
+            progress if n_jobs == 1 else None,  # a callback stays in this process
+        )
+
+    n_searches = sum(searched(s) for s in specs)
     out_specs, results, chosen, summary = [], {}, [], []
-    for s in specs:
-        # a blend listed after its members takes their values chosen on validation
-        s = inherit_member_params(s, out_specs)
-        space = search_space.get(s.label) or {}
-        budget = budgets.get(s.label, n_trials)
-        if budget > 0 and space:
-            res = tune_model(
-                s,
-                train_inner,
-                valid,
-                space,
-                budget,
-                metric,
-                k,
-                method,
-                seed,
-                max_customers,
-                features,
-                exclude_seen,
-                progress,
-            )
-            results[s.label] = res
-            out_specs.append(res.spec)
-            summary.append(
-                {
-                    "model": s.label,
-                    "n_trials": len(res.history),
-                    "metric": metric,
-                    "k": int(k),
-                    "configured_value": res.configured_value,
-                    "best_value": res.best_value,
-                }
-            )
-            tuned = set(res.best_params)
-        else:
-            out_specs.append(s)
-            tuned = set()
-        final = out_specs[-1].params
-        for name in sorted(set(final) | tuned):
-            chosen.append(
-                {
-                    "model": s.label,
-                    "hyperparameter": name,
-                    "value": json.dumps(final[name]),
-                    "source": "tuned" if name in tuned else "fixed",
-                }
-            )
+    with model_executor(n_jobs, n_searches) as executor:
+        # every search that depends on no other starts now; a blend's waits for its members
+        futures = {
+            s.label: submit(executor, s) for s in specs if searched(s) and not _waits_for_members(s)
+        }
+        done = 0
+        for s in specs:
+            # a blend listed after its members takes their values chosen on validation
+            s = inherit_member_params(s, out_specs)
+            if not searched(s):
+                out_specs.append(s)
+                tuned: set[str] = set()
+            else:
+                future = futures.pop(s.label, None) or submit(executor, s)
+                res = future.result()
+                done += 1
+                if progress is not None and n_jobs > 1:  # per search: trials run elsewhere
+                    progress(SEARCHES_DONE, s.label, done, n_searches)
+                results[s.label] = res
+                out_specs.append(res.spec)
+                summary.append(
+                    {
+                        "model": s.label,
+                        "n_trials": len(res.history),
+                        "metric": metric,
+                        "k": int(k),
+                        "configured_value": res.configured_value,
+                        "best_value": res.best_value,
+                    }
+                )
+                tuned = set(res.best_params)
+            final = out_specs[-1].params
+            for name in sorted(set(final) | tuned):
+                chosen.append(
+                    {
+                        "model": s.label,
+                        "hyperparameter": name,
+                        "value": json.dumps(final[name]),
+                        "source": "tuned" if name in tuned else "fixed",
+                    }
+                )
     history = (
         pd.concat([r.history for r in results.values()], ignore_index=True)
         if results
@@ -605,6 +661,14 @@ def tune_models(
         timing=timing,
         results=results,
     )
+
+
+def _waits_for_members(spec: ModelSpec) -> bool:
+    """Whether ``spec`` takes values chosen for other models (a blend without member params)."""
+    try:
+        return inherit_member_params(spec, []) is not spec
+    except ValueError:  # members not among the (empty) list: it needs them
+        return True
 
 
 def plan(

@@ -17,6 +17,8 @@ implements only
   from the ``__init__`` annotations) and ``_check_state()`` (consistency of a loaded state);
 - optionally ``parallel_scoring = True`` when ``_score`` only reads fitted state, so chunks of
   customers may be scored on several threads at once.
+- optionally ``scoring_params``: hyperparameters that ``_fit`` never reads (only scoring does), so
+  a search over them alone fits the model once.
 
 Rules (scikit-learn conventions): hyperparameters are ``__init__`` arguments stored unchanged and
 annotated with their types; ``random_state`` is turned into ``numpy.random.default_rng(random_state)``
@@ -186,6 +188,9 @@ class Recommender(BaseEstimator):
     #: float32 scores per chunk when ``batch_size`` is None; None means ``CHUNK_BUDGET`` for a
     #: model with ``parallel_scoring`` (threads, BLAS at one thread) and ``SCORE_BUDGET`` otherwise
     score_budget: ClassVar[int | None] = None
+    #: hyperparameters read only when scoring, never by ``_fit`` (a blend's weight): changing
+    #: them on a fitted model gives the lists of a refit, so a search over them fits once
+    scoring_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

@@ -278,6 +278,7 @@ class ModelComparisonSettings(StageSettings):
     products_table: bool = True
     min_group_size: int = Field(10, ge=1)
     reference_table: str | None = None
+    n_jobs: int = Field(2, ge=1)
 
     @field_validator("reference_table")
     @classmethod
