@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -198,10 +198,15 @@ def run_model(
     seed: int | None = 0,
     features: dict[str, Any] | None = None,
     exclude_seen: bool = True,
+    watcher: Callable[[Recommender, int], None] | None = None,
 ) -> ModelRun:
-    """Fit ``spec`` on ``train`` and recommend ``k`` products to ``customer_idx``, timed."""
+    """Fit ``spec`` on ``train`` and recommend ``k`` products to ``customer_idx``, timed.
+
+    ``watcher`` is called after each pass of an iterative fit (see
+    :meth:`recnb.models.base.Recommender.watching`); it may raise to stop the fit.
+    """
     model = spec.build(seed)
-    with PeakMemory() as mem_fit:
+    with PeakMemory() as mem_fit, model.watching(watcher):
         t0, c0 = time.perf_counter(), time.process_time()
         model.fit(train, features=features)
         fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0

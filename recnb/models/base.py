@@ -46,12 +46,13 @@ checks everything before it returns a model; a damaged or mismatched file raises
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import os
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,10 @@ class Recommender(BaseEstimator):
     #: hyperparameters read only when scoring, never by ``_fit`` (a blend's weight): changing
     #: them on a fitted model gives the lists of a refit, so a search over them fits once
     scoring_params: ClassVar[tuple[str, ...]] = ()
+    #: hyperparameter counting the passes over the data (``epochs``, ``iterations``) of a model
+    #: whose ``_fit`` calls :meth:`_pass_done` after each pass with its fitted state up to date,
+    #: so a watcher can score the model so far (early pruning of tuning trials); None for others
+    passes_param: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -258,6 +263,34 @@ class Recommender(BaseEstimator):
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _fit")
+
+    @contextlib.contextmanager
+    def watching(self, watcher: Callable[[Recommender, int], None] | None) -> Iterator[None]:
+        """Within the block, :meth:`fit` calls ``watcher(self, n)`` after its pass ``n``.
+
+        Only models with :attr:`passes_param` call it; their state after pass ``n`` is that of
+        a model fitted with ``n`` passes and can be scored. The watcher may raise to stop the fit
+        (the exception propagates from :meth:`fit`). Watching never changes the fitted model:
+        the passes and their random draws are the same as without a watcher.
+        """
+        if watcher is None:
+            yield
+            return
+        self._pass_watcher = watcher
+        try:
+            yield
+        finally:
+            del self._pass_watcher
+
+    def _watched(self) -> bool:
+        """Whether a watcher waits for :meth:`_pass_done` (so storing state per pass is worth it)."""
+        return getattr(self, "_pass_watcher", None) is not None
+
+    def _pass_done(self, n_done: int) -> None:
+        """Iterative models call this after pass ``n_done`` (1-based), state stored."""
+        watcher = getattr(self, "_pass_watcher", None)
+        if watcher is not None:
+            watcher(self, int(n_done))
 
     def check_params(self) -> None:
         """Validate every hyperparameter without fitting; raise ValueError naming the key.
