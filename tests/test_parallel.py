@@ -151,3 +151,34 @@ def test_resolve_n_jobs(monkeypatch):
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="n_jobs"):
             parallel.resolve_n_jobs(bad)
+
+
+def test_time_budget_puts_seconds_beside_quality():
+    from recnb.evaluation.cost import TIME_BUDGET_COLUMNS, time_budget
+
+    parts = _parts()
+    blend = {"first": "ease", "second": "item_knn", "first_params": {}, "second_params": {}}
+    specs = model_specs(["popularity", "item_knn", "blend"], {"blend": blend})
+    space = {"item_knn": {"n_neighbors": {"low": 2, "high": 500}}, "blend": SPACE["blend"]}
+    tuned = tune_models(specs, parts["train_inner"], parts["valid"], space, n_trials=3, seed=1)
+    ev = evaluate_models(tuned.specs, parts["train"], parts["test"], k_values=(10,), n_bootstrap=20)
+    b = time_budget(tuned.summary, tuned.timing, ev.timing, ev.summary, "ndcg", 10)
+    assert list(b.columns) == [*TIME_BUDGET_COLUMNS, "ndcg@10", "ci_low", "ci_high"]
+    assert list(b["model"]) == ["popularity", "item_knn", "blend"]
+    row = b.set_index("model")
+    assert row.loc["popularity", "trials"] == 0 and row.loc["popularity", "tuning_seconds"] == 0
+    assert np.isnan(row.loc["popularity", "seconds_per_trial"])
+    assert row.loc["item_knn", "trials"] == 3
+    assert row.loc["item_knn", "tuning_seconds"] == pytest.approx(
+        tuned.timing.loc[tuned.timing["model"] == "item_knn", "seconds"].sum()
+    )
+    s = ev.summary[(ev.summary["metric"] == "ndcg") & (ev.summary["k"] == 10)].set_index("model")
+    assert row.loc["blend", "ndcg@10"] == s.loc["blend", "value"]
+    assert row.loc["blend", "ci_low"] <= row.loc["blend", "ndcg@10"] <= row.loc["blend", "ci_high"]
+    total = row[["tuning_seconds", "fit_seconds", "recommend_seconds", "scoring_seconds"]].sum(1)
+    np.testing.assert_allclose(row["total_seconds"], total)
+    summ = tuned.summary.set_index("model")
+    assert np.isnan(row.loc["popularity", "validation_gain"])
+    assert row.loc["item_knn", "validation_gain"] == pytest.approx(
+        summ.loc["item_knn", "best_value"] - summ.loc["item_knn", "configured_value"]
+    )
