@@ -4,7 +4,8 @@ The tuning of one model and the final fit of one model depend on nothing but the
 (a blend's search waits for its members' chosen values, see :func:`recnb.evaluation.tuning.tune_models`),
 so a comparison can run them side by side. :func:`model_executor` gives the executor both stages
 use: with ``n_jobs=1`` an in-process one that runs each task when it is submitted; with more, a pool
-of ``spawn``-ed worker processes (never ``fork``: a Jupyter kernel holds threads).
+of ``spawn``-ed worker processes (never ``fork``: a Jupyter kernel holds threads), started once per
+process and shared by the later blocks (the workers import the model libraries once).
 
 Every task runs with BLAS at one thread and the top-k scoring on one thread
 (:data:`recnb.models.topk.THREADS_ENV`), in a worker and in the in-process executor alike, so a model
@@ -15,9 +16,11 @@ any number of workers (``tests/test_parallel.py`` checks it). The libraries' own
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -94,19 +97,47 @@ class _InlineExecutor(Executor):
         return future
 
 
-class _TaskPool(Executor):
-    """A process pool whose tasks run under :func:`run_task`."""
+#: worker pools kept for the life of the process, by number of workers: starting a worker imports
+#: the model libraries (seconds), so the tuning and the final fits of a stage share the workers
+_POOLS: dict[int, ProcessPoolExecutor] = {}
 
-    def __init__(self, n_workers: int) -> None:
-        self._pool = ProcessPoolExecutor(
+
+def _pool(n_workers: int) -> ProcessPoolExecutor:
+    pool = _POOLS.get(n_workers)
+    if pool is None or getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False):
+        pool = ProcessPoolExecutor(
             max_workers=n_workers, mp_context=multiprocessing.get_context("spawn")
         )
+        _POOLS[n_workers] = pool
+    return pool
+
+
+@atexit.register
+def _close_pools() -> None:
+    for pool in _POOLS.values():
+        pool.shutdown(wait=False, cancel_futures=True)
+    _POOLS.clear()
+
+
+class _TaskPool(Executor):
+    """The tasks of one :func:`model_executor` block on a shared process pool, each under
+    :func:`run_task`; shutting it down waits for (or cancels) this block's tasks only."""
+
+    def __init__(self, n_workers: int) -> None:
+        self._pool = _pool(n_workers)
+        self._futures: list[Future] = []
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        return self._pool.submit(run_task, fn, *args, **kwargs)
+        future = self._pool.submit(run_task, fn, *args, **kwargs)
+        self._futures.append(future)
+        return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if cancel_futures:
+            for f in self._futures:
+                f.cancel()
+        if wait:
+            futures.wait(self._futures)
 
 
 @contextmanager
