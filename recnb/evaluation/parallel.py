@@ -7,7 +7,7 @@ use: with ``n_jobs=1`` an in-process one that runs each task when it is submitte
 of ``spawn``-ed worker processes (never ``fork``: a Jupyter kernel holds threads), started once per
 process and shared by the later blocks (the workers import the model libraries once).
 
-Every task runs with BLAS at one thread and the top-k scoring on one thread
+Every task runs with BLAS and OpenMP at one thread and the top-k scoring on one thread
 (:data:`recnb.models.topk.THREADS_ENV`), in a worker and in the in-process executor alike, so a model
 computes the same products in the same order whatever ``n_jobs``: the results are identical for
 any number of workers (``tests/test_parallel.py`` checks it). The libraries' own thread settings
@@ -25,7 +25,9 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from recnb.models.topk import THREADS_ENV, one_blas_thread
+from threadpoolctl import threadpool_limits
+
+from recnb.models.topk import THREADS_ENV
 
 __all__ = ["N_JOBS_ENV", "model_executor", "resolve_n_jobs", "run_task"]
 
@@ -72,11 +74,12 @@ def resolve_n_jobs(n_jobs: int, n_tasks: int | None = None) -> int:
 
 
 def run_task(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run ``fn(*args, **kwargs)`` as every model task runs: BLAS and top-k scoring on one thread."""
+    """Run ``fn(*args, **kwargs)`` as every model task runs: BLAS, OpenMP and top-k scoring on one
+    thread (one core per task; explicit ``num_threads`` hyperparameters still apply)."""
     before = os.environ.get(THREADS_ENV)
     os.environ[THREADS_ENV] = "1"
     try:
-        with one_blas_thread():
+        with threadpool_limits(limits=1):  # BLAS and OpenMP (implicit's num_threads=0 included)
             return fn(*args, **kwargs)
     finally:
         if before is None:
