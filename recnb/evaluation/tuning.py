@@ -691,6 +691,8 @@ def tune_models(
             s.label: submit(executor, s) for s in specs if searched(s) and not _waits_for_members(s)
         }
         done = 0
+        if progress is not None and n_jobs > 1:
+            progress(SEARCHES_DONE, None, 0, n_searches)
         for s in specs:
             # a blend listed after its members takes their values chosen on validation
             s = inherit_member_params(s, out_specs)
