@@ -87,7 +87,7 @@ def test_evaluation_is_the_same_for_any_number_of_workers():
     for label in serial.runs:
         np.testing.assert_array_equal(serial.runs[label].topk, two.runs[label].topk)
         # the fitted model came back from its worker and still recommends the same lists
-        cidx = serial.customers["customer"].to_numpy()
+        cidx = serial.customers["customer_row"].to_numpy()
         idx, _ = two.runs[label].model.recommend_indices(cidx, k=10)
         np.testing.assert_array_equal(idx, serial.runs[label].topk)
     assert list(two.timing["model"]) == MODELS
