@@ -279,6 +279,8 @@ class ModelComparisonSettings(StageSettings):
     products_table: bool = True
     min_group_size: int = Field(10, ge=1)
     reference_table: str | None = None
+    n_jobs: int = Field(2, ge=1)
+    tuning_pruning: bool = True
 
     @field_validator("reference_table")
     @classmethod
