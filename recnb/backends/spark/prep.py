@@ -117,7 +117,13 @@ def events_to_spark(spark: SparkSession, events: pd.DataFrame) -> DataFrame:
             "event": events["event"].astype(str).to_numpy(dtype=object),
         }
     )
-    schema = ["event_row long", "customer_id string", "product_id string", "ts long", "event string"]
+    schema = [
+        "event_row long",
+        "customer_id string",
+        "product_id string",
+        "ts long",
+        "event string",
+    ]
     for col in ("dwell_seconds", "value"):
         if col in events.columns:
             out[col] = events[col].to_numpy(dtype=np.float64)
@@ -175,12 +181,7 @@ def dense_index(df: DataFrame, order: Sequence[str], name: str) -> DataFrame:
         .withColumn("_mid", F.monotonically_increasing_id())
         .localCheckpoint(eager=True)
     )
-    sizes = (
-        s.groupBy(F.shiftright("_mid", 33).alias("_part"))
-        .count()
-        .orderBy("_part")
-        .collect()
-    )
+    sizes = s.groupBy(F.shiftright("_mid", 33).alias("_part")).count().orderBy("_part").collect()
     offsets: list[Any] = []
     total = 0
     for row in sizes:
@@ -274,9 +275,7 @@ def _confidence(x: Column, scaling: str, alpha: float) -> Column:
     return scale(x)
 
 
-def _aggregate_implicit(
-    rows: DataFrame, weight: Column, scaling: str, alpha: float
-) -> DataFrame:
+def _aggregate_implicit(rows: DataFrame, weight: Column, scaling: str, alpha: float) -> DataFrame:
     """Pairs of ``rows`` with their confidence: weights summed in event-row order (see module)."""
     F = _F()
     rows = rows.withColumn("_w", weight).filter(F.col("_w") > 0)
@@ -510,13 +509,13 @@ def spark_kcore(
     F = _F()
     if min_customer < 1 or min_product < 1:
         raise ValueError(f"k-core minimums must be >= 1, got {min_customer}, {min_product}")
+    if min_customer == 1 and min_product == 1:  # nothing to remove: one round, as in memory
+        return pairs.select("c", "p").distinct(), 1
     alive = pairs.select("c", "p").distinct().localCheckpoint(eager=True)
     n_alive = alive.count()
     rounds = 0
     while True:
         rounds += 1
-        if min_customer == 1 and min_product == 1:
-            break
         ok_c = alive.groupBy("c").count().filter(F.col("count") >= min_customer).select("c")
         ok_p = alive.groupBy("p").count().filter(F.col("count") >= min_product).select("p")
         new = alive.join(ok_c, "c", "left_semi").join(ok_p, "p", "left_semi")
@@ -556,14 +555,16 @@ class _Filtered:
     rounds: int
 
 
-def _sizes(rows: DataFrame) -> tuple[int, int, int]:
+def _sizes(rows: DataFrame) -> tuple[int, tuple[int, int, int]]:
+    """Rows, and distinct customers, products and pairs of ``rows`` (one job)."""
     F = _F()
     r = rows.agg(
+        F.count("*").alias("rows"),
         F.countDistinct("c").alias("c"),
         F.countDistinct("p").alias("p"),
         F.countDistinct("c", "p").alias("n"),
     ).first()
-    return int(r["c"]), int(r["p"]), int(r["n"])
+    return int(r["rows"]), (int(r["c"]), int(r["p"]), int(r["n"]))
 
 
 def _training_filter(
@@ -571,18 +572,27 @@ def _training_filter(
 ) -> _Filtered:
     """The bot filter, then the k-core, on one training part's own event rows."""
     bots = _bot_customers(rows, bot_max).localCheckpoint(eager=True)
-    after_bots = rows.join(bots, "c", "left_anti").localCheckpoint(eager=True)
-    n_rows, n_after = rows.count(), after_bots.count()
+    if bot_max > 0:
+        after_bots = rows.join(bots, "c", "left_anti").localCheckpoint(eager=True)
+        n_rows = rows.count()
+    else:
+        after_bots = rows
+    n_after, before = _sizes(after_bots)
+    if bot_max <= 0:
+        n_rows = n_after
     core, rounds = spark_kcore(after_bots, min_customer, min_product)
-    keep = after_bots.join(core, ["c", "p"], "left_semi").localCheckpoint(eager=True)
-    n_keep = keep.count()
+    if min_customer == 1 and min_product == 1:
+        keep, n_keep, after = after_bots, n_after, before
+    else:
+        keep = after_bots.join(core, ["c", "p"], "left_semi").localCheckpoint(eager=True)
+        n_keep, after = _sizes(keep)
     return _Filtered(
         keep=keep,
         bots=bots,
         bot_events=n_rows - n_after,
         kcore_events=n_after - n_keep,
-        before=_sizes(after_bots),
-        after=_sizes(keep),
+        before=before,
+        after=after,
         rounds=rounds,
     )
 
@@ -654,7 +664,9 @@ class SparkSplit:
             )
         )
         pmap = spark.createDataFrame(
-            pd.DataFrame({"p": np.arange(self.shape[1]), "product_id": self.product_ids.astype(str)})
+            pd.DataFrame(
+                {"p": np.arange(self.shape[1]), "product_id": self.product_ids.astype(str)}
+            )
         )
         for part, df in self.pairs.items():
             target = folder / part / "pairs.parquet"
@@ -685,11 +697,20 @@ def _rmtree(path: Path) -> None:
 
 
 def _index_ids(rows: DataFrame, col: str, code: str) -> tuple[DataFrame, np.ndarray]:
-    """Codes into the sorted distinct values of ``col`` (Spark's string order is code-point
-    order, as Python's ``sorted``) and the ids in code order."""
-    ids = dense_index(rows.select(col).distinct(), [col], code)
-    local = ids.orderBy(code).select(col).toPandas()[col].to_numpy(dtype=object)
-    return ids, local
+    """Codes into the sorted distinct values of ``col`` and the ids in code order.
+
+    The distinct ids are collected to the driver (the split artefact holds them anyway) and sorted
+    there as in memory (``sorted`` on Python strings, code-point order); the code table goes
+    back to Spark for the join.
+    """
+    F = _F()
+    local = np.array(sorted(r[0] for r in rows.select(col).distinct().collect()), dtype=object)
+    spark = rows.sparkSession
+    table = spark.createDataFrame(
+        pd.DataFrame({col: local.astype(str), code: np.arange(len(local), dtype=np.int64)}),
+        schema=f"{col} string, {code} long",
+    )
+    return (F.broadcast(table) if len(local) < 2_000_000 else table), local
 
 
 def spark_build_split(
@@ -759,10 +780,17 @@ def spark_build_split(
         _check_event_types(events)
         ev = events.withColumn("w", (F.col("event") == "rating").cast("double"))
     ev = ev.localCheckpoint(eager=True)
-    by_type = {
-        r["event"]: (int(r["n"]), float(r["tw"]))
-        for r in ev.groupBy("event").agg(F.count("*").alias("n"), F.sum("w").alias("tw")).collect()
-    }
+    grouped = (
+        ev.groupBy("event")
+        .agg(
+            F.count("*").alias("n"),
+            F.sum("w").alias("tw"),
+            F.sum((F.col("w") > 0).cast("long")).alias("nw"),
+        )
+        .collect()
+    )
+    by_type = {r["event"]: (int(r["n"]), float(r["tw"])) for r in grouped}
+    n_weighted = sum(int(r["nw"]) for r in grouped)
     n_all = sum(n for n, _ in by_type.values())
     signal_table = pd.DataFrame(
         {
@@ -778,7 +806,6 @@ def spark_build_split(
     tot = signal_table["total_weight"].sum()
     signal_table["weight_share"] = signal_table["total_weight"] / tot if tot else 0.0
     rows_ev = ev.filter(F.col("w") > 0)
-    n_weighted = rows_ev.count()
     if n_weighted == 0:
         if signal == "explicit":
             raise ValueError("explicit signal: the events hold no 'rating' event")
@@ -794,11 +821,7 @@ def spark_build_split(
     for opt in ("value", "returned_at"):
         if opt in rows_ev.columns:
             cols.append(opt)
-    rows_ev = (
-        rows_ev.join(F.broadcast(cmap) if len(customer_ids) < 2_000_000 else cmap, "customer_id")
-        .join(F.broadcast(pmap) if len(product_ids) < 2_000_000 else pmap, "product_id")
-        .select(*cols)
-    )
+    rows_ev = rows_ev.join(cmap, "customer_id").join(pmap, "product_id").select(*cols)
 
     # 3. labels ---------------------------------------------------------------------------
     info: dict[str, Any] = {
@@ -912,12 +935,12 @@ def spark_build_split(
         "test": test_rows,
     }
     ends: dict[str, int | None] = {}
-    for part in ("train_inner", "train"):
-        last = part_rows[part].agg(F.max("ts")).first()[0]
-        ends[part] = None if last is None else int(last)
     if kind == "temporal":
-        ends["train_inner"] = bounds["valid_start"].value
-        ends["train"] = bounds["cutoff"].value
+        ends = {"train_inner": bounds["valid_start"].value, "train": bounds["cutoff"].value}
+    elif recency_half_life_days > 0:
+        for part in ("train_inner", "train"):
+            last = part_rows[part].agg(F.max("ts")).first()[0]
+            ends[part] = None if last is None else int(last)
     pairs_of: dict[str, DataFrame] = {}
     for part, rows in part_rows.items():
         if signal == "implicit":
@@ -935,12 +958,21 @@ def spark_build_split(
 
     removed_seen = {"valid": 0, "test": 0}
     if drop_seen_in_test:
-        before_filters = {"valid": lab == TRAIN_INNER, "test": (lab == TRAIN_INNER) | (lab == VALID)}
+        # seen = any weighted event of the pair in the training period, before the filters
+        before_filters = {
+            "valid": lab == TRAIN_INNER,
+            "test": (lab == TRAIN_INNER) | (lab == VALID),
+        }
         for part in ("valid", "test"):
-            had = rows_ev.filter(before_filters[part]).select("c", "p").distinct()
-            kept = pairs_of[part].join(had, ["c", "p"], "left_anti").localCheckpoint(eager=True)
-            removed_seen[part] = pairs_of[part].count() - kept.count()
-            pairs_of[part] = kept
+            had = (
+                rows_ev.filter(before_filters[part])
+                .select("c", "p")
+                .distinct()
+                .withColumn("_had", F.lit(True))
+            )
+            flagged = pairs_of[part].join(had, ["c", "p"], "left").localCheckpoint(eager=True)
+            removed_seen[part] = flagged.filter(F.col("_had").isNotNull()).count()
+            pairs_of[part] = flagged.filter(F.col("_had").isNull()).drop("_had")
     counts = {part: df.count() for part, df in pairs_of.items()}
     if counts["test"] == 0:
         raise ValueError(
@@ -966,53 +998,54 @@ def spark_build_split(
             "lower them or widen the training period"
         )
 
-    # 5. what the report counts -------------------------------------------------------------
-    part_code = (
-        F.when(F.col("lab") < 0, F.lit("dropped"))
-        .when(F.col("lab") == TRAIN_INNER, F.lit("train_inner"))
-        .when(F.col("lab") == VALID, F.lit("valid"))
+    # 5. what the report counts (one pass over the events) ---------------------------------
+    def flag(df: DataFrame, key: str | list[str], name: str) -> DataFrame:
+        return df.select(key if isinstance(key, list) else [key]).withColumn(name, F.lit(True))
+
+    marked = (
+        rows_ev.join(flag(filt["train_inner"].keep, "event_row", "_ti"), "event_row", "left")
+        .join(flag(tr_f.keep, "event_row", "_tr"), "event_row", "left")
+        .join(flag(tr_f.bots, "c", "_bot_train"), "c", "left")
+        .join(flag(bots_all, "c", "_bot_all"), "c", "left")
+    )
+    in_valid = (lab == VALID) & relevant & unreturned("valid") & F.col("_bot_train").isNull()
+    in_test = (lab == TEST) & relevant & unreturned("test") & F.col("_bot_all").isNull()
+    in_any = F.col("_ti").isNotNull() | F.col("_tr").isNotNull() | in_valid | in_test
+    gone = (lab >= 0) & ~in_any & ~((lab == TEST) & ~relevant)
+    part_name = (
+        F.when((lab < 0) | gone, F.lit("dropped"))
+        .when(lab == TRAIN_INNER, F.lit("train_inner"))
+        .when(lab == VALID, F.lit("valid"))
         .otherwise(F.lit("test"))
     )
-    in_any = (
-        rows_ev.select("event_row")
-        .join(filt["train_inner"].keep.select("event_row"), "event_row", "left_semi")
-        .unionByName(valid_rows.select("event_row"))
-        .unionByName(tr_f.keep.select("event_row"))
-        .unionByName(test_rows.select("event_row"))
-        .distinct()
-        .withColumn("_in", F.lit(True))
-    )
-    marked = rows_ev.join(in_any, "event_row", "left").withColumn(
-        "_gone",
-        (F.col("lab") >= 0)
-        & F.col("_in").isNull()
-        & ~((F.col("lab") == TEST) & ~relevant),
-    )
-    gone = marked.filter("_gone").count()
+    counted = {
+        "gone": gone,
+        "returned_train_inner": (lab == TRAIN_INNER) & ~unreturned("train_inner"),
+        "returned_train": ((lab == TRAIN_INNER) | (lab == VALID)) & ~unreturned("train"),
+        "returned_valid": (lab == VALID) & ~unreturned("valid"),
+        "returned_test": (lab == TEST) & ~unreturned("test"),
+        "bots_valid": (lab == VALID) & F.col("_bot_train").isNotNull(),
+        "bots_test": (lab == TEST) & F.col("_bot_all").isNotNull(),
+        "dropped": lab == DROPPED,
+    }
     day = (F.col("ts") - F.pmod(F.col("ts"), F.lit(_DAY_NS))).alias("_day_ns")
-    timeline = (
-        marked.withColumn("part", F.when(F.col("_gone"), F.lit("dropped")).otherwise(part_code))
-        .groupBy(day, "part")
-        .count()
+    grouped = (
+        marked.groupBy(day, part_name.alias("part"))
+        .agg(
+            F.count("*").alias("events"),
+            *[F.sum(cond.cast("long")).alias(name) for name, cond in counted.items()],
+        )
         .toPandas()
     )
+    total = {name: int(grouped[name].sum()) for name in counted}
     timeline = pd.DataFrame(
         {
-            "day": pd.to_datetime(timeline["_day_ns"].to_numpy(dtype=np.int64)),
-            "part": timeline["part"].to_numpy(dtype=object),
-            "events": timeline["count"].to_numpy(dtype=np.int64),
+            "day": pd.to_datetime(grouped["_day_ns"].to_numpy(dtype=np.int64)),
+            "part": grouped["part"].to_numpy(dtype=object),
+            "events": grouped["events"].to_numpy(dtype=np.int64),
         }
     ).sort_values(["day", "part"], ignore_index=True)
-
-    def n(cond: Column) -> int:
-        return rows_ev.filter(cond).count()
-
-    ret = {
-        "train_inner": n((lab == TRAIN_INNER) & ~unreturned("train_inner")) if has_ra else 0,
-        "train": n(((lab == TRAIN_INNER) | (lab == VALID)) & ~unreturned("train")) if has_ra else 0,
-        "valid": n((lab == VALID) & ~unreturned("valid")) if has_ra else 0,
-        "test": n((lab == TEST) & ~unreturned("test")) if has_ra else 0,
-    }
+    ret = {part: total[f"returned_{part}"] for part in ("train_inner", "train", "valid", "test")}
     info.update(
         {
             "events_removed_bots": tr_f.bot_events,
@@ -1020,12 +1053,10 @@ def spark_build_split(
             "events_removed_kcore": tr_f.kcore_events,
             "events_removed_kcore_train_inner": filt["train_inner"].kcore_events,
             "events_removed_bots_train_inner": filt["train_inner"].bot_events,
-            "events_removed_bots_valid": n(lab == VALID)
-            - rows_ev.filter(lab == VALID).join(tr_f.bots, "c", "left_anti").count(),
-            "events_removed_bots_test": n(lab == TEST)
-            - rows_ev.filter(lab == TEST).join(bots_all, "c", "left_anti").count(),
+            "events_removed_bots_valid": total["bots_valid"],
+            "events_removed_bots_test": total["bots_test"],
             "purchases_returned": ret,
-            "events_used": n_weighted - gone,
+            "events_used": n_weighted - total["gone"],
             "n_customers": len(customer_ids),
             "n_products": len(product_ids),
             "min_customer_interactions": min_customer_interactions,
@@ -1033,7 +1064,7 @@ def spark_build_split(
             "bot_max_events_per_day": bot_max_events_per_day,
             "drop_seen_in_test": drop_seen_in_test,
             "removed_seen_pairs": removed_seen,
-            "dropped_by_split": n(lab == DROPPED),
+            "dropped_by_split": total["dropped"],
             "pairs": counts,
         }
     )
@@ -1046,7 +1077,9 @@ def spark_build_split(
     )
 
 
-def _check_valid_window(rows: DataFrame, bounds: Mapping[str, pd.Timestamp], valid_days: float) -> None:
+def _check_valid_window(
+    rows: DataFrame, bounds: Mapping[str, pd.Timestamp], valid_days: float
+) -> None:
     """The message of the in-memory split when the validation window empties ``train_inner``."""
     F = _F()
     cut, vstart = bounds["cutoff"], bounds["valid_start"]

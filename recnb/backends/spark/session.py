@@ -79,7 +79,9 @@ def java_version(java: str | os.PathLike | None = None) -> tuple[int, str]:
             [exe, "-version"], capture_output=True, text=True, timeout=60, check=False
         )
     except OSError as e:
-        raise SparkSetupError(f"the Spark engine needs Java {MIN_JAVA}+: {exe} does not run ({e})")
+        raise SparkSetupError(
+            f"the Spark engine needs Java {MIN_JAVA}+: {exe} does not run ({e})"
+        ) from None
     text = (out.stderr or "") + (out.stdout or "")
     m = re.search(r'version "(\d+)(?:\.(\d+))?', text)
     if out.returncode != 0 or m is None:
