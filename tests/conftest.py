@@ -41,3 +41,18 @@ def shared_data_dir() -> Path:
     if d is None:
         pytest.skip("real data sets not present (../shared/data or RECNB_DATA_DIR)")
     return d
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _stop_spark_after_module():
+    """A module that started a Spark session (e.g. by fitting ``spark_als``) stops it at its end,
+    so every module runs with at most one session of its own."""
+    yield
+    import sys
+
+    if "pyspark" in sys.modules:
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.stop()

@@ -37,6 +37,7 @@ MODEL_MODULES = (
     "recnb.models.implicit_models",
     "recnb.models.lightfm_model",
     "recnb.models.neural",
+    "recnb.backends.spark.als",  # spark_als: needs the 'spark' extra and Java only to fit
 )
 
 _CLASSES: dict[str, type[Recommender]] = {}
