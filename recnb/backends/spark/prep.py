@@ -618,6 +618,9 @@ class SparkSplit:
         The same keys as :attr:`recnb.split.SplitResult.info` for what the Spark part decides.
     tables : dict of str -> pandas.DataFrame
         ``signal``, ``density`` and ``timeline`` as in memory.
+    rows : dict of str -> pyspark.sql.DataFrame
+        Per part, the event rows (``event_row``, ``ts``) it was aggregated from (after the
+        training filters; before the removal of seen pairs), for the features and the split table.
     """
 
     customer_ids: np.ndarray
@@ -625,6 +628,7 @@ class SparkSplit:
     pairs: dict[str, DataFrame]
     info: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    rows: dict[str, DataFrame] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -1065,7 +1069,6 @@ def spark_build_split(
             "drop_seen_in_test": drop_seen_in_test,
             "removed_seen_pairs": removed_seen,
             "dropped_by_split": total["dropped"],
-            "pairs": counts,
         }
     )
     return SparkSplit(
@@ -1074,6 +1077,7 @@ def spark_build_split(
         pairs=pairs_of,
         info=info,
         tables={"signal": signal_table, "density": density, "timeline": timeline},
+        rows={part: rows.select("event_row", "ts") for part, rows in part_rows.items()},
     )
 
 
