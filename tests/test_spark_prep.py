@@ -222,3 +222,13 @@ def test_draws_are_those_of_one_sequential_draw_across_partitions(spark):
     df = spark.range(n).withColumnRenamed("id", "pos").repartition(5)
     got = prep._draw_uniform(df, "pos", 7, "u").toPandas().sort_values("pos")
     np.testing.assert_array_equal(got["u"].to_numpy(), np.random.RandomState(7).rand(n))
+
+
+def test_events_read_from_parquet_equal_the_in_memory_events(spark, shop, shop_events, tmp_path):
+    # a shop's events as pandas writes them (naive timestamps), read back in file order
+    path = tmp_path / "events.parquet"
+    shop.events.to_parquet(path)
+    got = prep.read_events(spark, path).toPandas().sort_values("event_row", ignore_index=True)
+    want = shop_events.toPandas().sort_values("event_row", ignore_index=True)
+    for col in ("event_row", "customer_id", "product_id", "ts", "event", "dwell_seconds"):
+        pd.testing.assert_series_equal(got[col], want[col], check_dtype=False)

@@ -138,8 +138,9 @@ def events_to_spark(spark: SparkSession, events: pd.DataFrame) -> DataFrame:
 def read_events(spark: SparkSession, path: str | os.PathLike) -> DataFrame:
     """Read events from Parquet (a file or a folder of files) into the Spark events DataFrame.
 
-    The files hold the recnb events schema; ``timestamp`` may be a timestamp or int64
-    nanoseconds (column ``ts``). Without an ``event_row`` column the file order is the row
+    The files hold the recnb events schema; ``timestamp`` may be a Parquet timestamp (nanoseconds,
+    as pandas writes them, are read exactly; Spark's own timestamps hold microseconds) or the
+    column ``ts`` of int64 nanoseconds. Without an ``event_row`` column the file order is the row
     order (:func:`dense_index` on the order Spark reads the files in).
     """
     F = _F()
@@ -148,20 +149,24 @@ def read_events(spark: SparkSession, path: str | os.PathLike) -> DataFrame:
     for col in ("customer_id", "product_id", "event"):
         if col not in cols:
             raise ValueError(f"{path}: events have no column {col!r}")
+    types = dict(df.dtypes)
+
+    def nanos(col: str) -> Column:
+        # int64 nanoseconds (pandas' files, read with spark.sql.legacy.parquet.nanosAsLong) are
+        # kept; Spark timestamps hold microseconds
+        if types[col] in ("bigint", "int"):
+            return F.col(col).cast("long")
+        return F.unix_micros(F.col(col).cast("timestamp")) * F.lit(1000)
+
     if "ts" not in cols:
         if "timestamp" not in cols:
             raise ValueError(f"{path}: events have neither 'timestamp' nor 'ts'")
-        df = df.withColumn(
-            "ts", F.unix_micros(F.col("timestamp").cast("timestamp")) * F.lit(1000)
-        ).drop("timestamp")
+        df = df.withColumn("ts", nanos("timestamp")).drop("timestamp")
     df = df.withColumn("customer_id", F.col("customer_id").cast("string")).withColumn(
         "product_id", F.col("product_id").cast("string")
     )
-    if "returned_at" in cols and dict(df.dtypes)["returned_at"] != "bigint":
-        df = df.withColumn(
-            "returned_at",
-            F.unix_micros(F.col("returned_at").cast("timestamp")) * F.lit(1000),
-        )
+    if "returned_at" in cols:
+        df = df.withColumn("returned_at", nanos("returned_at"))
     if "event_row" not in cols:
         df = df.withColumn("_file_order", F.monotonically_increasing_id())
         df = dense_index(df, ["_file_order"], "event_row").drop("_file_order")

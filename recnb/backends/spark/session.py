@@ -51,6 +51,9 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.session.timeZone": "UTC",
+    # pandas writes nanosecond timestamps, which Spark's Parquet reader otherwise refuses: read
+    # them as int64 nanoseconds, the form the Spark engine keeps times in (prep.read_events)
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
     "spark.driver.memory": "2g",
 }
 
