@@ -3,7 +3,7 @@
 For each size one fresh process per engine runs the same pipeline on the same events:
 
 1. preprocessing: event weights, temporal split (14 test days, 7 validation days), k-core 2/2 on
-   each training part, aggregation into the four parts (in memory: :func:`recnb.split.build_split`
+   each training part, aggregation into the four parts (in memory: :func:`recnb.prep.split.build_split`
    with minimal customer / product tables and no TF-IDF; on Spark:
    :func:`recnb.backends.spark.prep.spark_build_split` reading the Parquet files);
 2. ALS (32 factors, 10 iterations): ``implicit`` on 2 threads / MLlib ALS;
@@ -132,8 +132,8 @@ def write_parquet(n_events: int, folder: Path, seed: int = 0) -> None:
 
 def in_memory_dataset(n_events: int, seed: int = 0):
     """The same events as a recnb Dataset (categorical ids, minimal customer / product tables)."""
-    from recnb.schema import EVENT_TYPES as ALL_TYPES
-    from recnb.schema import Dataset
+    from recnb.data.schema import EVENT_TYPES as ALL_TYPES
+    from recnb.data.schema import Dataset
 
     n_c, n_p = sizes_for(n_events)
     cs, ps, tss, evs, dws = [], [], [], [], []
@@ -220,12 +220,15 @@ class Sampler(threading.Thread):
 # the two pipelines
 # ----------------------------------------------------------------------------------------------
 
+#: the split of both paths (the bot filter off: the synthetic events have no bots)
 SPLIT = dict(
-    kind="temporal",
+    split_kind="temporal",
     test_days=14,
     valid_days=7,
     min_customer_interactions=2,
     min_product_interactions=2,
+    bot_max_events_per_day=0,
+    tfidf_max_features=0,
 )
 ALS = dict(factors=32, iterations=10)
 K = 10
@@ -234,17 +237,18 @@ K = 10
 def run_memory(n_events: int, out: Path) -> dict:
     from threadpoolctl import threadpool_limits
 
-    from recnb import split as sl
-    from recnb.io import write_parquet as wp
+    from recnb.data.io import write_parquet as wp
     from recnb.metrics import ranking_metrics
     from recnb.models.implicit_models import ImplicitALS
+    from recnb.prep import split as sl
+    from recnb.prep.settings import PrepSettings
 
     times = {}
     t = time.perf_counter()
     ds = in_memory_dataset(n_events)
     times["generate"] = time.perf_counter() - t
     t = time.perf_counter()
-    res = sl.build_split(ds, tfidf_max_features=0, **SPLIT)
+    res = sl.build_split(ds, PrepSettings(**SPLIT))
     times["prep"] = time.perf_counter() - t
     train, test = res.parts["train"], res.parts["test"]
     del ds, res
@@ -277,6 +281,7 @@ def run_spark(n_events: int, out: Path, data: Path) -> dict:
     from recnb.backends.spark import metrics as SM
     from recnb.backends.spark import prep
     from recnb.backends.spark.session import spark_session
+    from recnb.prep.settings import PrepSettings
 
     times = {}
     t = time.perf_counter()
@@ -297,7 +302,7 @@ def run_spark(n_events: int, out: Path, data: Path) -> dict:
     times["session"] = time.perf_counter() - t
     t = time.perf_counter()
     events = prep.read_events(spark, data)
-    res = prep.spark_build_split(events, **SPLIT)
+    res = prep.spark_build_split(events, PrepSettings(**SPLIT))
     train, test = res.pairs["train"], res.pairs["test"]
     res.write(out / "split")
     times["prep"] = time.perf_counter() - t
@@ -481,11 +486,14 @@ def quality(n_customers: int = 17000, n_products: int = 4500, n_days: int = 90) 
 
     The data is the default run's synthetic shop and preprocessing (params/default.yaml).
     """
-    from recnb import cleaning, privacy, synthetic
-    from recnb import split as sl
+    from recnb import privacy
     from recnb.backends.spark.quality import RELATIVE_TOLERANCE, compare_als
     from recnb.backends.spark.session import spark_session
-    from recnb.schema import validate_dataset
+    from recnb.data import synthetic
+    from recnb.data.schema import validate_dataset
+    from recnb.prep import cleaning
+    from recnb.prep import split as sl
+    from recnb.prep.settings import PrepSettings
 
     t = time.perf_counter()
     _, raw = synthetic.make_shop(
@@ -494,13 +502,7 @@ def quality(n_customers: int = 17000, n_products: int = 4500, n_days: int = 90) 
     ds = cleaning.clean(
         validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY)), dedup_window_seconds=10
     )[0]
-    res = sl.build_split(
-        ds,
-        min_customer_interactions=2,
-        min_product_interactions=2,
-        bot_max_events_per_day=1000,
-        tfidf_max_features=0,
-    )
+    res = sl.build_split(ds, PrepSettings(tfidf_max_features=0))
     print(
         f"data: {len(ds.events):,} events, train {res.parts['train'].nnz:,} pairs, "
         f"{time.perf_counter() - t:.0f} s; load {os.getloadavg()}",

@@ -14,7 +14,7 @@ from spark_support import module_session, require_spark
 require_spark()
 
 from recnb.backends.spark import als as sals  # noqa: E402
-from recnb.interactions import Interactions  # noqa: E402
+from recnb.data.interactions import Interactions  # noqa: E402
 from recnb.models.testing import random_interactions  # noqa: E402
 
 

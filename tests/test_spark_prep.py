@@ -1,6 +1,6 @@
 """The Spark preprocessing agrees with the in-memory split: same pairs, same values, same counts.
 
-One local Spark session for the module. The in-memory :func:`recnb.split.build_split` is the
+One local Spark session for the module. The in-memory :func:`recnb.prep.split.build_split` is the
 reference; each case compares all four parts' matrices (pairs, float32 confidences, last-event
 times) exactly, and the counts the report prints.
 """
@@ -17,9 +17,10 @@ from spark_support import module_session, require_spark
 
 require_spark()
 
-from recnb import split as sl  # noqa: E402
 from recnb.backends.spark import prep  # noqa: E402
-from recnb.schema import Dataset, validate_dataset  # noqa: E402
+from recnb.data.schema import Dataset, validate_dataset  # noqa: E402
+from recnb.prep import split as sl  # noqa: E402
+from recnb.prep.settings import PrepSettings  # noqa: E402
 
 MSR = Path(__file__).resolve().parent / "fixtures" / "msr"
 
@@ -33,7 +34,9 @@ def spark():
 
 @pytest.fixture(scope="module")
 def shop():
-    from recnb import cleaning, privacy, synthetic
+    from recnb import privacy
+    from recnb.data import synthetic
+    from recnb.prep import cleaning
 
     _, raw = synthetic.make_shop(n_customers=300, n_products=120, n_days=30, seed=3)
     ds = validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY))
@@ -43,6 +46,12 @@ def shop():
 @pytest.fixture(scope="module")
 def shop_events(spark, shop):
     return prep.events_to_spark(spark, shop.events).cache()
+
+
+def _settings(**kw) -> PrepSettings:
+    # the settings of a case: no training filter unless the case names one
+    base = dict(min_customer_interactions=1, min_product_interactions=1, bot_max_events_per_day=0)
+    return PrepSettings(**{**base, **kw})
 
 
 def _assert_same_split(ref: sl.SplitResult, res: prep.SparkSplit) -> None:
@@ -75,15 +84,15 @@ def _assert_same_split(ref: sl.SplitResult, res: prep.SparkSplit) -> None:
 
 def test_temporal_split_with_bots_and_kcore_equals_memory(shop, shop_events):
     kw = dict(
-        kind="temporal",
+        split_kind="temporal",
         test_days=7,
         valid_days=4,
         min_customer_interactions=2,
         min_product_interactions=2,
         bot_max_events_per_day=20,
     )
-    ref = sl.build_split(shop, tfidf_max_features=0, **kw)
-    res = prep.spark_build_split(shop_events, **kw)
+    ref = sl.build_split(shop, _settings(tfidf_max_features=0, **kw))
+    res = prep.spark_build_split(shop_events, _settings(**kw))
     # the case exercises what it claims to: bots flagged, the k-core iterates
     assert ref.info["events_removed_bots"] > 0 and ref.tables["density"]["rounds"].iloc[1] > 1
     assert ref.info["removed_seen_pairs"]["test"] > 0
@@ -92,7 +101,7 @@ def test_temporal_split_with_bots_and_kcore_equals_memory(shop, shop_events):
 
 def test_stratified_split_equals_memory_row_for_row(shop, shop_events):
     kw = dict(
-        kind="stratified",
+        split_kind="stratified",
         test_fraction=0.25,
         valid_fraction=0.2,
         min_rating=3,
@@ -100,8 +109,8 @@ def test_stratified_split_equals_memory_row_for_row(shop, shop_events):
         min_product_interactions=3,
         seed=5,
     )
-    ref = sl.build_split(shop, tfidf_max_features=0, **kw)
-    res = prep.spark_build_split(shop_events, **kw)
+    ref = sl.build_split(shop, _settings(tfidf_max_features=0, **kw))
+    res = prep.spark_build_split(shop_events, _settings(**kw))
     assert ref.info["dropped_by_split"] > 0  # min_rating drops some groups
     _assert_same_split(ref, res)
 
@@ -115,7 +124,7 @@ def test_non_integer_weights_sum_to_the_same_bits(shop, spark):
     ev.loc[ev.index[buys], "returned_at"] = ev["timestamp"].iloc[buys] + pd.Timedelta(days=2)
     ds = Dataset(shop.name, shop.customers, shop.products, ev)
     kw = dict(
-        kind="temporal",
+        split_kind="temporal",
         test_days=7,
         valid_days=4,
         dwell_factor=0.5,
@@ -124,11 +133,13 @@ def test_non_integer_weights_sum_to_the_same_bits(shop, spark):
         alpha=2.0,
         test_events=["purchase", "add_to_cart", "click"],
     )
-    ref = sl.build_split(ds, tfidf_max_features=0, **kw)
+    ref = sl.build_split(ds, _settings(tfidf_max_features=0, **kw))
     assert sum(ref.info["purchases_returned"].values()) > 0
     frac = ref.parts["train"].matrix.data
     assert np.mean(frac != np.round(frac)) > 0.9
-    _assert_same_split(ref, prep.spark_build_split(prep.events_to_spark(spark, ds.events), **kw))
+    _assert_same_split(
+        ref, prep.spark_build_split(prep.events_to_spark(spark, ds.events), _settings(**kw))
+    )
 
 
 def test_explicit_ratings_keep_the_latest_rating(spark):
@@ -152,9 +163,9 @@ def test_explicit_ratings_keep_the_latest_rating(spark):
             ev,
         )
     )
-    kw = dict(signal="explicit", kind="temporal", test_days=3, valid_days=5)
-    ref = sl.build_split(ds, tfidf_max_features=0, **kw)
-    res = prep.spark_build_split(prep.events_to_spark(spark, ds.events), **kw)
+    kw = dict(signal="explicit", split_kind="temporal", test_days=3, valid_days=5)
+    ref = sl.build_split(ds, _settings(tfidf_max_features=0, **kw))
+    res = prep.spark_build_split(prep.events_to_spark(spark, ds.events), _settings(**kw))
     train = res.matrices()["train"][0]
     assert train[0, 0] == 4.0 and train[1, 1] == 1.0
     for part in sl.PARTS:
@@ -164,7 +175,7 @@ def test_explicit_ratings_keep_the_latest_rating(spark):
 
 def test_unavailable_kinds_and_unknown_events_fail_clearly(spark, shop_events):
     with pytest.raises(ValueError, match="'leave_last' is not available on the Spark engine"):
-        prep.spark_build_split(shop_events, kind="leave_last")
+        prep.spark_build_split(shop_events, _settings(split_kind="leave_last"))
     bad = prep.events_to_spark(
         spark,
         pd.DataFrame(

@@ -26,20 +26,24 @@ def spark():
 
 @pytest.fixture(scope="module")
 def parts():
-    from recnb import cleaning, privacy, synthetic
-    from recnb import split as sl
-    from recnb.schema import validate_dataset
+    from recnb import privacy
+    from recnb.data import synthetic
+    from recnb.data.schema import validate_dataset
+    from recnb.prep import cleaning
+    from recnb.prep import split as sl
+    from recnb.prep.settings import PrepSettings
 
     _, raw = synthetic.make_shop(n_customers=1500, n_products=300, n_days=45, seed=11)
     ds = cleaning.clean(validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY)))[0]
-    res = sl.build_split(
-        ds,
+    settings = PrepSettings(
         test_days=10,
         valid_days=7,
         min_customer_interactions=2,
         min_product_interactions=2,
+        bot_max_events_per_day=0,
         tfidf_max_features=0,
     )
+    res = sl.build_split(ds, settings)
     return res.parts
 
 

@@ -12,8 +12,9 @@ from spark_support import module_session, require_spark
 
 require_spark()
 
-from recnb import split as sl  # noqa: E402
-from recnb.backends.spark.stage import build_split_spark, session_from_params  # noqa: E402
+from recnb.backends.spark.stage import build_split_spark  # noqa: E402
+from recnb.prep import split as sl  # noqa: E402
+from recnb.prep.settings import PrepSettings  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,10 @@ def _files(folder):
 
 
 def test_saved_split_is_byte_identical_to_memory(spark, tmp_path):
-    from recnb import cleaning, privacy, synthetic
-    from recnb.schema import validate_dataset
+    from recnb import privacy
+    from recnb.data import synthetic
+    from recnb.data.schema import validate_dataset
+    from recnb.prep import cleaning
 
     _, raw = synthetic.make_shop(n_customers=300, n_products=120, n_days=30, seed=3)
     ds = cleaning.clean(validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY)))[0]
@@ -46,8 +49,8 @@ def test_saved_split_is_byte_identical_to_memory(spark, tmp_path):
         tfidf_max_features=50,
         min_group_size=5,
     )
-    ref = sl.build_split(ds, **kw)
-    got = build_split_spark(ds, spark, **kw)
+    ref = sl.build_split(ds, PrepSettings(**kw))
+    got = build_split_spark(ds, spark, PrepSettings(**kw))
     assert sl.check_split(got.parts) == []
     for name, res in (("memory", ref), ("spark", got)):
         sl.save_split(
@@ -69,10 +72,3 @@ def test_saved_split_is_byte_identical_to_memory(spark, tmp_path):
             assert a[name] == b[name], name
     for table in ("split", "cold_start", "features", "density", "timeline"):
         assert got.tables[table].equals(ref.tables[table].reset_index(drop=True)), table
-
-
-def test_session_settings_come_from_params(spark):
-    # the running module session is returned; the section's keys are checked first
-    assert session_from_params({"spark": {"master": "local[2]"}}) is spark
-    with pytest.raises(ValueError, match=r"unknown key\(s\) \['mastr'\]"):
-        session_from_params({"spark": {"mastr": "local[2]"}})

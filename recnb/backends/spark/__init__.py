@@ -4,7 +4,7 @@ Modules (each imports pyspark only when a function that needs it runs):
 
 - :mod:`~recnb.backends.spark.session` Java and pyspark checks, the configured session;
 - :mod:`~recnb.backends.spark.prep` event weights, temporal and stratified splits, bot filter and
-  k-core per training part, aggregation into pairs (equal to :func:`recnb.split.build_split`);
+  k-core per training part, aggregation into pairs (equal to :func:`recnb.prep.split.build_split`);
 - :mod:`~recnb.backends.spark.als` Spark MLlib ALS (implicit preferences) as a registered model
   (``spark_als``) and distributed top-k with seen-item exclusion;
 - :mod:`~recnb.backends.spark.metrics` the ranking and beyond-accuracy metrics of

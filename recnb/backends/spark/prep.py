@@ -1,6 +1,6 @@
 """Preprocessing on Spark: event weights, splits, training filters and aggregation.
 
-The Spark twin of the heavy part of :func:`recnb.split.build_split`: the same signal, the same split
+The Spark twin of the heavy part of :func:`recnb.prep.split.build_split`: the same signal, the same split
 labels, the same training filters (bot filter, k-core, each training part on its own events after
 the split), the same returns horizon and seen-pair removal, and the same aggregation into one value
 per (customer, product) pair. :func:`spark_build_split` returns, per part, a Spark DataFrame of
@@ -11,8 +11,8 @@ exactly the matrices the in-memory path builds (tested pair for pair and value f
 How the numbers stay identical
     Per-event float arithmetic (event weights, dwell factor, recency decay) and the confidence
     scaling run inside pandas UDFs that call the in-memory functions themselves
-    (:func:`recnb.weighting.event_weights`, :func:`~recnb.weighting.recency_decay`,
-    :func:`~recnb.weighting.scale_confidence`), so they give the same bits. The weights of a pair
+    (:func:`recnb.prep.weighting.event_weights`, :func:`~recnb.prep.weighting.recency_decay`,
+    :func:`~recnb.prep.weighting.scale_confidence`), so they give the same bits. The weights of a pair
     are summed in event-row order, starting from 0.0, with Spark's ``aggregate`` over the pair's
     events sorted by row: the same sequence of float64 additions as the in-memory ``np.bincount``,
     so sums with non-integer weights are bit-identical too, not only close. Times travel as int64
@@ -22,7 +22,7 @@ How the numbers stay identical
 Which split kinds agree row for row
     ``"temporal"``: labels are comparisons with a cut-off computed from the latest event, exactly
     as in memory. ``"stratified"`` (the Microsoft Recommenders 1.2.1 rule recnb re-implements in
-    :func:`recnb.split.stratified_labels`): the in-memory split draws one
+    :func:`recnb.prep.split.stratified_labels`): the in-memory split draws one
     ``numpy.random.RandomState(seed).rand`` number per pair *in row order* (pairs ordered by their
     first event). Spark reproduces that order with a dense row index (a global sort, then per-partition
     offsets) and draws the very same numbers: each partition replays the Mersenne Twister stream from
@@ -58,10 +58,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recnb import weighting as wt
-from recnb.io import write_json, write_parquet
-from recnb.schema import EVENT_TYPES
-from recnb.split import DROPPED, TEST, TRAIN_INNER, VALID, process_split_ratio
+from recnb.data.io import write_json, write_parquet
+from recnb.data.schema import EVENT_TYPES
+from recnb.prep import weighting as wt
+from recnb.prep.kcore import density_table
+from recnb.prep.settings import PrepSettings
+from recnb.prep.split import DROPPED, TEST, TRAIN_INNER, VALID, process_split_ratio
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -226,7 +228,7 @@ def spark_event_weights(
     dwell_factor: float = 0.0,
     name: str = "w",
 ) -> DataFrame:
-    """Add the column ``name``: each event's weight, as :func:`recnb.weighting.event_weights`.
+    """Add the column ``name``: each event's weight, as :func:`recnb.prep.weighting.event_weights`.
 
     Computed by that very function inside a pandas UDF, so the float64 values are the same bits.
     """
@@ -297,7 +299,7 @@ def _aggregate_implicit(rows: DataFrame, weight: Column, scaling: str, alpha: fl
 
 
 def _aggregate_explicit(rows: DataFrame) -> DataFrame:
-    """The latest rating of each pair (ties: the later row), as :func:`recnb.weighting.latest_ratings`."""
+    """The latest rating of each pair (ties: the later row), as :func:`recnb.prep.weighting.latest_ratings`."""
     F = _F()
     bad = rows.filter(F.col("value").isNull() | F.isnan("value") | (F.col("value") <= 0))
     n_bad = bad.count()
@@ -326,7 +328,7 @@ def spark_temporal_labels(
     cutoff: str | pd.Timestamp | None = None,
     name: str = "lab",
 ) -> tuple[DataFrame, dict[str, pd.Timestamp]]:
-    """Add the column ``name`` with :func:`recnb.split.temporal_labels`' labels of each event.
+    """Add the column ``name`` with :func:`recnb.prep.split.temporal_labels`' labels of each event.
 
     The boundaries are computed on the driver from the latest event time exactly as in memory.
     """
@@ -390,7 +392,7 @@ def spark_stratified_labels(
     min_rating: int = 1,
     name: str = "split",
 ) -> DataFrame:
-    """Add ``name``: :func:`recnb.split.stratified_labels` of the rows in the order of ``order``.
+    """Add ``name``: :func:`recnb.prep.split.stratified_labels` of the rows in the order of ``order``.
 
     Row for row the labels of the in-memory (Microsoft Recommenders 1.2.1) rule on the rows
     sorted by ``order`` (distinct values): rows of groups below ``min_rating`` get -1, the others
@@ -406,7 +408,7 @@ def spark_stratified_labels(
     order : str
         Column giving the row order (distinct values, e.g. the source row).
     ratio, seed, min_rating
-        As :func:`recnb.split.stratified_labels`.
+        As :func:`recnb.prep.split.stratified_labels`.
     name : str
         The label column to add (long).
     """
@@ -459,7 +461,7 @@ def spark_stratified_split(
     seed: int = 42,
     col_order: str | None = None,
 ) -> list[DataFrame]:
-    """The stratified split of :func:`recnb.split.python_stratified_split`, on Spark, row for row.
+    """The stratified split of :func:`recnb.prep.split.python_stratified_split`, on Spark, row for row.
 
     Same arguments and the same rows in each split as recnb's (and the released Recommenders
     1.2.1's) ``python_stratified_split`` on the same rows in the same order; unlike upstream's
@@ -499,7 +501,7 @@ def spark_stratified_split(
 def spark_kcore(
     pairs: DataFrame, min_customer: int = 1, min_product: int = 1
 ) -> tuple[DataFrame, int]:
-    """Iterative k-core on the distinct ``(c, p)`` pairs of ``pairs``, as :func:`recnb.weighting.kcore`.
+    """Iterative k-core on the distinct ``(c, p)`` pairs of ``pairs``, as :func:`recnb.prep.kcore.kcore`.
 
     Repeatedly drops customers with fewer than ``min_customer`` distinct products and products
     with fewer than ``min_product`` distinct customers, all at once per round, until a round
@@ -620,7 +622,7 @@ class SparkSplit:
         the id maps), ``value`` (confidence, or the rating for explicit data, float64 before the
         float32 of the matrix) and ``last_ns`` (last event time, int64 nanoseconds).
     info : dict
-        The same keys as :attr:`recnb.split.SplitResult.info` for what the Spark part decides.
+        The same keys as :attr:`recnb.prep.split.SplitResult.info` for what the Spark part decides.
     tables : dict of str -> pandas.DataFrame
         ``signal``, ``density`` and ``timeline`` as in memory.
     rows : dict of str -> pyspark.sql.DataFrame
@@ -643,7 +645,7 @@ class SparkSplit:
         """Per part the confidence (float32) and last-event-time (seconds, float64) CSR matrices.
 
         Built on the driver from the collected pairs with the in-memory formulas: the same
-        matrices :func:`recnb.split.build_split` puts into its parts.
+        matrices :func:`recnb.prep.split.build_split` puts into its parts.
         """
         out = {}
         for part, df in self.pairs.items():
@@ -724,44 +726,42 @@ def _index_ids(rows: DataFrame, col: str, code: str) -> tuple[DataFrame, np.ndar
 
 def spark_build_split(
     events: DataFrame,
+    settings: PrepSettings | None = None,
     *,
-    signal: str = "implicit",
-    event_weights: Mapping[str, float] | None = None,
-    dwell_factor: float = 0.0,
-    recency_half_life_days: float = 0.0,
-    scaling: str = "log",
-    alpha: float = 1.0,
-    min_customer_interactions: int = 1,
-    min_product_interactions: int = 1,
-    bot_max_events_per_day: int = 0,
-    kind: str = "temporal",
-    test_days: float = 14.0,
-    valid_days: float = 7.0,
-    cutoff: str | None = None,
-    test_fraction: float = 0.2,
-    valid_fraction: float = 0.1,
-    stratify_by: str = "user",
-    min_rating: int = 1,
-    seed: int = 42,
-    test_events: Sequence[str] = (),
-    drop_seen_in_test: bool = True,
+    run_seed: int = 42,
 ) -> SparkSplit:
     """Weighted, split, filtered and aggregated pairs of every part, computed on Spark.
 
-    The arguments mean what they mean in :func:`recnb.split.build_split` (same defaults), and
+    The arguments mean what they mean in :func:`recnb.prep.split.build_split` (same defaults), and
     the resulting pairs and values are those of its parts' matrices (see the module docstring).
-    Only ``kind`` ``"temporal"`` and ``"stratified"`` are available.
+    Only the split kinds ``"temporal"`` and ``"stratified"`` are available.
 
     Parameters
     ----------
     events : pyspark.sql.DataFrame
         Cleaned events (:func:`events_to_spark` or :func:`read_events`).
+    settings : PrepSettings, optional
+        Signal, training filters and split (default ``PrepSettings()``); the cleaning and feature
+        settings are not used here.
+    run_seed : int
+        Seed of the stratified split when ``settings.seed`` is None.
 
     Returns
     -------
     SparkSplit
     """
     F = _F()
+    s = PrepSettings() if settings is None else settings
+    signal, kind, seed = s.signal, s.split_kind, s.split_seed(run_seed)
+    event_weights, dwell_factor = s.event_weights, s.dwell_factor
+    recency_half_life_days, scaling, alpha = s.recency_half_life_days, s.scaling, s.alpha
+    min_customer_interactions = s.min_customer_interactions
+    min_product_interactions = s.min_product_interactions
+    bot_max_events_per_day = s.bot_max_events_per_day
+    test_days, valid_days, cutoff = s.test_days, s.valid_days, s.cutoff
+    test_fraction, valid_fraction = s.test_fraction, s.valid_fraction
+    stratify_by, min_rating = s.stratify_by, s.min_rating
+    test_events, drop_seen_in_test = s.test_events, s.drop_seen_in_test
     if signal not in ("implicit", "explicit"):
         raise ValueError(f"signal must be one of ('implicit', 'explicit'), got {signal!r}")
     if kind not in SPARK_SPLIT_KINDS:
@@ -926,7 +926,7 @@ def spark_build_split(
         eager=True
     )
     tr_f = filt["train"]
-    density = wt.density_table({"before k-core": tr_f.before, "after k-core": tr_f.after})
+    density = density_table({"before k-core": tr_f.before, "after k-core": tr_f.after})
     density["rounds"] = [0, tr_f.rounds]
 
     # 4. rows of each part, then pairs -----------------------------------------------------

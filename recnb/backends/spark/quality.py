@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.metrics import bootstrap_ci, paired_comparison, ranking_metric_arrays
 from recnb.models.implicit_models import ImplicitALS
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_CONF",
     "DEFAULT_MASTER",
+    "active_session",
     "MIN_JAVA",
     "SparkSetupError",
     "check_java",
@@ -201,6 +202,15 @@ def _python() -> str:
     import sys
 
     return sys.executable
+
+
+def active_session() -> SparkSession | None:
+    """The running session of this process, or None (also when pyspark is not installed)."""
+    if importlib.util.find_spec("pyspark") is None:
+        return None
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
 
 
 def stop_session() -> None:
