@@ -10,8 +10,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.installed-spark
 PARAMS ?= params/default.yaml
-# `engine: spark` at the top level of the params file selects the Spark engine
-ENGINE_EXTRA = $(if $(shell grep -qE '^engine:[[:space:]]*spark' $(PARAMS) 2>/dev/null && echo y),$(SPARK_STAMP))
+# `engine: spark` in the params file's preprocessing: section selects the Spark engine
+ENGINE_EXTRA = $(if $(shell grep -qE '^[[:space:]]+engine:[[:space:]]*spark' $(PARAMS) 2>/dev/null && echo y),$(SPARK_STAMP))
 export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: setup setup-spark reports ci-reports test test-fast lint clean-reports
