@@ -197,7 +197,7 @@ class PreprocessingSettings(StageSettings, PrepSettings):
     @model_validator(mode="after")
     def _engine(self) -> PreprocessingSettings:
         if self.engine != "spark":
-            if "spark_master" in self.model_fields_set or "spark_conf" in self.model_fields_set:
+            if self.spark_master is not None or self.spark_conf:
                 raise ValueError(
                     "key 'spark_master' / 'spark_conf' set but key 'engine' is "
                     f"{self.engine!r}: they apply to engine: spark only"
