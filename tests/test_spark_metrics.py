@@ -57,7 +57,7 @@ def case():
 
 
 def _as_series(frame: pd.DataFrame) -> pd.Series:
-    return frame.set_index(["model", "customer", "metric", "k"])["value"].sort_index()
+    return frame.set_index(["model", "customer_row", "metric", "k"])["value"].sort_index()
 
 
 def test_every_metric_equals_memory(spark, case):

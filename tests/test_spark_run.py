@@ -1,6 +1,7 @@
 """params/spark_ci.yaml runs the pipeline with stage 02 on the Spark engine and MLlib ALS in stage
-03; the same file with ``engine: memory`` gives the same split, byte for byte, and the same stage-03
-results (the leaderboard of popularity, implicit ALS and MLlib ALS included).
+03; the same file with ``engine: memory`` writes the same run folder, byte for byte, but for the
+engine the split records and the measured times: the same split and the same stage-03 results (the
+leaderboard of popularity, implicit ALS and MLlib ALS included).
 
 Two runs of stages 02-03 through papermill on the small CI shop.
 """
@@ -10,14 +11,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from spark_support import require_spark
 
 require_spark()
 
-from test_notebooks import _differing  # noqa: E402
-
+from recnb.workflow.compare import compare_runs  # noqa: E402
 from recnb.workflow.params import REPO_ROOT  # noqa: E402
 from recnb.workflow.runner import run  # noqa: E402
 
@@ -41,25 +42,27 @@ def runs(tmp_path_factory) -> tuple[Path, Path]:
     return spark, memory
 
 
-def test_split_on_spark_is_the_in_memory_split(runs):
+#: the files that record the engine (split.json's info and stage 02's copy of it)
+RECORDS_ENGINE = {"split/split.json": ("info",), "results/02_preprocessing/split_info.json": ()}
+
+
+def test_split_and_stage_03_results_are_those_of_the_in_memory_run(runs):
     spark, memory = runs
-    a = json.loads((spark / "split" / "split.json").read_text())
-    b = json.loads((memory / "split" / "split.json").read_text())
-    assert a["info"].pop("engine") == "spark" and "engine" not in b["info"]
-    assert a == b
-    differ, only_one = _differing(spark / "split", memory / "split")
-    assert not only_one, only_one
-    assert differ == ["split.json"]  # the engine it records, checked above
-    assert len(list((spark / "split").rglob("*.npz"))) >= 8
-
-
-def test_stage_03_results_are_the_same_on_both_runs(runs):
-    spark, memory = runs
-    res = Path("results") / "03_model_comparison"
-    differ, only_one = _differing(spark / res, memory / res)
-    assert not only_one, only_one
-    assert not differ, differ
-    import pandas as pd
-
+    c = compare_runs(spark, memory)  # every file but the measured ones, byte for byte
+    assert not (c.only_a or c.only_b), (c.only_a, c.only_b)
+    assert sorted(c.differ) == sorted(RECORDS_ENGINE), c.differ
+    for name, where in RECORDS_ENGINE.items():
+        a = json.loads((spark / name).read_text())
+        b = json.loads((memory / name).read_text())
+        inner_a, inner_b = a, b
+        for key in where:
+            inner_a, inner_b = inner_a[key], inner_b[key]
+        assert inner_a.pop("engine") == "spark" and "engine" not in inner_b, name
+        assert a == b, name
+    # what the comparison covered: the split's matrices and the stage-03 tables
+    assert sum(f.startswith("split/") and f.endswith(".npz") for f in c.identical) >= 8
+    res = "results/03_model_comparison/"
+    for table in ("leaderboard", "metrics_per_customer", "tuning_history", "significance"):
+        assert f"{res}{table}.parquet" in c.identical, table
     board = pd.read_parquet(spark / res / "leaderboard.parquet")
     assert {"popularity", "als", "spark_als"} <= set(board["model"])

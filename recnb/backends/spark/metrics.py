@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recnb.metrics._common import CUSTOMER_ROW
 from recnb.metrics.evaluate import BEYOND_METRICS
 from recnb.metrics.ranking import RANKING_METRICS
 
@@ -553,7 +554,9 @@ def spark_evaluate(
     Returns
     -------
     pyspark.sql.DataFrame
-        ``model, customer, metric, k, value`` (evaluated customers only).
+        ``model, customer_row, metric, k, value`` (evaluated customers only), the columns of
+        :func:`recnb.metrics.evaluate` without customer labels: ``customer_row`` holds the
+        ``customer`` index of the input frames.
     """
     F = _F()
     if not recommendations:
@@ -609,4 +612,4 @@ def spark_evaluate(
                 )
             )
         frames.append(_union(parts).select(F.lit(str(name)).alias("model"), "*"))
-    return _union(frames)
+    return _union(frames).withColumnRenamed("customer", CUSTOMER_ROW)
