@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "privacy": 1,
     "evaluation": 2,
     "fairness": 2,
+    "backends": 2,
     "reporting": 3,
     "workflow": 4,
 }

@@ -22,6 +22,7 @@ the same defaults; ``tests/test_settings.py`` checks that for every registered s
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from recnb.prep.settings import PrepSettings
 
 __all__ = [
     "ARTEFACTS",
+    "ENGINES",
     "STAGES",
     "DataUnderstandingSettings",
     "FairnessBiasSettings",
@@ -161,12 +163,60 @@ class DataUnderstandingSettings(StageSettings):
 # ----------------------------------------------------------------------------------------------
 
 
+#: where stage 02 builds the split: ``memory`` (:func:`recnb.prep.split.build_split`) or ``spark``
+#: (:func:`recnb.backends.spark.stage.build_split_spark`: same split, heavy part on Spark)
+ENGINES: tuple[str, ...] = ("memory", "spark")
+
+
 @register_stage("02_preprocessing", reads=("dataset",), writes=("split",))
 class PreprocessingSettings(StageSettings, PrepSettings):
     """``preprocessing:`` section: :class:`recnb.prep.settings.PrepSettings` (every key, its default
     and its allowed values) as a stage; the notebook builds one from its parameters cell
     (:meth:`recnb.workflow.stage.StageContext.parameters`) and passes it to ``clean`` and
-    :func:`recnb.prep.split.build_split`."""
+    :func:`recnb.workflow.engines.build_split_on_engine`.
+
+    Beside the preprocessing settings, where the split runs:
+
+    Attributes
+    ----------
+    engine : {"memory", "spark"}
+        ``"spark"``: the signal, the split, the training filters and the aggregation run on Apache
+        Spark (the ``spark`` extra and Java 17+; split kinds ``temporal`` and ``stratified``); the
+        saved split is the same as in memory.
+    spark_master : str or None
+        ``spark.master`` of the session (``local[2]``, ``spark://host:7077``, ``yarn``, ...); None:
+        ``$RECNB_SPARK_MASTER``, else ``local[2]``, or spark-submit's master under spark-submit.
+    spark_conf : dict of str -> str or int
+        Further Spark settings (``spark.executor.memory``, ...), over recnb's defaults
+        (:data:`recnb.backends.spark.session.DEFAULT_CONF`).
+    """
+
+    engine: Literal[*ENGINES] = "memory"  # type: ignore[valid-type]
+    spark_master: str | None = None
+    spark_conf: dict[str, str | int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _engine(self) -> PreprocessingSettings:
+        if self.engine != "spark":
+            if self.spark_master is not None or self.spark_conf:
+                raise ValueError(
+                    "key 'spark_master' / 'spark_conf' set but key 'engine' is "
+                    f"{self.engine!r}: they apply to engine: spark only"
+                )
+            return self
+        from recnb.backends.spark.prep import SPARK_SPLIT_KINDS
+
+        if self.split_kind not in SPARK_SPLIT_KINDS:
+            raise ValueError(
+                f"key 'split_kind' {self.split_kind!r} is not available with key 'engine' spark; "
+                f"it runs {list(SPARK_SPLIT_KINDS)} (engine: memory runs every kind)"
+            )
+        if importlib.util.find_spec("pyspark") is None:
+            raise ValueError(
+                "key 'engine' is spark but pyspark is not installed: pip install -e '.[spark]' "
+                "(make reports installs it when the params file says engine: spark)"
+            )
+        return self
 
 
 # ----------------------------------------------------------------------------------------------
@@ -177,12 +227,26 @@ class PreprocessingSettings(StageSettings, PrepSettings):
 def _registry() -> Mapping[str, Any]:
     from recnb.models.registry import REGISTRY
 
+    load_backend_models()
     return REGISTRY
+
+
+def load_backend_models() -> None:
+    """Register the models that live in :mod:`recnb.backends` (``spark_als``).
+
+    The model catalogue (:mod:`recnb.models.catalog`) lists only the modules of
+    :mod:`recnb.models`, which may not import the backends above them; the workflow, which may,
+    imports them here so that a params file can name them. Importing needs no optional dependency
+    (pyspark is imported when a Spark model is fitted).
+    """
+    import recnb.backends.spark.als  # noqa: F401  (registers spark_als)
 
 
 def _build(model: str, params: Mapping[str, Any], where: str) -> None:
     """Construct the model to run its own hyperparameter checks; re-raise naming ``where``."""
     from recnb.models.registry import make_model
+
+    load_backend_models()
 
     try:
         m = make_model(model, **params)
