@@ -590,13 +590,15 @@ def _load_history(path: Path, shape: tuple[int, int]) -> sp.csr_matrix:
     return sp.csr_matrix(m, dtype=np.float32)
 
 
-def load_export(folder: str | os.PathLike) -> ExportedModel:
+def load_export(folder: str | os.PathLike, attempts: int = 3) -> ExportedModel:
     """Read and check an export written by :func:`export_model`.
 
     Checks, in order: the manifest (format, file list), that the folder holds exactly the listed
     files with their recorded sizes and sha256, ``serving.json`` against :class:`ServingSpec`, the
     model (``Recommender.load`` with its own checks), the training matrix's shape, the fallback's
-    product ids; and finally that the manifest did not change while the folder was read.
+    product ids; and finally that the manifest did not change while the folder was read. A read
+    that failed because a new export replaced the folder meanwhile is tried again (up to
+    ``attempts`` times).
 
     Raises
     ------
@@ -604,11 +606,28 @@ def load_export(folder: str | os.PathLike) -> ExportedModel:
         The message names the file and what is wrong with it.
     """
     folder = Path(folder)
+    for attempt in range(attempts):
+        raw = (folder / MANIFEST).read_bytes() if (folder / MANIFEST).is_file() else None
+        try:
+            return _load_export(folder)
+        except ExportError:
+            now = (folder / MANIFEST).read_bytes() if (folder / MANIFEST).is_file() else None
+            if raw is None or now == raw or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load_export(folder: Path) -> ExportedModel:
     raw, info = _read_manifest(folder)
     _check_files(folder, info)
     try:
         spec = ServingSpec.model_validate(read_json(folder / SERVING))
-    except (ValidationError, ValueError) as e:
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors()
+        )
+        raise ExportError(folder / SERVING, f"not a valid serving spec: {problems}") from None
+    except ValueError as e:
         raise ExportError(folder / SERVING, f"not a valid serving spec: {e}") from None
     try:
         model = Recommender.load(folder / MODEL_SUBDIR)
