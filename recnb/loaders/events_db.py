@@ -70,7 +70,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
 
 _EVENT_CHECK = ", ".join(f"'{t}'" for t in EVENT_TYPES)
 
-#: the store's tables. ``seq`` orders events as they were committed; ``event_id`` is the client's
+#: the store's tables. ``seq`` grows with commit order (gaps are possible); ``event_id`` is the client's
 #: idempotency key (a retried POST with the same id is stored once); ``model_version`` is the export
 #: that was serving when the event arrived. Timestamps are ISO 8601 text without a zone.
 SCHEMA = f"""

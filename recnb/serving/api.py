@@ -229,7 +229,11 @@ def _invalid(loc: tuple[str, ...], msg: str, value: Any = None) -> RequestValida
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        # the offending value is not echoed: with raw ids it could be a customer's own id
+        errors = jsonable_encoder(
+            [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()],
+            custom_encoder={Exception: str},
+        )
         return JSONResponse(
             status_code=422, content={"detail": errors, "message": _validation_message(errors)}
         )

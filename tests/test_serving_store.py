@@ -1,0 +1,182 @@
+"""The SQLite event store and the ``events_db`` source that reads it back."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pandas as pd
+import pytest
+from _serving import base_run  # noqa: F401
+
+from recnb.loaders.events_db import (
+    EventsDbError,
+    events_db_options,
+    load_events_db,
+    read_store_meta,
+)
+from recnb.serving.store import EventConflict, EventStore, StoredEvent, StoreError
+
+
+def ev(i: int, customer: str = "0123456789abcdef", **kw) -> StoredEvent:
+    base = {
+        "customer_id": customer,
+        "product_id": f"P{i:05d}",
+        "event": "view",
+        "timestamp": f"2026-02-01T10:00:{i % 60:02d}",
+        "model_version": "v1",
+    }
+    return StoredEvent(**{**base, **kw})
+
+
+def test_store_is_wal_and_syncs_every_commit(tmp_path):
+    with EventStore(tmp_path / "e.sqlite", key_check="kc") as store:
+        con = store._con
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert con.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with EventStore(tmp_path / "n.sqlite", synchronous="NORMAL") as store:
+        assert store._con.execute("PRAGMA synchronous").fetchone()[0] == 1
+
+
+def test_events_are_committed_when_acknowledged(tmp_path):
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        acks = store.append([ev(1), ev(2, event="purchase", value=2.0)])
+        assert [a.seq for a in acks] == [1, 2]
+        # another connection (another process would be the same) sees them at once
+        con = sqlite3.connect(path)
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 2
+        con.close()
+    df = EventStore(path).read()
+    assert list(df["event"]) == ["view", "purchase"] and df["value"].iloc[1] == 2.0
+
+
+def test_concurrent_events_share_commits(tmp_path):
+    """Group commit: events arriving together are committed in fewer transactions than events,
+    and every one is acknowledged with its own seq."""
+    committed: list[int] = []
+    with EventStore(
+        tmp_path / "e.sqlite", on_commit=lambda acks: committed.extend(a.seq for a in acks)
+    ) as store:
+        gate = threading.Barrier(8)
+        results: list[int] = []
+
+        def client(t: int) -> None:
+            gate.wait()
+            futs = [store.submit([ev(100 * t + i)]) for i in range(50)]
+            results.extend(f.result(30)[0].seq for f in futs)
+
+        threads = [threading.Thread(target=client, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == list(range(1, 401))
+        assert store.commits < 400
+        assert committed == sorted(committed) == list(range(1, 401))  # applied in seq order
+
+
+def test_event_id_makes_a_retry_idempotent_and_a_reuse_a_conflict(tmp_path):
+    with EventStore(tmp_path / "e.sqlite") as store:
+        first = store.append([ev(1, event_id="abc")])[0]
+        again = store.append([ev(1, event_id="abc", timestamp="2026-02-01T11:00:00")])[0]
+        assert again.duplicate and again.seq == first.seq
+        with pytest.raises(EventConflict, match="event_id 'abc' was already used"):
+            store.append([ev(2, event_id="abc")])
+        # a conflict refuses that request only; others in the same group are stored
+        futs = [store.submit([ev(3, event_id="abc")]), store.submit([ev(4)])]
+        with pytest.raises(EventConflict):
+            futs[0].result(10)
+        assert futs[1].result(10)[0].seq > first.seq  # seq grows with commit order (gaps allowed)
+        assert store.count() == 2
+
+
+def test_a_store_of_another_key_or_format_is_refused(tmp_path):
+    path = tmp_path / "e.sqlite"
+    EventStore(path, key_check="aaaa").close()
+    with pytest.raises(StoreError, match="another key"):
+        EventStore(path, key_check="bbbb")
+    con = sqlite3.connect(path)
+    con.execute("UPDATE store_meta SET value = 'x/9' WHERE key = 'format'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="store format 'x/9'"):
+        EventStore(path)
+    (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError, match="junk.sqlite: cannot open"):
+        EventStore(tmp_path / "junk.sqlite")
+
+
+def test_closed_store_refuses_new_events(tmp_path):
+    store = EventStore(tmp_path / "e.sqlite")
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.append([ev(1)])
+
+
+# -- the events_db source --------------------------------------------------------------------------
+def test_events_db_source_reads_the_store_into_the_data_model(tmp_path):
+    path = tmp_path / "e.sqlite"
+    with EventStore(path, key_check="kc") as store:
+        store.append([ev(1, device="mobile"), ev(2, event="purchase", customer="fedcba9876543210")])
+    ds = load_events_db(path)
+    assert len(ds.events) == 2 and set(ds.customers["customer_id"]) == {
+        "0123456789abcdef",
+        "fedcba9876543210",
+    }
+    assert ds.events["timestamp"].dtype == "datetime64[ns]"
+    assert list(ds.events["event"].astype(str)) == ["view", "purchase"]
+    assert ds.meta["pseudonymized_ids"] == {"key_check": "kc"}
+    assert ds.meta["events_db"]["last_seq"] == 2
+    assert "session_id" not in ds.events.columns  # a column the store never filled is absent
+
+
+def test_events_db_extends_a_base_run(base_run, tmp_path):  # noqa: F811
+    from recnb.data import load_dataset
+
+    base = load_dataset(base_run / "data")
+    known_c = str(base.customers["customer_id"].iloc[0])
+    known_p = str(base.products["product_id"].iloc[0])
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        store.append([ev(1, customer=known_c, product_id=known_p), ev(2, product_id="NEW-1")])
+    ds = load_events_db(path, base_run=str(base_run))
+    assert len(ds.events) == len(base.events) + 2
+    assert len(ds.customers) == len(base.customers) + 1  # 0123456789abcdef is new
+    assert set(base.customers["customer_id"]) <= set(ds.customers["customer_id"])
+    assert len(ds.products) == len(base.products) + 1  # NEW-1
+    steps = [n["step"] for n in ds.notes]
+    assert {"events_db: base run", "events_db: new customers", "events_db: new products"} <= set(
+        steps
+    )
+
+
+def test_events_db_options_and_bad_files(tmp_path):
+    with pytest.raises(ValueError, match=r"data.options.base: unknown option .*\['base_run'\]"):
+        events_db_options({"base": "x"})
+    with pytest.raises(FileNotFoundError, match="event store not found"):
+        read_store_meta(tmp_path / "missing.sqlite")
+    (tmp_path / "x.sqlite").write_bytes(b"\0" * 4096)
+    con = sqlite3.connect(tmp_path / "y.sqlite")
+    con.execute("CREATE TABLE other (a)")
+    con.close()
+    with pytest.raises(EventsDbError, match="y.sqlite: not a recnb event store"):
+        read_store_meta(tmp_path / "y.sqlite")
+
+
+def test_events_db_names_a_bad_stored_time(tmp_path):
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        store.append([ev(1), ev(2, timestamp="yesterday")])
+    with pytest.raises(EventsDbError, match="events.timestamp holds 'yesterday' at seq 2"):
+        load_events_db(path)
+
+
+def test_reading_while_the_service_writes_sees_a_snapshot(tmp_path):
+    path = tmp_path / "e.sqlite"
+    with EventStore(path) as store:
+        store.append([ev(i) for i in range(10)])
+        ds = load_events_db(path)
+        store.append([ev(i) for i in range(10, 20)])
+        assert len(ds.events) == 10 and len(load_events_db(path).events) == 20
+    assert isinstance(ds.events, pd.DataFrame)
