@@ -81,8 +81,8 @@ def test_context_is_validated_and_reported_unused(client):
         ("/recommendations/{cid}?kk=3", 422, "query.kk: unknown query parameter"),
         ("/recommendations/{cid}?k=3&k=4", 422, "query.k: given more than once"),
         ("/recommendations/{cid}?hour=24", 422, "query.hour: Input should be less than or equal"),
-        ("/recommendations/{cid}?device=smart-fridge", 422, "query.device: unknown device"),
-        ("/recommendations/{cid}?device=a%20b", 422, "query.device: String should match"),
+        ("/recommendations/{cid}?device=smart-fridge", 422, "query.device: Input should be 'desk"),
+        ("/recommendations/{cid}?location=a%20b", 422, "query.location: Input should be 'cent"),
         ("/recommendations/not-a-pseudonym", 422, "path.customer_id: String should match"),
         ("/recommendations/{cid}x", 422, "path.customer_id: String should match"),
         ("/recommendations/", 404, "Not Found"),
@@ -95,6 +95,20 @@ def test_bad_requests_get_a_4xx_naming_the_problem(client, url, status, message)
     r = client.get(url.format(cid=known(client)))
     assert r.status_code == status, r.text
     assert message in r.json()["message"]
+
+
+def test_context_a_run_does_not_record_is_refused(run_copy, train):  # noqa: F811
+    bare = train.with_matrix(train.matrix)
+    bare.meta = {k: v for k, v in train.meta.items() if k != "context_feature_names"}
+    export_model(fitted("item_knn", train), run_copy, "m", train=bare)
+    with TestClient(create_app(run_copy)) as c:
+        cid = known(c)
+        r = c.get(f"/recommendations/{cid}", params={"device": "mobile"})
+        assert r.status_code == 422
+        assert r.json()["message"] == "query.device: this run's data records no device"
+        assert c.get(f"/recommendations/{cid}", params={"hour": 5}).status_code == 200
+        spec = c.get("/openapi.json").json()["paths"]["/recommendations/{customer_id}"]["get"]
+        assert {p["name"] for p in spec["parameters"]} == {"customer_id", "k", "hour"}
 
 
 @pytest.mark.parametrize(

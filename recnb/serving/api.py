@@ -64,18 +64,30 @@ assert tuple(EventType.__args__) == EVENT_TYPES  # type: ignore[attr-defined]
 
 # -- request and response models -------------------------------------------------------------------
 class RecommendationQuery(BaseModel):
-    """Query parameters of ``GET /recommendations``."""
+    """Query parameters of ``GET /recommendations`` (``create_app`` adds ``device`` and
+    ``location`` with the run's vocabulary as their allowed values, when the data records them)."""
 
     model_config = ConfigDict(extra="forbid")
 
     k: int = Field(10, ge=1, le=MAX_K, description="list length")
-    device: str | None = Field(
-        None, pattern=TOKEN_PATTERN, description="device of the request (the run's vocabulary)"
-    )
-    location: str | None = Field(
-        None, pattern=TOKEN_PATTERN, description="location of the request (the run's vocabulary)"
-    )
     hour: int | None = Field(None, ge=0, le=23, description="hour of day, 0-23")
+
+
+#: context a request may carry besides the hour
+CONTEXT_FIELDS = ("device", "location")
+
+
+def _query_model(context: Any) -> type[RecommendationQuery]:
+    """The query model of a served export: ``device``/``location`` limited to its vocabulary."""
+    fields: dict[str, Any] = {}
+    for name in CONTEXT_FIELDS:
+        values = tuple(getattr(context, name))
+        if values:
+            fields[name] = (
+                Literal[values] | None,  # type: ignore[valid-type]
+                Field(None, description=f"{name} of the request (the run's vocabulary)"),
+            )
+    return create_model("RecommendationQuery", __base__=RecommendationQuery, **fields)
 
 
 class ExplainQuery(BaseModel):
@@ -123,15 +135,17 @@ class EventIn(BaseModel):
     event: EventType
     timestamp: dt.datetime | None = Field(
         None,
-        description="when it happened (ISO 8601; with a zone it is converted to UTC); default: "
-        "when the service received it",
+        description="when it happened (ISO 8601; with a zone it is converted to UTC), from 1990 "
+        "to at most a day after the service's clock; default: when the service received it",
     )
-    value: float | None = Field(None, ge=-1e6, le=1e6, description="rating or quantity")
-    dwell_seconds: float | None = Field(None, ge=0, le=7 * 86400)
+    value: float | None = Field(
+        None, ge=-1e6, le=1e6, strict=True, description="rating or quantity"
+    )
+    dwell_seconds: float | None = Field(None, ge=0, le=7 * 86400, strict=True)
     session_id: str | None = Field(None, pattern=TOKEN_PATTERN)
     device: str | None = Field(None, pattern=TOKEN_PATTERN)
     location: str | None = Field(None, pattern=TOKEN_PATTERN)
-    price_paid: float | None = Field(None, ge=0, le=1e9)
+    price_paid: float | None = Field(None, ge=0, le=1e9, strict=True)
     event_id: str | None = Field(
         None,
         pattern=TOKEN_PATTERN,
@@ -305,9 +319,11 @@ async def _send_json(send: Callable, status: int, body: dict) -> None:
 
 
 # -- the app ----------------------------------------------------------------------------------------
-def _query_guard(*allowed: str) -> Callable[[Request], None]:
-    """A dependency refusing query parameters the route does not have, and repeated ones."""
+def _query_guard(*allowed: str, absent: dict[str, str] | None = None) -> Callable[[Request], None]:
+    """A dependency refusing query parameters the route does not have (``absent`` gives the reason
+    for some), and repeated ones."""
     names = set(allowed)
+    absent = absent or {}
 
     def guard(request: Request) -> None:
         keys = [k for k, _ in request.query_params.multi_items()]
@@ -315,7 +331,8 @@ def _query_guard(*allowed: str) -> Callable[[Request], None]:
             {
                 "type": "extra_forbidden",
                 "loc": ("query", k),
-                "msg": f"unknown query parameter; allowed: {sorted(names) or 'none'}",
+                "msg": absent.get(k)
+                or f"unknown query parameter; allowed: {sorted(names) or 'none'}",
                 "input": request.query_params.get(k),
             }
             for k in dict.fromkeys(keys)
@@ -388,6 +405,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        svc.open()  # again after an earlier shutdown (one app, several test clients)
         try:
             yield
         finally:
@@ -422,27 +440,29 @@ def create_app(
         customer_id=(str, Field(pattern=id_pattern, max_length=128)),
     )
 
+    Query_ = _query_model(spec.context)
+    query_names = tuple(Query_.model_fields)
+    absent = {n: f"this run's data records no {n}" for n in CONTEXT_FIELDS if n not in query_names}
+
     def check_context(q: RecommendationQuery) -> None:
+        """The vocabulary of the export served now (a reload may have changed it)."""
         ctx = svc.current.export.spec.context
-        for name in ("device", "location"):
-            value = getattr(q, name)
+        for name in CONTEXT_FIELDS:
+            value = getattr(q, name, None)
             allowed = getattr(ctx, name)
-            if value is None:
-                continue
-            if not allowed:
-                raise _invalid(("query", name), f"this run's data records no {name}", value)
-            if value not in allowed:
-                raise _invalid(("query", name), f"unknown {name}; the run knows {allowed}", value)
+            if value is not None and value not in allowed:
+                raise _invalid(("query", name), f"unknown {name}; the run knows {allowed}")
 
     @app.get(
         "/recommendations/{customer_id}",
         response_model=RecommendationResponse,
         responses=_ERRORS,
-        dependencies=[Depends(_query_guard("k", "device", "location", "hour"))],
+        dependencies=[Depends(_query_guard(*query_names, absent=absent))],
         summary="Top-k recommendations for a customer",
     )
     def recommendations(
-        customer_id: CustomerId, q: Annotated[RecommendationQuery, Query()]
+        customer_id: CustomerId,
+        q: Annotated[Query_, Query()],  # type: ignore[valid-type]
     ) -> RecommendationResponse:
         check_context(q)
         served = svc.current
@@ -462,8 +482,8 @@ def create_app(
             fallback_reason=rec.fallback_reason,
             new_events=rec.new_events,
             context=ContextEcho(
-                device=q.device,
-                location=q.location,
+                device=getattr(q, "device", None),
+                location=getattr(q, "location", None),
                 hour=q.hour,
                 used=ctx.used_by_model,
                 note=ctx.note,
@@ -476,6 +496,7 @@ def create_app(
         status_code=201,
         responses={
             200: {"model": EventAck, "description": "repeated event_id: already stored"},
+            400: _ERRORS[400],
             409: {"model": ErrorBody, "description": "event_id used for another event"},
             413: _ERRORS[413],
             503: {"model": ErrorBody, "description": "the event could not be stored"},
@@ -487,11 +508,7 @@ def create_app(
         served = svc.current
         pattern = RAW_ID_PATTERN if svc.ids == "raw" else served.export.spec.customer_ids.pattern
         if not re.fullmatch(pattern, event.customer_id):  # the export was reloaded meanwhile
-            raise _invalid(
-                ("body", "customer_id"),
-                f"String should match pattern '{pattern}'",
-                event.customer_id,
-            )
+            raise _invalid(("body", "customer_id"), f"String should match pattern '{pattern}'")
         if svc.store is None:
             raise HTTPException(503, "this service runs without an event store (--store)")
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)

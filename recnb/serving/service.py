@@ -514,7 +514,13 @@ class RecommendationService:
             raise RuntimeError("this service has no event store (started without --store)")
         return self.store.submit(events)
 
+    def open(self) -> None:
+        """(Re)start the event store's writer after :meth:`close`."""
+        if self.store is not None:
+            self.store.open()
+
     def close(self) -> None:
+        """Commit queued events and stop the store's writer (see :meth:`open`)."""
         if self.store is not None:
             self.store.close()
 

@@ -145,11 +145,15 @@ class EventStore:
             raise StoreError(f"{self.path}: cannot open the event store ({e})") from None
         self._queue: queue.Queue[tuple[list[StoredEvent], Future] | None] = queue.Queue()
         self._closed = False
-        self._close_lock = threading.Lock()
+        self._state_lock = threading.Lock()
         self.commits = 0
         self.stored = 0
-        self._writer = threading.Thread(target=self._run, name="event-store-writer", daemon=True)
-        self._writer.start()
+        self._writer = self._start_writer()
+
+    def _start_writer(self) -> threading.Thread:
+        t = threading.Thread(target=self._run, name="event-store-writer", daemon=True)
+        t.start()
+        return t
 
     # -- setup -------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -300,13 +304,25 @@ class EventStore:
 
     def close(self) -> None:
         """Commit what is queued, stop the writer, close the file."""
-        with self._close_lock:
+        with self._state_lock:
             if self._closed:
                 return
             self._closed = True
-        self._queue.put(None)
-        self._writer.join()
-        self._con.close()
+            self._queue.put(None)
+            self._writer.join()
+            self._con.close()
+
+    def open(self) -> None:
+        """Open the file and start the writer again after :meth:`close` (no-op when open)."""
+        with self._state_lock:
+            if not self._closed:
+                return
+            try:
+                self._con = self._open()
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"{self.path}: cannot open the event store ({e})") from None
+            self._writer = self._start_writer()
+            self._closed = False
 
     def __enter__(self) -> EventStore:
         return self
