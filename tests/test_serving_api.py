@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from _serving import base_run, export, fitted, run_copy, train  # noqa: F401
+from _serving import base_run, export, fitted, run_copy, train
 from fastapi.testclient import TestClient
 
 from recnb.privacy import DEMO_KEY, pseudonymize
@@ -16,7 +16,7 @@ from recnb.serving.service import RecommendationService
 
 
 @pytest.fixture
-def app_run(run_copy, train):  # noqa: F811
+def app_run(run_copy, train):
     export(run_copy, train, "item_knn")
     return run_copy
 
@@ -97,7 +97,7 @@ def test_bad_requests_get_a_4xx_naming_the_problem(client, url, status, message)
     assert message in r.json()["message"]
 
 
-def test_context_a_run_does_not_record_is_refused(run_copy, train):  # noqa: F811
+def test_context_a_run_does_not_record_is_refused(run_copy, train):
     bare = train.with_matrix(train.matrix)
     bare.meta = {k: v for k, v in train.meta.items() if k != "context_feature_names"}
     export_model(fitted("item_knn", train), run_copy, "m", train=bare)
@@ -241,7 +241,7 @@ def test_explain_matches_the_model(client):
     assert body["score"] == pytest.approx(want["contribution"].sum(), rel=1e-5)
 
 
-def test_explain_never_names_other_customers(run_copy, train, tmp_path):  # noqa: F811
+def test_explain_never_names_other_customers(run_copy, train, tmp_path):
     export(run_copy, train, "user_knn")
     with TestClient(create_app(run_copy)) as c:
         model = c.app.state.service.current.model
@@ -255,7 +255,7 @@ def test_explain_never_names_other_customers(run_copy, train, tmp_path):  # noqa
     assert body["contributions"][0]["contribution"] == pytest.approx(body["score"], rel=1e-5)
 
 
-def test_model_that_cannot_fold_in_excludes_new_products(run_copy, train, tmp_path):  # noqa: F811
+def test_model_that_cannot_fold_in_excludes_new_products(run_copy, train, tmp_path):
     export(run_copy, train, "bpr")
     with TestClient(create_app(run_copy, store=tmp_path / "e.sqlite")) as c:
         cid = first_with_history(c.app.state.service.current.model)
@@ -302,7 +302,7 @@ def test_health_and_openapi(client):
 
 
 # -- raw customer ids --------------------------------------------------------------------------------
-def _raw_customer(base_run):  # noqa: F811
+def _raw_customer(base_run):
     from recnb.data import load_raw
     from recnb.params import load_params
 
@@ -312,7 +312,7 @@ def _raw_customer(base_run):  # noqa: F811
 
 def test_raw_ids_are_pseudonymized_and_never_stored_or_returned(
     base_run, run_copy, train, tmp_path
-):  # noqa: F811
+):
     export(run_copy, train, "item_knn")
     store = tmp_path / "e.sqlite"
     app = create_app(run_copy, store=store, ids="raw", key=DEMO_KEY)
@@ -345,7 +345,7 @@ def test_raw_ids_need_the_runs_key(app_run):
 
 
 # -- hot reload --------------------------------------------------------------------------------------
-def test_reload_swaps_the_export_and_refuses_a_broken_one(app_run, train, tmp_path):  # noqa: F811
+def test_reload_swaps_the_export_and_refuses_a_broken_one(app_run, train, tmp_path):
     app = create_app(app_run, store=tmp_path / "e.sqlite", admin_token="s3cret")
     with TestClient(app) as c:
         v1 = c.get("/health").json()["model_version"]
@@ -365,7 +365,7 @@ def test_reload_swaps_the_export_and_refuses_a_broken_one(app_run, train, tmp_pa
         assert c.get(f"/recommendations/{known(c)}").status_code == 200
 
 
-def test_a_request_in_flight_finishes_on_the_model_it_started_with(app_run, train):  # noqa: F811
+def test_a_request_in_flight_finishes_on_the_model_it_started_with(app_run, train):
     svc = RecommendationService(app_run / "models" / "model_comparison")
     old = svc.current
     cid = first_with_history(old.model)

@@ -8,13 +8,13 @@ import threading
 
 import numpy as np
 import pytest
-from _serving import base_run, export, fitted, run_copy, train  # noqa: F401
+from _serving import base_run, export, fitted, run_copy, train
 
 from recnb.privacy import DEMO_KEY
 from recnb.serving import ExportError, export_model, find_export, key_check, load_export
 
 
-def test_export_holds_the_model_history_fallback_spec_and_a_manifest(run_copy, train):  # noqa: F811
+def test_export_holds_the_model_history_fallback_spec_and_a_manifest(run_copy, train):
     folder = export(run_copy, train, "item_knn")
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert files == [
@@ -41,7 +41,7 @@ def test_export_holds_the_model_history_fallback_spec_and_a_manifest(run_copy, t
     assert (e.history != train.matrix).nnz == 0
 
 
-def test_loaded_model_recommends_what_the_fitted_one_did(run_copy, train):  # noqa: F811
+def test_loaded_model_recommends_what_the_fitted_one_did(run_copy, train):
     model = fitted("als", train)
     folder = export_model(model, run_copy, "m", train=train)
     e = load_export(folder)
@@ -50,7 +50,7 @@ def test_loaded_model_recommends_what_the_fitted_one_did(run_copy, train):  # no
     assert a.equals(b)
 
 
-def test_fallback_is_the_models_popularity_ranking(run_copy, train):  # noqa: F811
+def test_fallback_is_the_models_popularity_ranking(run_copy, train):
     folder = export(run_copy, train, "ease")
     e = load_export(folder)
     idx, _ = e.model.recommend_indices(np.array([-1]), k=20)
@@ -72,14 +72,14 @@ def test_fallback_is_the_models_popularity_ranking(run_copy, train):  # noqa: F8
         (lambda f: (f / "manifest.json").unlink(), "manifest.json: missing"),
     ],
 )
-def test_a_damaged_export_is_refused_naming_the_file(run_copy, train, damage, names):  # noqa: F811
+def test_a_damaged_export_is_refused_naming_the_file(run_copy, train, damage, names):
     folder = export(run_copy, train, "item_knn")
     damage(folder)
     with pytest.raises(ExportError, match=names.replace(".", r"\.")):
         load_export(folder)
 
 
-def test_a_consistent_edit_still_fails_the_specs_schema(run_copy, train):  # noqa: F811
+def test_a_consistent_edit_still_fails_the_specs_schema(run_copy, train):
     """Whoever rewrites serving.json and its manifest entry gets caught by the spec's schema."""
     import hashlib
 
@@ -108,7 +108,7 @@ def _append(path) -> None:
     path.write_text(path.read_text() + " ")
 
 
-def test_a_model_fitted_on_other_data_is_not_exported_with_this_history(run_copy, train):  # noqa: F811
+def test_a_model_fitted_on_other_data_is_not_exported_with_this_history(run_copy, train):
     model = fitted("item_knn", train)
     other = train.with_matrix(train.matrix)
     other.customer_ids = other.customer_ids[::-1].copy()
@@ -117,14 +117,14 @@ def test_a_model_fitted_on_other_data_is_not_exported_with_this_history(run_copy
     assert not (run_copy / "models" / "x").exists()
 
 
-def test_bad_names_are_refused(run_copy, train):  # noqa: F811
+def test_bad_names_are_refused(run_copy, train):
     model = fitted("item_knn", train)
     for bad in ("../x", "", "a/b", ".hidden"):
         with pytest.raises(ValueError, match="name must be"):
             export_model(model, run_copy, bad, train=train)
 
 
-def test_reexport_replaces_atomically_and_a_reader_never_sees_a_mix(run_copy, train):  # noqa: F811
+def test_reexport_replaces_atomically_and_a_reader_never_sees_a_mix(run_copy, train):
     """A reader loading in a loop while the export is rewritten gets the old or the new export,
     complete (or, when a swap happened mid-read, a clear refusal), never a mix, never a gap."""
     a, b = fitted("item_knn", train), fitted("item_knn", train, n_neighbors=5)
@@ -163,7 +163,7 @@ def test_reexport_replaces_atomically_and_a_reader_never_sees_a_mix(run_copy, tr
     assert leftovers == []
 
 
-def test_find_export_prefers_champion_then_model_comparison(run_copy, train):  # noqa: F811
+def test_find_export_prefers_champion_then_model_comparison(run_copy, train):
     with pytest.raises(ExportError, match="no exported model in this run"):
         find_export(run_copy)
     export(run_copy, train, "item_knn", export_name="other")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _serving import REPO, base_run, export, run_copy, train  # noqa: F401
+from _serving import REPO, base_run, export, run_copy, train
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def _client(
         i += 1
 
 
-def test_sigkill_during_a_load_loses_no_acknowledged_event(run_copy, train, tmp_path):  # noqa: F811
+def test_sigkill_during_a_load_loses_no_acknowledged_event(run_copy, train, tmp_path):
     folder = export(run_copy, train, "item_knn")
     from recnb.serving import load_export
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from _serving import base_run, export, train  # noqa: F401
+from _serving import base_run, export, train
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -28,7 +28,7 @@ OPERATIONS = [
 
 
 @pytest.fixture(scope="module")
-def api_schema(base_run, train, tmp_path_factory):  # noqa: F811
+def api_schema(base_run, train, tmp_path_factory):
     import shutil
 
     run = tmp_path_factory.mktemp("fuzz") / "ci"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _serving import base_run, fitted, train  # noqa: F401
+from _serving import base_run, fitted, train
 
 from recnb.models.knn import top_similar
 from recnb.serving.export import SignalSpec
@@ -33,7 +33,7 @@ RESCORED = [
 
 
 @pytest.mark.parametrize(("name", "params"), RESCORED, ids=lambda x: str(x))
-def test_an_unchanged_history_scores_exactly_like_the_model(train, name, params):  # noqa: F811
+def test_an_unchanged_history_scores_exactly_like_the_model(train, name, params):
     """The golden check of every view: a training customer's own row gives the model's scores
     bit for bit (and its explanation)."""
     model = fitted(name, train, **params)
@@ -51,7 +51,7 @@ def test_an_unchanged_history_scores_exactly_like_the_model(train, name, params)
         np.testing.assert_allclose(a["contribution"], b["contribution"], rtol=1e-6)
 
 
-def test_content_model_rescore_matches(base_run, train):  # noqa: F811
+def test_content_model_rescore_matches(base_run, train):
     from recnb.data import load_dataset
     from recnb.models import make_model
 
@@ -61,14 +61,14 @@ def test_content_model_rescore_matches(base_run, train):  # noqa: F811
     np.testing.assert_array_equal(rescore(model, train.matrix[idx], idx), model._score_block(idx))
 
 
-def test_models_that_cannot_fold_a_history_in_say_so(train):  # noqa: F811
+def test_models_that_cannot_fold_a_history_in_say_so(train):
     model = fitted("bpr", train)
     assert not can_rescore(model)
     with pytest.raises(TypeError, match="cannot score a history"):
         rescore(model, train.matrix[:1])
 
 
-def test_user_knn_neighbours_of_a_new_customer_are_the_cosine_neighbours(train):  # noqa: F811
+def test_user_knn_neighbours_of_a_new_customer_are_the_cosine_neighbours(train):
     """Known answer: with no weighting, a new customer's neighbours are the top shrunk-cosine
     rows of the training matrix, as top_similar computes them on the stacked matrix."""
     model = fitted("user_knn", train, weighting="none", shrinkage=2.0, n_neighbors=15)
@@ -84,7 +84,7 @@ def test_user_knn_neighbours_of_a_new_customer_are_the_cosine_neighbours(train):
     )
 
 
-def test_item_knn_a_purchase_adds_its_neighbours_scores(train):  # noqa: F811
+def test_item_knn_a_purchase_adds_its_neighbours_scores(train):
     """Known answer: item-kNN's scores are linear in the history, so a new purchase of product j
     by a customer without history scores exactly conf(8) * similarity[j]."""
     model = fitted("item_knn", train)
@@ -98,7 +98,7 @@ def test_item_knn_a_purchase_adds_its_neighbours_scores(train):  # noqa: F811
     np.testing.assert_allclose(rescore(model, h)[0], want, rtol=1e-6)
 
 
-def test_overlay_adds_new_weights_to_the_training_signal(train):  # noqa: F811
+def test_overlay_adds_new_weights_to_the_training_signal(train):
     spec = SignalSpec(event_weights={"view": 1.0, "purchase": 8.0}, scaling="log", alpha=2.0)
     base = sp.csr_matrix(np.array([[1 + 2 * np.log1p(3.0), 0, 0]], dtype=np.float32))
     overlay = HistoryOverlay(base, {"c": 0}, {"a": 0, "b": 1, "z": 2}, spec)

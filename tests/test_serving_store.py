@@ -7,7 +7,7 @@ import threading
 
 import pandas as pd
 import pytest
-from _serving import base_run  # noqa: F401
+from _serving import base_run
 
 from recnb.loaders.events_db import (
     EventsDbError,
@@ -131,7 +131,7 @@ def test_events_db_source_reads_the_store_into_the_data_model(tmp_path):
     assert "session_id" not in ds.events.columns  # a column the store never filled is absent
 
 
-def test_events_db_extends_a_base_run(base_run, tmp_path):  # noqa: F811
+def test_events_db_extends_a_base_run(base_run, tmp_path):
     from recnb.data import load_dataset
 
     base = load_dataset(base_run / "data")
