@@ -147,7 +147,8 @@ class EventStore:
         self._closed = False
         self._state_lock = threading.Lock()
         self.commits = 0
-        self.stored = 0
+        self.stored = 0  # events this object committed
+        self.total = self._count()  # events in the file (kept up to date by the writer)
         self._writer = self._start_writer()
 
     def _start_writer(self) -> threading.Thread:
@@ -244,6 +245,7 @@ class EventStore:
         self.commits += 1
         new = [a for res in results if isinstance(res, list) for a in res if not a.duplicate]
         self.stored += len(new)
+        self.total += len(new)
         if new and self.on_commit is not None:
             try:
                 self.on_commit(new)
@@ -292,6 +294,9 @@ class EventStore:
     # -- reading -----------------------------------------------------------------------------------
     def count(self) -> int:
         """Events in the store (a fresh read-only connection: sees every committed event)."""
+        return self._count()
+
+    def _count(self) -> int:
         con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             return int(con.execute("SELECT count(*) FROM events").fetchone()[0])
