@@ -446,3 +446,54 @@ def test_events_committed_between_rebuild_and_swap_reach_the_new_overlay(app_run
     svc.reload()
     svc.close()
     assert svc.current.overlay.n_events(cid) == 3
+
+
+# -- several processes on one store, a watched export ------------------------------------------------
+def test_services_sharing_a_store_see_each_others_events(app_run, tmp_path):
+    """Two services on one store (two worker processes): an event posted to one is in the other's
+    next answer, and both apply every event exactly once, in seq order."""
+    from recnb.serving.store import StoredEvent
+
+    folder = app_run / "models" / "model_comparison"
+    a = RecommendationService(folder, store=tmp_path / "e.sqlite", follow=True)
+    b = RecommendationService(folder, store=tmp_path / "e.sqlite", follow=True)
+    try:
+        model = a.current.model
+        new = "ab" * 8
+        p = str(model.product_ids_[4])
+        a.record([StoredEvent(new, p, "purchase", "2026-02-01T00:00:00")]).result(30)
+        b.sync()
+        rec = b.recommend(new, 5)
+        assert rec.source == "model_with_new_events" and p not in rec.product_ids
+        for i in range(20):  # interleaved writers
+            (a if i % 2 else b).record(
+                [StoredEvent(new, str(model.product_ids_[i]), "view", "2026-02-01T00:00:00")]
+            ).result(30)
+        a.sync()
+        b.sync()
+        for svc in (a, b):
+            assert svc.current.overlay.n_events(new) == 21
+            assert svc.current.overlay.last_seq == 21
+        assert a.recommend(new, 10).product_ids == b.recommend(new, 10).product_ids
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_watched_export_is_swapped_in_by_itself(app_run, train):
+    import time
+
+    svc = RecommendationService(app_run / "models" / "model_comparison", watch=0.05)
+    try:
+        v1 = svc.current.version
+        export_model(fitted("ease", train), app_run, "model_comparison", train=train, label="ease")
+        deadline = time.monotonic() + 30
+        while svc.current.version == v1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert svc.current.version != v1 and svc.current.export.spec.label == "ease"
+        assert svc.reloads == 1
+        (app_run / "models" / "model_comparison" / "serving.json").write_text("{}")
+        time.sleep(0.5)  # a broken export is not loaded; the old one keeps serving
+        assert svc.current.export.spec.label == "ease" and svc.reloads == 1
+    finally:
+        svc.close()

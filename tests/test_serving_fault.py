@@ -139,3 +139,51 @@ def test_sigkill_during_a_load_loses_no_acknowledged_event(run_copy, train, tmp_
     assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:5]}"
     assert health["events_stored"] == len(stored) >= len(acknowledged)
     assert health["events_applied"] == len(stored)  # the overlay was rebuilt from the store
+
+
+def test_two_workers_answer_with_every_posted_event(run_copy, train, tmp_path):
+    """``--workers 2``: connections land on either process; an event posted through one is in
+    the next answer whichever process gives it (each follows the shared store)."""
+    folder = export(run_copy, train, "item_knn")
+    from recnb.serving import load_export
+
+    model = load_export(folder).model
+    store, log, port = tmp_path / "events.sqlite", tmp_path / "serve.log", _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "recnb.serving", str(run_copy), "--store", str(store),
+           "--port", str(port), "--log-level", "warning", "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    pids: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(pids) < 2 and time.monotonic() < deadline:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/health")
+                r = c.getresponse()
+                if r.status == 200:
+                    pids.add(json.loads(r.read())["process"])
+                c.close()
+            except OSError:
+                time.sleep(0.2)
+        assert len(pids) == 2, f"only processes {pids} answered"
+        for i in range(30):
+            new = f"{i:016x}"
+            p = str(model.product_ids_[i])
+            body = json.dumps({"customer_id": new, "product_id": p, "event": "purchase"})
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # a new connection:
+            c.request("POST", "/events", body, {"content-type": "application/json"})  # either
+            assert c.getresponse().status == 201  # worker may take it
+            c.close()
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("GET", f"/recommendations/{new}")
+            rec = json.loads(c.getresponse().read())
+            c.close()
+            assert rec["source"] == "model_with_new_events", rec
+            assert p not in [x["product_id"] for x in rec["items"]]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    con = sqlite3.connect(store)
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 30
+    con.close()

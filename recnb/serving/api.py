@@ -197,6 +197,7 @@ class ExplanationResponse(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+    process: int = Field(description="id of the service process that answered (with --workers)")
     model: str
     model_name: str
     model_version: str
@@ -365,6 +366,8 @@ def create_app(
     synchronous: Literal["FULL", "NORMAL"] = "FULL",
     max_body_bytes: int = MAX_BODY_BYTES,
     admin_token: str | None = None,
+    follow: bool = False,
+    watch: float = 0.0,
     service: RecommendationService | None = None,
 ) -> FastAPI:
     """The service's FastAPI application over the export of a run.
@@ -388,6 +391,10 @@ def create_app(
         Largest request body (413 above it).
     admin_token : str, optional
         Required in ``X-Admin-Token`` by ``POST /admin/reload`` when set.
+    follow : bool
+        Apply events other processes committed to the store before each read (several workers).
+    watch : float
+        Seconds between checks of the export for a new version (0: reload on request only).
     service : RecommendationService, optional
         A service built by the caller (``run_dir`` and the other service options are then ignored).
 
@@ -400,7 +407,13 @@ def create_app(
         if run_dir is None:
             raise ValueError("create_app: give run_dir (or a service)")
         service = RecommendationService(
-            find_export(run_dir, model), store=store, ids=ids, key=key, synchronous=synchronous
+            find_export(run_dir, model),
+            store=store,
+            ids=ids,
+            key=key,
+            synchronous=synchronous,
+            follow=follow,
+            watch=watch,
         )
     svc = service
 
@@ -470,6 +483,7 @@ def create_app(
         q: Annotated[Query_, Query()],  # type: ignore[valid-type]
     ) -> RecommendationResponse:
         check_context(q)
+        svc.sync()
         served = svc.current
         rec = svc.recommend(svc.pseudonym(customer_id), q.k, served)
         ctx = served.export.spec.context
@@ -562,6 +576,7 @@ def create_app(
     def explain(
         customer_id: CustomerId, product_id: ProductId, q: Annotated[ExplainQuery, Query()]
     ) -> ExplanationResponse:
+        svc.sync()
         try:
             ex = svc.explain(svc.pseudonym(customer_id), product_id, q.limit)
         except KeyError as e:
@@ -590,6 +605,7 @@ def create_app(
         sp = s.export.spec
         return Health(
             status="ok",
+            process=os.getpid(),
             model=sp.label,
             model_name=sp.model,
             model_version=s.version,
@@ -656,22 +672,35 @@ def _applied(served, event: EventIn) -> tuple[bool, str]:
     return True, f"stored; {what}"
 
 
-def app_from_env() -> FastAPI:
-    """An app configured by environment variables (``uvicorn --factory``):
-    ``RECNB_SERVE_RUN``, ``RECNB_SERVE_MODEL``, ``RECNB_SERVE_STORE``, ``RECNB_SERVE_IDS``."""
-    run = os.environ.get("RECNB_SERVE_RUN")
-    if not run:
-        raise ValueError("RECNB_SERVE_RUN is not set (the run folder to serve)")
-    key = None
-    ids = os.environ.get("RECNB_SERVE_IDS", "pseudonym")
-    if ids == "raw":
-        from recnb.privacy import KEY_ENV_VAR
+#: environment variables :func:`app_from_env` reads (set by ``serve --workers``)
+ENV = {
+    "run": "RECNB_SERVE_RUN",
+    "model": "RECNB_SERVE_MODEL",
+    "store": "RECNB_SERVE_STORE",
+    "ids": "RECNB_SERVE_IDS",
+    "synchronous": "RECNB_SERVE_SYNCHRONOUS",
+    "watch": "RECNB_SERVE_WATCH",
+    "follow": "RECNB_SERVE_FOLLOW",
+}
 
-        key = os.environ.get(KEY_ENV_VAR)
+
+def app_from_env() -> FastAPI:
+    """The app configured by environment variables (:data:`ENV`), for ``uvicorn --factory``: each
+    worker process of ``python -m recnb serve --workers N`` builds its own from them."""
+    from recnb.privacy import KEY_ENV_VAR
+
+    run = os.environ.get(ENV["run"])
+    if not run:
+        raise ValueError(f"{ENV['run']} is not set (the run folder to serve)")
+    ids = os.environ.get(ENV["ids"], "pseudonym")
     return create_app(
         Path(run),
-        model=os.environ.get("RECNB_SERVE_MODEL") or None,
-        store=os.environ.get("RECNB_SERVE_STORE") or None,
+        model=os.environ.get(ENV["model"]) or None,
+        store=os.environ.get(ENV["store"]) or None,
         ids=ids,  # type: ignore[arg-type]
-        key=key,
+        key=os.environ.get(KEY_ENV_VAR) if ids == "raw" else None,
+        synchronous=os.environ.get(ENV["synchronous"], "FULL"),  # type: ignore[arg-type]
+        admin_token=os.environ.get("RECNB_ADMIN_TOKEN") or None,
+        follow=os.environ.get(ENV["follow"], "0") == "1",
+        watch=float(os.environ.get(ENV["watch"], "0") or 0),
     )

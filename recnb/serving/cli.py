@@ -53,6 +53,20 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default="FULL",
         help="SQLite durability of the event store (FULL: on disk before the answer)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="service processes sharing the port and the store (each follows the store and "
+        "watches the export)",
+    )
+    p.add_argument(
+        "--watch",
+        type=float,
+        default=None,
+        help="seconds between checks of the export for a new version (default: 0 = reload on "
+        "POST /admin/reload only; 2 with several workers)",
+    )
     p.add_argument("--log-level", default="info")
     return p
 
@@ -77,41 +91,61 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from recnb.privacy import KEY_ENV_VAR
-    from recnb.serving.api import create_app
-    from recnb.serving.export import find_export
+    from recnb.serving.api import ENV, create_app
+    from recnb.serving.export import find_export, key_check, load_export
 
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
     export = find_export(args.run_dir, args.model)
     store = None if args.no_store else Path(args.store or default_store(args.run_dir))
+    watch = args.watch if args.watch is not None else (2.0 if args.workers > 1 else 0.0)
     key = None
     if args.ids == "raw":
         key = os.environ.get(KEY_ENV_VAR)
         if not key:
-            from recnb.privacy import DEMO_KEY, resolve_key
-            from recnb.serving.export import key_check, load_export
+            from recnb.privacy import DEMO_KEY
 
             # the synthetic shop's runs use the public demo key; any other run needs the real one
             if load_export(export).spec.customer_ids.key_check == key_check(DEMO_KEY):
-                key = resolve_key(None, allow_demo=True)
-    app = create_app(
-        args.run_dir,
-        model=export.name,
-        store=store,
-        ids=args.ids,
-        key=key,
-        synchronous=args.synchronous,
-        admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None,
+                key = DEMO_KEY.decode()
+    where = f"http://{args.host}:{args.port}"
+    events = store or "not stored (--no-store)"
+    common = dict(host=args.host, port=args.port, access_log=False, log_level=args.log_level,
+                  timeout_graceful_shutdown=10)  # fmt: skip
+    if args.workers == 1:
+        app = create_app(
+            args.run_dir,
+            model=export.name,
+            store=store,
+            ids=args.ids,
+            key=key,
+            synchronous=args.synchronous,
+            admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None,
+            watch=watch,
+        )
+        version = app.state.service.current.version
+        print(f"recnb: serving {export} (version {version}) on {where}  events -> {events}",
+              flush=True)  # fmt: skip
+        uvicorn.run(app, **common)
+        return 0
+    # several processes: each worker builds the same app from the environment
+    load_export(export)  # fail here, once, rather than in every worker
+    if store is not None:
+        store.parent.mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        {
+            ENV["run"]: str(Path(args.run_dir).resolve()),
+            ENV["model"]: export.name,
+            ENV["store"]: str(store.resolve()) if store is not None else "",
+            ENV["ids"]: args.ids,
+            ENV["synchronous"]: args.synchronous,
+            ENV["watch"]: str(watch),
+            ENV["follow"]: "1",
+        }
     )
-    print(
-        f"recnb: serving {export} (version {app.state.service.current.version}) on "
-        f"http://{args.host}:{args.port}  events -> {store or 'not stored (--no-store)'}",
-        flush=True,
-    )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=False,
-        log_level=args.log_level,
-        timeout_graceful_shutdown=10,
-    )
+    if key is not None:
+        os.environ[KEY_ENV_VAR] = key if isinstance(key, str) else key.decode()
+    print(f"recnb: serving {export} with {args.workers} workers on {where}  events -> {events}",
+          flush=True)  # fmt: skip
+    uvicorn.run("recnb.serving.api:app_from_env", factory=True, workers=args.workers, **common)
     return 0

@@ -133,6 +133,12 @@ class RecommendationService:
         The run's pseudonymization key (``raw`` mode only).
     synchronous : {"FULL", "NORMAL"}
         The store's durability setting (see :mod:`recnb.serving.store`).
+    follow : bool
+        Before each read, apply events other processes committed to the store (several service
+        processes on one store: each sees every event, including one just posted to another).
+    watch : float
+        Seconds between checks of the export's manifest; a new export is loaded and swapped in
+        (as :meth:`reload`). 0: no watching (reload on request only).
 
     Raises
     ------
@@ -150,6 +156,8 @@ class RecommendationService:
         ids: IdMode = "pseudonym",
         key: bytes | str | None = None,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        follow: bool = False,
+        watch: float = 0.0,
     ) -> None:
         if ids not in ("pseudonym", "raw"):
             raise ValueError(f"ids must be 'pseudonym' or 'raw', got {ids!r}")
@@ -170,7 +178,19 @@ class RecommendationService:
                 synchronous=synchronous,
                 on_commit=self._on_commit,
             )
+        self.follow = bool(follow) and self.store is not None
         self.current = self._build(export)
+        self.watch = float(watch)
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._seen_manifest = _manifest_signature(self.export_dir)
+        self._start_watcher()
+
+    def _start_watcher(self) -> None:
+        if self.watch > 0 and self._watcher is None:
+            self._stop.clear()
+            self._watcher = threading.Thread(target=self._watch, name="export-watcher", daemon=True)
+            self._watcher.start()
 
     # -- ids -----------------------------------------------------------------------------------------
     def _check_ids(self, export: ExportedModel) -> None:
@@ -220,25 +240,50 @@ class RecommendationService:
         return Served(export=export, overlay=overlay, loaded_at=_utc_now())
 
     def _replay(self, overlay: HistoryOverlay) -> None:
+        """Apply the store's events after ``overlay.last_seq`` (seq order: the log's prefix)."""
         assert self.store is not None
-        df = self.store.read(overlay.last_seq)
-        if len(df):
-            overlay.apply(_new_events(df))
+        rows = self.store.read_after(overlay.last_seq)
+        if rows:
+            overlay.apply(
+                NewEvent(
+                    int(seq),
+                    str(c),
+                    str(p),
+                    str(e),
+                    None if v is None else float(v),
+                    None if d is None else float(d),
+                )  # fmt: skip
+                for seq, c, p, e, v, d in rows
+            )
 
     def _on_commit(self, acks: list[Ack]) -> None:
-        events = [
-            NewEvent(
-                a.seq,
-                a.event.customer_id,
-                a.event.product_id,
-                a.event.event,
-                a.event.value,
-                a.event.dwell_seconds,
-            )
-            for a in acks
-        ]
+        # read back from the store rather than apply the acks: with several processes on one
+        # store, another one's events may sit between ours, and the overlay applies in seq order
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Apply every event committed to the store that the served overlay has not seen."""
+        if self.store is None:
+            return
         with self._lock:
-            self.current.overlay.apply(events)
+            self._replay(self.current.overlay)
+
+    def sync(self) -> None:
+        """With ``follow``: catch up when the store holds events the overlay has not seen (one
+        indexed read when it is current)."""
+        if self.follow and self.store.max_seq() > self.current.overlay.last_seq:
+            self.catch_up()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.watch):
+            sig = _manifest_signature(self.export_dir)
+            if sig is None or sig == self._seen_manifest:
+                continue
+            try:
+                self.reload()
+            except (ExportError, ValueError, OSError) as e:
+                log.warning("export %s changed but was not loaded: %s", self.export_dir, e)
+            self._seen_manifest = sig
 
     def reload(self) -> tuple[str, str]:
         """Load the export folder again and serve it from now on (atomically).
@@ -254,6 +299,7 @@ class RecommendationService:
             Old and new export versions (equal when the files did not change).
         """
         with self._reload_lock:
+            sig = _manifest_signature(self.export_dir)
             export = load_export(self.export_dir)
             self._check_ids(export)
             if self.store is not None:
@@ -272,6 +318,7 @@ class RecommendationService:
                 old = self.current.version
                 self.current = served
             self.reloads += 1
+            self._seen_manifest = sig
         log.info("reloaded %s: %s -> %s", self.export_dir, old, served.version)
         return old, served.version
 
@@ -515,35 +562,25 @@ class RecommendationService:
         return self.store.submit(events)
 
     def open(self) -> None:
-        """(Re)start the event store's writer after :meth:`close`."""
+        """(Re)start the event store's writer and the export watcher after :meth:`close`."""
         if self.store is not None:
             self.store.open()
+        self._start_watcher()
 
     def close(self) -> None:
-        """Commit queued events and stop the store's writer (see :meth:`open`)."""
+        """Stop watching; commit queued events and stop the store's writer (see :meth:`open`)."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None
         if self.store is not None:
             self.store.close()
 
 
-def _new_events(df) -> list[NewEvent]:
-    vals = df["value"].to_numpy(dtype=float)
-    dwell = df["dwell_seconds"].to_numpy(dtype=float)
-    return [
-        NewEvent(
-            int(seq),
-            str(c),
-            str(p),
-            str(e),
-            None if np.isnan(v) else float(v),
-            None if np.isnan(d) else float(d),
-        )
-        for seq, c, p, e, v, d in zip(
-            df["seq"].to_numpy(),
-            df["customer_id"].astype(str),
-            df["product_id"].astype(str),
-            df["event"].astype(str),
-            vals,
-            dwell,
-            strict=True,
-        )
-    ]
+def _manifest_signature(folder: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime) of an export's manifest: changes when a new export is swapped in."""
+    try:
+        st = (folder / "manifest.json").stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)

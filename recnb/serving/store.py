@@ -146,6 +146,7 @@ class EventStore:
         self._queue: queue.Queue[tuple[list[StoredEvent], Future] | None] = queue.Queue()
         self._closed = False
         self._state_lock = threading.Lock()
+        self._read_lock = threading.Lock()
         self.commits = 0
         self.stored = 0  # events this object committed
         self.total = self._count()  # events in the file (kept up to date by the writer)
@@ -303,6 +304,35 @@ class EventStore:
         finally:
             con.close()
 
+    def _reader(self) -> sqlite3.Connection:
+        con = self.__dict__.get("_ro")
+        if con is None:
+            con = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
+            self._ro = con
+        return con
+
+    def max_seq(self) -> int:
+        """The last committed ``seq`` (0 for an empty store); a cheap indexed read."""
+        with self._read_lock:
+            row = self._reader().execute("SELECT max(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def read_after(self, seq: int) -> list[tuple]:
+        """``(seq, customer_id, product_id, event, value, dwell_seconds)`` of the committed events
+        with ``seq > seq``, in order (one read transaction: a consistent prefix of the log)."""
+        with self._read_lock:
+            return (
+                self._reader()
+                .execute(
+                    "SELECT seq, customer_id, product_id, event, value, dwell_seconds FROM events "
+                    "WHERE seq > ? ORDER BY seq",
+                    (int(seq),),
+                )
+                .fetchall()
+            )
+
     def read(self, after_seq: int = 0):
         """Stored events with ``seq > after_seq`` (:func:`recnb.loaders.events_db.read_store_events`)."""
         return read_store_events(self.path, after_seq)[0]
@@ -316,6 +346,10 @@ class EventStore:
             self._queue.put(None)
             self._writer.join()
             self._con.close()
+            with self._read_lock:
+                ro = self.__dict__.pop("_ro", None)
+                if ro is not None:
+                    ro.close()
 
     def open(self) -> None:
         """Open the file and start the writer again after :meth:`close` (no-op when open)."""
