@@ -16,6 +16,8 @@ What runs:
 
   in both, 10% of the requests are malformed (k out of range, unknown parameter, malformed id,
   unknown context, bad JSON body...): they must all get a 4xx, and no request a 5xx;
+- both with one service process and with two (``serve --workers 2``: each follows the shared store
+  and the export; the machine has 2 cores, which the load generator shares);
 - **event intake**: ``POST /events`` at a fixed concurrency with the store at ``synchronous=FULL``
   and at ``NORMAL`` (see :mod:`recnb.serving.store` for the choice).
 
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import platform
@@ -289,59 +292,58 @@ def _free_port() -> int:
 
 
 def start_server(
-    run: Path, model: str | None, store: Path, synchronous: str
+    run: Path, model: str | None, store: Path, synchronous: str, workers: int = 1
 ) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "recnb.serving",
-        str(run),
-        "--store",
-        str(store),
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--synchronous",
-        synchronous,
-    ]
+    cmd = [sys.executable, "-m", "recnb.serving", str(run), "--store", str(store), "--port",
+           str(port), "--log-level", "warning", "--synchronous", synchronous, "--workers",
+           str(workers)]  # fmt: skip
     if model:
         cmd += ["--model", model]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 240
+    seen: set[int] = set()
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/health")
+            r = c.getresponse()
+            if r.status == 200:
+                seen.add(json.loads(r.read())["process"])
+            c.close()
+            if len(seen) >= workers:
                 return proc, port
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("server did not start within 180 s")
+    raise RuntimeError(f"server did not start {workers} worker(s) within 240 s")
+
+
+def _tree(pid: int) -> list:
+    import psutil
+
+    p = psutil.Process(pid)
+    return [p, *p.children(recursive=True)]
 
 
 def rss_mb(pid: int) -> float:
-    import psutil
-
-    return psutil.Process(pid).memory_info().rss / 2**20
+    """Resident memory of the server: the process and its workers."""
+    return sum(p.memory_info().rss for p in _tree(pid)) / 2**20
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of the server process: its cost per request does not depend on
     how long it waited for a core on a busy machine."""
-    import psutil
-
-    t = psutil.Process(pid).cpu_times()
-    return t.user + t.system
+    return sum(t.user + t.system for t in (p.cpu_times() for p in _tree(pid)))
 
 
-def measured(pid: int, run) -> dict:
-    """``run()``'s result with the server's CPU milliseconds per request."""
+def measured(pid: int, coro) -> dict:
+    """The result of running ``coro`` with the server's CPU milliseconds per request."""
     c0 = cpu_seconds(pid)
-    res = run()
+    res = asyncio.run(coro)
     res["server_cpu_ms"] = 1000.0 * (cpu_seconds(pid) - c0) / max(1, res["n"])
     res["load"] = load_text()
     return res
@@ -359,6 +361,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", default=None, help="export name (default as the service picks)")
     ap.add_argument("--customers", type=int, default=2000, help="customers in the request mix")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64])
+    ap.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="service processes (serve --workers); intake is measured with the first",
+    )
     ap.add_argument("--requests", type=int, default=3000, help="requests per closed-loop level")
     ap.add_argument("--rate", type=float, default=200.0, help="open-loop requests per second")
     ap.add_argument(
@@ -375,7 +384,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     if args.quick:
         args.customers, args.requests, args.seconds, args.events = 300, 400, 3.0, 200
-        args.concurrency = [1, 8]
+        args.concurrency, args.workers = [1, 8], [1]
 
     from recnb.serving.export import find_export, load_export
 
@@ -416,48 +425,45 @@ def main(argv: list[str] | None = None) -> dict:
     del exp, model
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_serving_"))
+    result["serving"] = []
     try:
-        proc, port = start_server(run, args.model, tmp / "events.sqlite", "FULL")
+        for w in args.workers:
+            store = tmp / f"events_{w}.sqlite"
+            proc, port = start_server(run, args.model, store, "FULL", w)
+            try:
+                res_w: dict = {"workers": w, "rss_mb_start": rss_mb(proc.pid)}
+                warm = request_mix(customers, products, 200, 9)
+                asyncio.run(closed_loop(port, warm, 4, 30))
+                levels = []
+                for i, c in enumerate(args.concurrency):
+                    reqs = request_mix(customers, products, args.requests, 100 + i)
+                    res = measured(proc.pid, closed_loop(port, reqs, c, args.seconds))
+                    res["workers"] = w
+                    levels.append(res)
+                    print(f"  {w} worker(s), closed loop c={c}: {res['per_s']:.0f}/s p50 "
+                          f"{res['p50_ms']:.2f} ms p99 {res['p99_ms']:.2f} ms 5xx {res['5xx']}",
+                          flush=True)  # fmt: skip
+                res_w["closed_loop"] = levels
+                reqs = request_mix(customers, products, int(args.rate * args.seconds), 7)
+                res = measured(proc.pid, open_loop(port, reqs, args.rate, pool=64))
+                res["workers"] = w
+                res_w["open_loop"] = res
+                print(f"  {w} worker(s), open loop {args.rate:.0f}/s: p50 {res['p50_ms']:.2f} ms "
+                      f"p99 {res['p99_ms']:.2f} ms 5xx {res['5xx']}", flush=True)  # fmt: skip
+                res_w["rss_mb_after"] = rss_mb(proc.pid)
+                if w == args.workers[0]:
+                    ev = measured(proc.pid, intake(port, customers, products, args.events, 16))
+                    ev["synchronous"], ev["workers"] = "FULL", w
+                    intakes = [ev]
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            result["serving"].append(res_w)
+        proc, port = start_server(run, args.model, tmp / "events_normal.sqlite", "NORMAL",
+                                  args.workers[0])  # fmt: skip
         try:
-            result["server_rss_mb_start"] = rss_mb(proc.pid)
-            asyncio.run(closed_loop(port, request_mix(customers, products, 200, 9), 4, 30))  # warm
-            levels = []
-            for i, c in enumerate(args.concurrency):
-                reqs = request_mix(customers, products, args.requests, 100 + i)
-                res = measured(
-                    proc.pid, lambda r=reqs, c=c: asyncio.run(closed_loop(port, r, c, args.seconds))
-                )
-                levels.append(res)
-                print(
-                    f"  closed loop c={c}: {res['per_s']:.0f}/s p50 {res['p50_ms']:.2f} ms "
-                    f"p99 {res['p99_ms']:.2f} ms 5xx {res['5xx']}",
-                    flush=True,
-                )
-            result["closed_loop"] = levels
-            n_open = int(args.rate * args.seconds)
-            reqs = request_mix(customers, products, n_open, 7)
-            res = measured(proc.pid, lambda: asyncio.run(open_loop(port, reqs, args.rate, pool=64)))
-            result["open_loop"] = res
-            print(
-                f"  open loop {args.rate:.0f}/s: p50 {res['p50_ms']:.2f} ms p99 "
-                f"{res['p99_ms']:.2f} ms 5xx {res['5xx']}",
-                flush=True,
-            )
-            result["server_rss_mb_after"] = rss_mb(proc.pid)
-            ev = measured(
-                proc.pid, lambda: asyncio.run(intake(port, customers, products, args.events, 16))
-            )
-            ev["synchronous"] = "FULL"
-            intakes = [ev]
-        finally:
-            proc.terminate()
-            proc.wait(30)
-        proc, port = start_server(run, args.model, tmp / "events_normal.sqlite", "NORMAL")
-        try:
-            ev = measured(
-                proc.pid, lambda: asyncio.run(intake(port, customers, products, args.events, 16))
-            )
-            ev["synchronous"] = "NORMAL"
+            ev = measured(proc.pid, intake(port, customers, products, args.events, 16))
+            ev["synchronous"], ev["workers"] = "NORMAL", args.workers[0]
             intakes.append(ev)
         finally:
             proc.terminate()
