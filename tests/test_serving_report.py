@@ -84,6 +84,7 @@ def test_summary_states_each_target_with_the_measured_figures():
     # best 1100/s vs 2000/s batched: 1.8x -> met
     assert "1,100 requests/s (2 process(es), 16 connections), is 1.8x below" in text
     assert "within 2x is **met**" in text
+    assert "1.20 ms of CPU per request" in text and "about 833 requests/s" in text
     assert "Of 50 malformed requests 50 got a 4xx answer; 0 requests got a 5xx." in text
     assert "800 events/s with synchronous=FULL, 2,000 events/s with synchronous=NORMAL" in text
     assert "load average 1.0 1.1 1.2 before" in text

@@ -138,10 +138,11 @@ def summary(result: dict[str, Any]) -> str:
             f"process(es), {best['concurrency']} connections), is {ratio:.1f}x below the raw "
             f"batched model call ({batched:,.0f} customers/s): the target of within "
             f"{THROUGHPUT_RATIO_TARGET:.0f}x is **{'met' if met else 'missed'}**. The model "
-            f"alone, one customer per call, runs at {raw['single']['per_s']:,.0f}/s"
+            f"alone takes a median {raw['single']['p50_ms']:.2f} ms per single customer"
             + (
                 f"; the service spends {cpu:.2f} ms of CPU per request (HTTP, validation, JSON "
-                f"and the model's {1000 / raw['single']['per_s']:.2f} ms)."
+                f"and the model), so a process with a core to itself could answer about "
+                f"{1000 / cpu:,.0f} requests/s (derived from the CPU time, not measured)."
                 if cpu
                 else "."
             )
