@@ -21,8 +21,11 @@ import pandas as pd
 
 from recnb.metrics import compare_models
 from recnb.models.base import Recommender
+from recnb.reference import METRIC_COLUMNS, ReferenceTable
 
 __all__ = [
+    "beside_reference",
+    "describe_reference",
     "describe_map_variants",
     "describe_significance",
     "describe_segment_sizes",
@@ -701,4 +704,134 @@ def describe_map_variants(metrics: Sequence[str]) -> str:
         "MAP is defined in more than one way in the field: "
         + "; ".join(_MAP_TEXT[m] for m in shown)
         + "."
+    )
+
+
+def beside_reference(
+    board: pd.DataFrame,
+    reference: ReferenceTable,
+    k: int,
+    tuned: Sequence[str] = (),
+    metric: str = "ndcg",
+) -> pd.DataFrame:
+    """This run's leaderboard rows above a published reference table's, in the same columns.
+
+    Parameters
+    ----------
+    board : pandas.DataFrame
+        :func:`leaderboard` (``model``, metric columns, ``<metric>_low/_high``).
+    reference : ReferenceTable
+        The published table (:func:`recnb.reference.reference_table`).
+    k : int
+        The run's list length; must equal the reference's (its figures are at a fixed k).
+    tuned : sequence of str
+        Models whose hyperparameters were tuned on validation (the others are "as configured").
+    metric : str
+        Metric whose 95% interval is shown (``<metric>_low``, ``<metric>_high``; this run only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``source`` ("this run" or the reference's name), ``model``, ``settings`` (how the figures'
+        hyperparameters were chosen), then ``ndcg, <metric>_low, <metric>_high, precision,
+        recall, map_msr`` at ``k`` (NaN where not measured or not published).
+
+    Raises
+    ------
+    ValueError
+        When ``k`` differs from the reference's list length.
+    """
+    if int(k) != reference.k:
+        raise ValueError(
+            f"reference table {reference.name!r} holds figures at k={reference.k}; this run's "
+            f"primary k is {k}: the two cannot be put side by side"
+        )
+    metrics = list(METRIC_COLUMNS.values())
+    tuned = set(tuned)
+    ours = pd.DataFrame(
+        {
+            "source": "this run",
+            "model": board["model"].astype(str),
+            "settings": [
+                "tuned on validation" if m in tuned else "as configured" for m in board["model"]
+            ],
+        }
+    )
+    for m in metrics:
+        ours[m] = board[m].to_numpy(float) if m in board.columns else np.nan
+    for end in ("low", "high"):
+        col = f"{metric}_{end}"
+        ours[col] = board[col].to_numpy(float) if col in board.columns else np.nan
+    ref = reference.rows()
+    theirs = pd.DataFrame(
+        {
+            "source": reference.name,
+            "model": ref["algo"].astype(str),
+            "settings": _reference_settings(ref),
+        }
+    )
+    for col, m in METRIC_COLUMNS.items():
+        theirs[m] = ref[col].to_numpy(float) if col in ref.columns else np.nan
+    for end in ("low", "high"):
+        theirs[f"{metric}_{end}"] = np.nan
+    cols = ["source", "model", "settings", metric, f"{metric}_low", f"{metric}_high"]
+    cols += [m for m in metrics if m != metric]
+    return pd.concat([ours, theirs], ignore_index=True)[cols]
+
+
+def _reference_settings(ref: pd.DataFrame) -> list[str]:
+    settings = (
+        ref["settings"].fillna("") if "settings" in ref.columns else pd.Series([""] * len(ref))
+    )
+    kind = ref["kind"].fillna("") if "kind" in ref.columns else pd.Series([""] * len(ref))
+    out = []
+    for s, kd in zip(settings.astype(str), kind.astype(str), strict=True):
+        if kd == "upper reference":
+            out.append(f"{s} (upper reference, not a result)" if s else "upper reference")
+        elif s:
+            out.append(s)
+        else:
+            out.append("as published")
+    return out
+
+
+def describe_reference(
+    reference: ReferenceTable,
+    split: Mapping[str, Any],
+    k: int,
+    pairs: tuple[int, int] | None = None,
+) -> str:
+    """The protocols behind :func:`beside_reference`: theirs, with its source, and ours.
+
+    Parameters
+    ----------
+    reference : ReferenceTable
+    split : mapping
+        The run's split settings (:func:`recnb.split.split_info`: ``kind``, ``stratify_by``,
+        ``test_fraction``, ``seed``, ...).
+    k : int
+        The run's list length.
+    pairs : (int, int), optional
+        Pairs in the run's train and test parts.
+
+    Returns
+    -------
+    str
+        Markdown paragraph.
+    """
+    kind = str(split.get("kind", "unknown"))
+    ours = f"{kind} split"
+    if kind == "stratified" and split.get("stratify_by"):
+        ours += f" by {split['stratify_by']}"
+    if split.get("test_fraction") is not None and kind in ("stratified", "random"):
+        ours += f", test share {float(split['test_fraction']):g}"
+    if split.get("seed") is not None and kind in ("stratified", "random"):
+        ours += f", seed {int(split['seed'])}"
+    if pairs is not None:
+        ours += f" ({int(pairs[0]):,} training / {int(pairs[1]):,} test pairs)"
+    return (
+        f"**{reference.title}.** Their protocol: {reference.protocol}. Source: "
+        f"{reference.source}. Ours: {ours}; top-{int(k)} lists; products seen in training "
+        "removed; hyperparameters chosen on the validation split carved from training, never on "
+        "the test part."
     )

@@ -356,6 +356,18 @@ class ModelComparisonSettings(StageSettings):
     n_sample_customers: int = Field(3, ge=0)
     products_table: bool = True
     min_group_size: int = Field(10, ge=1)
+    reference_table: str = ""
+
+    @field_validator("reference_table")
+    @classmethod
+    def _reference_table(cls, v: str) -> str:
+        from recnb.reference import REFERENCE_TABLES
+
+        if v and v not in REFERENCE_TABLES:
+            raise ValueError(
+                f"unknown reference table {v!r}; allowed: {sorted(REFERENCE_TABLES)} ('' for none)"
+            )
+        return v
 
     @field_validator("metric")
     @classmethod

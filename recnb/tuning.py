@@ -43,6 +43,7 @@ import pandas as pd
 from recnb.evaluation import ModelSpec, check_same_index, evaluation_customers, run_model
 from recnb.interactions import Interactions
 from recnb.metrics import RANKING_METRICS, ranking_metric_arrays
+from recnb.models.blend import inherit_member_params
 from recnb.models.registry import hyperparameters
 from recnb.progress import ProgressCallback
 from recnb.split import load_split
@@ -480,6 +481,10 @@ def tune_models(
 ) -> Tuning:
     """Tune every model that has a search space; keep the others as configured.
 
+    Models are handled in order; a ``blend`` whose member hyperparameters are not set takes the
+    values chosen for its members listed before it (:func:`recnb.models.blend.inherit_member_params`)
+    before its own search.
+
     Parameters
     ----------
     specs : sequence of ModelSpec
@@ -525,6 +530,8 @@ def tune_models(
 
     out_specs, results, chosen, summary = [], {}, [], []
     for s in specs:
+        # a blend listed after its members takes their values chosen on validation
+        s = inherit_member_params(s, out_specs)
         space = search_space.get(s.label) or {}
         budget = budgets.get(s.label, n_trials)
         if budget > 0 and space:

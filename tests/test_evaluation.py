@@ -375,12 +375,21 @@ def test_movielens_protocol_on_a_small_u_data_file(rng, tmp_path, monkeypatch, c
     out = capsys.readouterr().out
     # the pipeline's test part is exactly recnb's python_stratified_split of the raw file
     assert "'only_reference': 0, 'only_pipeline': 0" in out
-    assert "targets on ML-100K" in out and "BiVAE" in out
+    assert "targets on ml-100k" in out and "BiVAE" in out
+    assert "== tuning on validation" in out
 
     res = tmp_path / "reports" / "movielens100k" / "results" / "03_model_comparison"
     metrics = pd.read_parquet(res / "metrics.parquet")
     at10 = metrics[metrics["k"] == 10]
     assert {"map_msr", "map_min", "ndcg", "precision", "recall"} <= set(at10["metric"])
+    # the report prints Microsoft's published rows (named in the params file) below ours
+    beside = pd.read_parquet(res / "reference_comparison.parquet")
+    assert beside[beside["source"] == "this run"]["model"].tolist()[0] in mc["models"]
+    theirs = beside[beside["source"] == "msr_movielens100k"].set_index("model")
+    assert theirs.loc["BPR", "ndcg"] == 0.441997
+    html = (tmp_path / "reports" / "movielens100k" / "03_model_comparison.html").read_text()
+    assert "Beside published figures" in html and "README" in html
+    assert "0.4420" in html  # Microsoft's BPR nDCG@10 (0.441997), shown in the report's table
     assert set(at10["model"]) == set(mc["models"])
     # every held-out rating is relevant: evaluated customers = customers with a test rating
     test = Interactions.load(tmp_path / "reports" / "movielens100k" / "split" / "test")

@@ -273,3 +273,13 @@ def test_empty_stages_is_an_error_in_check_and_run(tmp_path, capsys):
 def test_shipped_params_files_pass(capsys):
     for f in sorted((REPO_ROOT / "params").glob("*.yaml")):
         assert main(["check", str(f)]) == 0, capsys.readouterr().err
+
+
+def test_an_unknown_reference_table_is_named_with_the_allowed_ones():
+    from recnb.settings import ModelComparisonSettings
+
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown reference table 'msr_ml100k'"):
+        ModelComparisonSettings(reference_table="msr_ml100k")
+    assert ModelComparisonSettings(reference_table="msr_movielens100k").reference_table

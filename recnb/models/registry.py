@@ -34,9 +34,13 @@ MODEL_MODULES = (
     "recnb.models.content",
     "recnb.models.factorization",
     "recnb.models.ease",
+    "recnb.models.edlae",
+    "recnb.models.rp3beta",
     "recnb.models.implicit_models",
+    "recnb.models.cornac_models",
     "recnb.models.lightfm_model",
     "recnb.models.neural",
+    "recnb.models.blend",
 )
 
 _CLASSES: dict[str, type[Recommender]] = {}
