@@ -29,6 +29,10 @@ RESCORED = [
     ("pure_svd", {"n_factors": 8, "binarize": True}),
     ("als", {}),
     ("mult_vae", {"epochs": 2, "hidden_dim": 32, "latent_dim": 8}),
+    ("rp3beta", {"n_neighbors": 30}),
+    ("edlae", {"l2": 50.0}),
+    ("edlae", {"l2": 50.0, "binarize": False}),
+    ("blend", {"first": "item_knn", "second": "als", "second_params": {"factors": 8}}),
 ]
 
 
@@ -64,6 +68,8 @@ def test_content_model_rescore_matches(base_run, train):
 def test_models_that_cannot_fold_a_history_in_say_so(train):
     model = fitted("bpr", train)
     assert not can_rescore(model)
+    blend = fitted("blend", train, first="item_knn", second="bpr")
+    assert not can_rescore(blend)
     with pytest.raises(TypeError, match="cannot score a history"):
         rescore(model, train.matrix[:1])
 

@@ -9,7 +9,8 @@ Which models can score a history they were not trained on (:func:`rescore`):
 
 ========== ==========================================================================================
 item_knn   ``history @ similarity`` (the model's own neighbours): a new event changes the list at once
-ease       ``history @ B`` (binarized when the model was)
+ease       ``history @ B`` (binarized when the model was); ``edlae`` likewise
+rp3beta    the binarized history times the random-walk item weights
 pure_svd   the history projected on the item factors: ``(x V) V^T``
 als        the customer's factors solved exactly against the fixed item factors (``fold_in``,
            implicit's ``recalculate_user``: Hu, Koren & Volinsky 2008, eq. 4)
@@ -17,13 +18,14 @@ user_knn   the customer's neighbours recomputed from the history (same weighting
            neighbour count as the fit), then their interactions summed
 content    the profile (confidence-weighted mean of product vectors) rebuilt from the history
 mult_vae   the history encoded by the trained encoder (no refit)
+blend      each member's view, blended as the model blends (when both members can rescore)
 ========== ==========================================================================================
 
 Each is computed by the model's own scoring code on a *view*: a shallow copy of the fitted model
 whose per-customer state (``interactions_``, ``user_factors_``, ``neighbours_``...) is replaced by
 rows built from the histories, so the numbers are the model's own; ``tests/test_serving_history.py``
 checks that a training customer's unchanged history gives exactly the model's scores and
-explanations. Other personal models (``bpr``, ``lightfm_*``, ``biased_mf``) cannot fold a history in
+explanations. Other personal models (``bpr``, ``cornac_bpr``, ``lightfm_*``, ``biased_mf``) cannot fold a history in
 without refitting: for them new events only take the products out of the list (the scores change at
 the next training). Non-personal models (popularity, trending, random) need no update.
 """
@@ -81,6 +83,14 @@ def _item_knn(model: Any, h: sp.csr_matrix, self_idx: np.ndarray) -> dict[str, A
 
 def _ease(model: Any, h: sp.csr_matrix, self_idx: np.ndarray) -> dict[str, Any]:
     return {"interactions_": _binary(h) if model.binarize else _positive(h)}
+
+
+def _rp3beta(model: Any, h: sp.csr_matrix, self_idx: np.ndarray) -> dict[str, Any]:
+    return {"interactions_": _binary(h)}
+
+
+def _blend(model: Any, h: sp.csr_matrix, self_idx: np.ndarray) -> dict[str, Any]:
+    return {"members_": [history_view(m, h, self_idx) for m in model.members_]}
 
 
 def _pure_svd(model: Any, h: sp.csr_matrix, self_idx: np.ndarray) -> dict[str, Any]:
@@ -175,6 +185,9 @@ def _user_knn(model: Any, h: sp.csr_matrix, self_idx: np.ndarray) -> dict[str, A
 _VIEWS: dict[str, Callable[[Any, sp.csr_matrix, np.ndarray], dict[str, Any]]] = {
     "item_knn": _item_knn,
     "ease": _ease,
+    "edlae": _ease,  # same state: interactions_ (binarized when the model was) @ weights_
+    "rp3beta": _rp3beta,
+    "blend": _blend,
     "pure_svd": _pure_svd,
     "als": _als,
     "user_knn": _user_knn,
@@ -185,6 +198,8 @@ _VIEWS: dict[str, Callable[[Any, sp.csr_matrix, np.ndarray], dict[str, Any]]] = 
 
 def can_rescore(model: Recommender) -> bool:
     """Whether :func:`rescore` can score histories the model was not trained on."""
+    if model.name == "blend":
+        return all(can_rescore(m) for m in getattr(model, "members_", []))
     return model.name in _VIEWS
 
 
