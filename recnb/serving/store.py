@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import queue
 import sqlite3
 import threading
@@ -39,6 +40,8 @@ __all__ = [
     "StoreError",
     "StoredEvent",
 ]
+
+log = logging.getLogger("recnb.serving")
 
 SYNCHRONOUS = ("FULL", "NORMAL")
 #: most events committed in one transaction
@@ -250,8 +253,8 @@ class EventStore:
         if new and self.on_commit is not None:
             try:
                 self.on_commit(new)
-            except Exception:  # noqa: BLE001 - the events are stored; the service logs its fault
-                pass
+            except Exception:  # noqa: BLE001 - the events are stored and acknowledged anyway
+                log.exception("%s: applying committed events failed", self.path)
         for (_, fut), res in zip(group, results, strict=True):
             if isinstance(res, BaseException):
                 fut.set_exception(res)
