@@ -187,3 +187,13 @@ def test_key_check_tells_keys_apart_without_revealing_them():
     assert key_check(DEMO_KEY) == key_check(DEMO_KEY.decode())
     assert key_check(DEMO_KEY) != key_check(b"another key")
     assert DEMO_KEY.decode() not in key_check(DEMO_KEY)
+
+
+def test_describe_export_says_what_and_how(run_copy, train):
+    from recnb.serving import describe_export
+
+    text = describe_export(export(run_copy, train, "bpr"), run_copy)
+    assert "**bpr**" in text and "`models/model_comparison`" in text
+    assert "cannot fold a new history in" in text and "cannot explain" in text
+    text = describe_export(export(run_copy, train, "item_knn"), run_copy)
+    assert "rescores the customer's list at once" in text and "It explains" in text

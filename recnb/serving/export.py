@@ -63,6 +63,7 @@ __all__ = [
     "ServingSpec",
     "SignalSpec",
     "export_model",
+    "describe_export",
     "find_export",
     "key_check",
     "list_exports",
@@ -664,4 +665,33 @@ def _load_export(folder: Path) -> ExportedModel:
         model=model,
         history=history,
         fallback=fallback,
+    )
+
+
+def describe_export(folder: str | os.PathLike, run_dir: str | os.PathLike | None = None) -> str:
+    """What was exported and how to serve it, in plain language (for the stage report)."""
+    e = load_export(folder)
+    spec = e.spec
+    where = Path(folder)
+    run = Path(run_dir) if run_dir is not None else where.parent.parent
+    updates = {
+        "rescored": "a new event rescores the customer's list at once (for a customer the service "
+        "has never seen too)",
+        "excluded_only": "a new event only takes the product out of the customer's list; this "
+        "model cannot fold a new history in, so its scores change at the next training",
+        "none": "the model is not personal, so new events wait for the next training",
+    }[spec.history_updates]
+    size = sum(v["bytes"] for v in e.manifest["files"].values()) / 2**20
+    return (
+        f"The chosen model, **{spec.label}**, fitted on the whole training period, is exported to "
+        f"`{where.relative_to(run).as_posix() if where.is_relative_to(run) else where}` "
+        f"({size:.1f} MB, version `{e.version}`): the model's files, its training history, the "
+        f"fallback for customers without history (the {min(len(e.fallback), 3)} most popular "
+        f"products first) and a manifest with the checksum of every file. "
+        f"`python -m recnb serve {run.as_posix()}` answers requests with it; {updates}. "
+        + (
+            "It explains its recommendations."
+            if spec.can_explain
+            else f"It cannot explain its recommendations ({spec.explain_note})."
+        )
     )
