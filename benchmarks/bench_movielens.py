@@ -3,7 +3,7 @@
 Protocol (the README "Algorithm Comparison" table of Microsoft Recommenders and its
 ``examples/06_benchmarks/movielens.ipynb``): the stratified split of the released Recommenders
 (1.2.1: ``python_stratified_split(ratio=0.75, filter_by="item", seed=42)``), here recnb's own
-re-implementation ``recnb.split.python_stratified_split``, checked row for row against the release by
+re-implementation ``recnb.prep.split.python_stratified_split``, checked row for row against the release by
 ``tests/test_msr_fixtures.py``; top-10 lists; every held-out rating is relevant; movies the user rated
 in train are removed; MAP as Recommenders 1.2.1's ``map`` (recnb ``map_msr``) and ``map_at_k`` (recnb
 ``map_min``). Our hyperparameters are chosen on a validation split carved from train (notebook 03's
@@ -13,10 +13,10 @@ The script runs stages 02 (split) and 03 (tuning, evaluation) of a params file t
 the figures are exactly those of the HTML report, then
 
 1. checks that the pipeline's test part holds exactly the ratings that
-   ``recnb.split.python_stratified_split`` puts in test when run on the raw ratings file (read here
+   ``recnb.prep.split.python_stratified_split`` puts in test when run on the raw ratings file (read here
    directly with pandas, in file order);
 2. prints our leaderboard beside the reference table the params file names
-   (``model_comparison.reference_table``, see ``recnb.reference``), the issue's targets for the data
+   (``model_comparison.reference_table``, see ``recnb.evaluation.reference``), the issue's targets for the data
    set (ML-100K, ml-latest-small) and the time each model's tuning took.
 
 Usage (the data is never shipped; see the params file for where to put it)::
@@ -43,12 +43,12 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from recnb.io import read_parquet  # noqa: E402
-from recnb.loaders import resolve_data_path  # noqa: E402
-from recnb.params import load_params, section_name  # noqa: E402
+from recnb.data.io import read_parquet  # noqa: E402
+from recnb.data.loaders import resolve_data_path  # noqa: E402
+from recnb.evaluation.reference import reference_table  # noqa: E402
+from recnb.prep.split import python_stratified_split  # noqa: E402
 from recnb.privacy import KEY_ENV_VAR, pseudonymize, resolve_key  # noqa: E402
-from recnb.reference import reference_table  # noqa: E402
-from recnb.split import python_stratified_split  # noqa: E402
+from recnb.workflow.params import load_params, section_name  # noqa: E402
 
 STAGES = ["02_preprocessing", "03_model_comparison"]
 #: the issues' targets (nDCG@10, hyperparameters tuned on validation): variant -> model -> minimum
@@ -89,7 +89,7 @@ def raw_ratings(settings) -> pd.DataFrame:
 
 def check_split(settings, run_dir: Path) -> dict[str, int]:
     """Compare the saved test part with ``python_stratified_split`` of the raw file; raise if they differ."""
-    from recnb.interactions import Interactions
+    from recnb.data.interactions import Interactions
 
     prep = settings.section("preprocessing")
     ratio = 1.0 - float(prep.get("test_fraction", 0.25))
@@ -166,13 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     have = (run_dir / "results" / "03_model_comparison" / "metrics.parquet").exists()
     t0 = time.perf_counter()
     if not (args.reuse and have):
-        from recnb.runner import run
+        from recnb.workflow.runner import run
 
         run(args.params, stages=STAGES, reports_dir=args.reports_dir)
     elapsed = time.perf_counter() - t0
 
     print(
-        f"\n== {settings.run_name}: split check (recnb.split.python_stratified_split of the raw file "
+        f"\n== {settings.run_name}: split check (recnb.prep.split.python_stratified_split of the raw file "
         "vs the pipeline's test part)"
     )
     print(check_split(settings, run_dir))

@@ -474,7 +474,7 @@ def main(argv: list[str] | None = None) -> dict:
     result["machine"]["load_after"] = load_text()
 
     out = Path(args.out) if args.out else run / "results" / "serving" / "benchmark.json"
-    from recnb.io import write_json
+    from recnb.data.io import write_json
     from recnb.serving.report import print_tables, write_report
 
     write_json(out, result)

@@ -18,9 +18,10 @@ def build_run(
 ) -> Path:
     """A run folder with the scrubbed dataset (``data/``) and the split (``split/``) of a small
     synthetic shop, built by the same functions stages 01-02 call (no notebook)."""
-    from recnb import cleaning, split
-    from recnb.data import dataset_for_run
-    from recnb.params import load_params
+    from recnb.prep import cleaning, split
+    from recnb.prep.settings import PrepSettings
+    from recnb.workflow.params import load_params
+    from recnb.workflow.run_data import dataset_for_run
 
     text = (REPO / "params" / "ci.yaml").read_text()
     text = text.replace("n_customers: 600", f"n_customers: {n_customers}")
@@ -33,8 +34,7 @@ def build_run(
     (run_dir / "manifest.json").write_text('{"run_name": "ci"}\n')
     ds = dataset_for_run(settings, run_dir)
     cleaned, _ = cleaning.clean(ds, dedup_window_seconds=10.0)
-    result = split.build_split(
-        cleaned,
+    prep = PrepSettings(
         min_customer_interactions=2,
         min_product_interactions=2,
         bot_max_events_per_day=1000,
@@ -43,6 +43,7 @@ def build_run(
         tfidf_max_features=100,
         seed=7,
     )
+    result = split.build_split(cleaned, prep)
     split.save_split(
         run_dir / "split",
         result.parts,
@@ -61,7 +62,7 @@ def base_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def train(base_run):
-    from recnb.split import load_split
+    from recnb.prep.split import load_split
 
     return load_split(base_run / "split", ["train"])["train"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recnb.evaluation import ModelSpec
+from recnb.evaluation.specs import ModelSpec
+from recnb.evaluation.tuning import tune_models
 from recnb.models import Recommender
 from recnb.models.blend import inherit_member_params
 from recnb.models.testing import build, checkerboard, random_interactions
-from recnb.tuning import tune_models
 
 ALS = {"factors": 4, "iterations": 8, "regularization": 0.1, "alpha": 5.0, "num_threads": 1}
 

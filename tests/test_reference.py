@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recnb import comparison as cmp
-from recnb.reference import (
+from recnb.evaluation import leaderboard as lboard
+from recnb.evaluation.reference import (
     REFERENCE_TABLES,
     ml_latest_small_released_split,
     reference_table,
 )
+from recnb.reporting.narrative import models as narrative
 
 
 def test_ml_latest_small_table_holds_the_issue_figures():
@@ -60,7 +61,7 @@ def _board() -> pd.DataFrame:
 
 def test_beside_reference_puts_our_rows_above_theirs():
     ref = reference_table("ml_latest_small_released_split")
-    t = cmp.beside_reference(_board(), ref, 10, tuned=["edlae"])
+    t = lboard.beside_reference(_board(), ref, 10, tuned=["edlae"])
     assert list(t.columns) == [
         "source",
         "model",
@@ -85,7 +86,7 @@ def test_beside_reference_puts_our_rows_above_theirs():
     assert ease["ndcg"] == 0.4125
     assert "upper reference, not a result" in ease["settings"]
     assert np.isnan(ease["ndcg_low"])
-    msr = cmp.beside_reference(_board(), reference_table("msr_movielens100k"), 10)
+    msr = lboard.beside_reference(_board(), reference_table("msr_movielens100k"), 10)
     bpr = msr[msr["model"] == "BPR"].iloc[0]
     assert (bpr["map_msr"], bpr["ndcg"], bpr["settings"]) == (0.132478, 0.441997, "as published")
 
@@ -93,15 +94,15 @@ def test_beside_reference_puts_our_rows_above_theirs():
 def test_beside_reference_refuses_another_k():
     ref = reference_table("msr_movielens100k")
     with pytest.raises(ValueError, match="k=10.*primary k is 5"):
-        cmp.beside_reference(_board(), ref, 5)
+        lboard.beside_reference(_board(), ref, 5)
 
 
 def test_describe_reference_states_both_protocols():
     ref = reference_table("ml_latest_small_released_split")
     split = {"kind": "stratified", "stratify_by": "item", "test_fraction": 0.25, "seed": 42}
-    text = cmp.describe_reference(ref, split, 10, pairs=(76882, 23954))
+    text = narrative.describe_reference(ref, split, 10, pairs=(76882, 23954))
     assert ref.protocol in text and ref.source in text
     assert "Ours: stratified split by item, test share 0.25, seed 42" in text
     assert "(76,882 training / 23,954 test pairs); top-10 lists" in text
-    temporal = cmp.describe_reference(ref, {"kind": "temporal", "seed": 1}, 5)
+    temporal = narrative.describe_reference(ref, {"kind": "temporal", "seed": 1}, 5)
     assert "Ours: temporal split; top-5 lists" in temporal

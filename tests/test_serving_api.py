@@ -303,8 +303,8 @@ def test_health_and_openapi(client):
 
 # -- raw customer ids --------------------------------------------------------------------------------
 def _raw_customer(base_run):
-    from recnb.data import load_raw
-    from recnb.params import load_params
+    from recnb.workflow.params import load_params
+    from recnb.workflow.run_data import load_raw
 
     raw = load_raw(load_params(base_run.parent / "ci.yaml"))
     return [str(x) for x in raw.customers["customer_id"]]

@@ -8,7 +8,6 @@ import scipy.sparse as sp
 from _serving import base_run, fitted, train
 
 from recnb.models.knn import top_similar
-from recnb.serving.export import SignalSpec
 from recnb.serving.history import (
     HistoryOverlay,
     NewEvent,
@@ -17,6 +16,7 @@ from recnb.serving.history import (
     history_view,
     rescore,
 )
+from recnb.serving.spec import SignalSpec
 
 RESCORED = [
     ("item_knn", {"weighting": "bm25"}),
@@ -56,7 +56,7 @@ def test_an_unchanged_history_scores_exactly_like_the_model(train, name, params)
 
 
 def test_content_model_rescore_matches(base_run, train):
-    from recnb.data import load_dataset
+    from recnb.data.schema import load_dataset
     from recnb.models import make_model
 
     ds = load_dataset(base_run / "data")

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from recnb.io import write_json
+from recnb.data.io import write_json
 from recnb.serving.report import benchmark_tables, summary, write_report
 
 

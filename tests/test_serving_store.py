@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from _serving import base_run
 
-from recnb.loaders.events_db import (
+from recnb.data.loaders.events_db import (
     EventsDbError,
     events_db_options,
     load_events_db,
@@ -132,7 +132,7 @@ def test_events_db_source_reads_the_store_into_the_data_model(tmp_path):
 
 
 def test_events_db_extends_a_base_run(base_run, tmp_path):
-    from recnb.data import load_dataset
+    from recnb.data.schema import load_dataset
 
     base = load_dataset(base_run / "data")
     known_c = str(base.customers["customer_id"].iloc[0])

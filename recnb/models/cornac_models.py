@@ -22,7 +22,7 @@ import numpy as np
 from cornac.data import Dataset
 from cornac.models import BPR
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models._checks import check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register

@@ -22,14 +22,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
-from scipy.linalg import lapack
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models._checks import check_bool, check_nonnegative, check_positive_int
-from recnb.models.base import Recommender
-from recnb.models.ease import EaseMemoryError, _mirror_upper, ease_memory_bytes
+from recnb.models.ease import ItemLinearRecommender, penalized_inverse
 from recnb.models.registry import register
 
 __all__ = ["EDLAE", "edlae_weights"]
@@ -62,13 +59,7 @@ def edlae_weights(
     g_diag = np.diag(gram).copy()
     penalty = np.float32(l2) + np.float32(dropout / (1.0 - dropout)) * g_diag
     gram[np.diag_indices(n)] += penalty
-    chol, info = lapack.spotrf(gram, lower=0, overwrite_a=1, clean=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"edlae: Cholesky failed (info={info}); increase l2")
-    inv, info = lapack.spotri(chol, lower=0, overwrite_c=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"edlae: inverse failed (info={info}); increase l2")
-    _mirror_upper(inv)
+    inv = penalized_inverse(gram, "edlae")
     if zero_diagonal:
         inv /= -np.diag(inv).copy()[None, :]
         inv[np.diag_indices(n)] = 0.0
@@ -77,12 +68,12 @@ def edlae_weights(
         inv *= -penalty[None, :]
         inv[np.diag_indices(n)] += 1.0
     out = np.ascontiguousarray(inv, dtype=np.float32)
-    del inv, chol, gram
+    del inv, gram
     return out
 
 
 @register
-class EDLAE(Recommender):
+class EDLAE(ItemLinearRecommender):
     """Emphasised denoising linear autoencoder (EDLAE), or DLAE without the zero diagonal.
 
     Parameters
@@ -104,7 +95,6 @@ class EDLAE(Recommender):
     """
 
     name: ClassVar[str] = "edlae"
-    can_explain: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -136,32 +126,9 @@ class EDLAE(Recommender):
         check_positive_int("edlae", "max_items", self.max_items)
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
-        n = train.n_products
-        if n > self.max_items:
-            need = ease_memory_bytes(n) / 2**30
-            raise EaseMemoryError(
-                f"edlae: the catalogue has {n} products, above max_items={self.max_items}; "
-                f"EDLAE holds dense {n} x {n} float32 matrices (about {need:.1f} GiB). Raise "
-                "max_items if the machine has that memory, or restrict the catalogue (e.g. k-core "
-                "filtering)."
-            )
-        x = self.seen_.copy() if self.binarize else train.matrix.multiply(train.matrix > 0)
-        x = sp.csr_matrix(x, dtype=np.float32)
+        self._check_catalogue(train.n_products)
+        x = self._input(train)
         self.weights_ = edlae_weights(
             x, float(self.l2), float(self.dropout), bool(self.zero_diagonal)
         )
         self.interactions_ = x
-
-    def _score(self, customer_idx: np.ndarray) -> np.ndarray:
-        return np.asarray(self.interactions_[customer_idx] @ self.weights_)
-
-    def _explain(self, customer_idx: int, product_idx: int) -> pd.DataFrame:
-        row = self.interactions_[customer_idx]
-        contrib = row.data.astype(np.float64) * self.weights_[row.indices, product_idx]
-        return pd.DataFrame(
-            {
-                "contributor": self.product_ids_[row.indices],
-                "kind": "consumed_product",
-                "contribution": contrib,
-            }
-        )

@@ -27,7 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models._checks import check_bool, check_nonnegative, check_positive_int
 from recnb.models.base import SCORE_BUDGET, Recommender
 from recnb.models.registry import register

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models.base import CONFIG_FILE, STATE_FILE, Recommender
 from recnb.models.registry import REGISTRY, make_model
 

@@ -42,9 +42,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from starlette.exceptions import HTTPException
 
-from recnb.schema import EVENT_TYPES
-from recnb.serving.export import PRODUCT_ID_PATTERN, ExportError, find_export
+from recnb.data.schema import EVENT_TYPES
+from recnb.serving.export import ExportError, find_export
 from recnb.serving.service import IdMode, RecommendationService
+from recnb.serving.spec import PRODUCT_ID_PATTERN
 from recnb.serving.store import EventConflict, StoredEvent, StoreError
 
 __all__ = ["MAX_BODY_BYTES", "MAX_K", "create_app"]

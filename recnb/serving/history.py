@@ -3,7 +3,7 @@
 The service keeps the training matrix of the export (customer x product confidences) and, beside it,
 the events it accepted since (:class:`HistoryOverlay`). A customer's *current history* is their
 training row with the new events added the way the training signal was built (event weights summed
-per product, then scaled to a confidence: :class:`~recnb.serving.export.SignalSpec`).
+per product, then scaled to a confidence: :class:`~recnb.serving.spec.SignalSpec`).
 
 Which models can score a history they were not trained on (:func:`rescore`):
 
@@ -44,7 +44,7 @@ import scipy.sparse as sp
 
 from recnb.models.base import Recommender
 from recnb.models.topk import topk_dense
-from recnb.serving.export import SignalSpec
+from recnb.serving.spec import SignalSpec
 
 __all__ = [
     "HistoryOverlay",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from recnb.io import read_json, save_figure, write_text
+from recnb.data.io import read_json, save_figure, write_text
 
 __all__ = [
     "P99_TARGET_MS",

@@ -13,7 +13,7 @@ measures the intake rate of both settings.
 An event may carry a client ``event_id`` (idempotency key): a retried POST with the same id is
 stored once; the same id with a different event is refused (:class:`EventConflict`).
 
-The table layout is :data:`recnb.loaders.events_db.SCHEMA`; the ``events_db`` data source reads the
+The table layout is :data:`recnb.data.loaders.events_db.SCHEMA`; the ``events_db`` data source reads the
 store into the next training run.
 """
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from recnb.loaders.events_db import EVENT_COLUMNS, SCHEMA, STORE_FORMAT, read_store_events
+from recnb.data.loaders.events_db import EVENT_COLUMNS, SCHEMA, STORE_FORMAT, read_store_events
 
 __all__ = [
     "Ack",
@@ -337,7 +337,7 @@ class EventStore:
             )
 
     def read(self, after_seq: int = 0):
-        """Stored events with ``seq > after_seq`` (:func:`recnb.loaders.events_db.read_store_events`)."""
+        """Stored events with ``seq > after_seq`` (:func:`recnb.data.loaders.events_db.read_store_events`)."""
         return read_store_events(self.path, after_seq)[0]
 
     def close(self) -> None:
