@@ -7,9 +7,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PARAMS ?= params/default.yaml
+RUN    ?= default
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup reports ci-reports test test-fast lint clean-reports
+.PHONY: setup reports ci-reports serve test test-fast lint clean-reports
 
 setup: $(STAMP)
 
@@ -26,6 +27,10 @@ reports: setup
 
 ci-reports: setup
 	$(PY) -m recnb run params/ci.yaml
+
+# the recommendation service over the model stage 03 exported: make serve RUN=ci SERVE_ARGS="--port 8001"
+serve: setup
+	$(PY) -m recnb serve reports/$(RUN) $(SERVE_ARGS)
 
 test: setup
 	$(PY) -m pytest -q

@@ -63,6 +63,22 @@ def test_reports_hold_no_raw_identifiers(ci_run):
     assert_no_identifiers(ci_run, forbidden_from_raw(raw))
 
 
+def test_stage_03_exports_its_chosen_model_for_serving(ci_run):
+    """``python -m recnb serve reports/ci`` serves what stage 03 chose: the export is the winner of
+    the significance table, loads with its checksums, and the report says how to serve it."""
+    from recnb.serving import find_export, load_export
+
+    significance = pd.read_parquet(
+        ci_run / "results" / "03_model_comparison" / "significance.parquet"
+    )
+    e = load_export(find_export(ci_run))
+    assert e.folder == ci_run / "models" / "model_comparison"
+    assert e.spec.label == significance["reference"].iloc[0]
+    assert e.spec.run_name == "ci" and e.spec.customer_ids.form == "pseudonym"
+    html = (ci_run / "03_model_comparison.html").read_text()
+    assert f"python -m recnb serve {ci_run.resolve().as_posix()}" in html
+
+
 #: files that legitimately differ between two runs of the same params and seed: they hold measured
 #: times (wall clock, memory) or execution metadata (papermill's timestamps in the notebooks, the
 #: manifest's start and end times, which the index and the reports also show)

@@ -197,3 +197,64 @@ def test_describe_export_says_what_and_how(run_copy, train):
     assert "cannot fold a new history in" in text and "cannot explain" in text
     text = describe_export(export(run_copy, train, "item_knn"), run_copy)
     assert "rescores the customer's list at once" in text and "It explains" in text
+
+
+def test_describe_export_gives_the_command_as_typed_in_the_project(base_run, train, tmp_path):
+    from recnb.serving import describe_export
+
+    run = tmp_path / "reports" / "ci"
+    shutil.copytree(base_run, run)
+    assert "`python -m recnb serve reports/ci`" in describe_export(export(run, train), run)
+    elsewhere = tmp_path / "ci"
+    shutil.copytree(base_run, elsewhere)
+    text = describe_export(export(elsewhere, train), elsewhere)
+    assert f"`python -m recnb serve {elsewhere.resolve().as_posix()}`" in text
+
+
+def test_stage_context_exports_with_the_runs_key_check(base_run, run_copy, train):
+    """Stage 03 exports its chosen model through StageContext.export_model: the export carries
+    the key check of the run's key (the synthetic shop's demo key), never the key."""
+    from recnb.models import make_model
+    from recnb.workflow.stage import StageContext
+
+    stages = {"03_model_comparison": {"status": "running"}}  # as the runner marks it
+    (run_copy / "manifest.json").write_text(json.dumps({"run_name": "ci", "stages": stages}))
+    ctx = StageContext(base_run.parent / "ci.yaml", run_copy, "03_model_comparison")
+    model = make_model("item_knn", n_neighbors=20).fit(train)
+    folder = ctx.export_model(model, "model_comparison", train=train, label="my_knn")
+    e = load_export(find_export(run_copy))
+    assert e.folder == folder
+    assert e.spec.label == "my_knn" and e.spec.run_name == "ci"
+    assert e.spec.customer_ids.key_check == key_check(DEMO_KEY)
+    assert DEMO_KEY.decode() not in (folder / "serving.json").read_text()
+
+
+def test_recnb_serve_names_what_cannot_be_served(run_copy, train, tmp_path, capsys):
+    """``python -m recnb serve`` is a command of the project's CLI; a folder it cannot serve is a
+    one-line error naming the file (exit status 2), not a traceback."""
+    from recnb.workflow.cli import main
+
+    assert main(["serve", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere: no such run folder" in capsys.readouterr().err
+    assert main(["serve", str(run_copy)]) == 2
+    assert "no exported model in this run: run stage 03" in capsys.readouterr().err
+    folder = export(run_copy, train)
+    (folder / "history.npz").write_bytes(b"tampered")
+    assert main(["serve", str(run_copy), "--no-store"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("recnb: error: ") and "history.npz" in err and "Traceback" not in err
+
+
+def test_recnb_help_does_not_load_the_service():
+    """``python -m recnb --help`` answers without importing numpy, the models or FastAPI."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, recnb.workflow.cli as c\n"
+        "assert not {'numpy', 'fastapi', 'recnb.serving.export'} & set(sys.modules), sys.modules\n"
+        "try:\n    c.main(['serve', '--help'])\nexcept SystemExit as e:\n    sys.exit(e.code)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "--workers" in r.stdout and "run_dir" in r.stdout

@@ -10,20 +10,27 @@
 - :mod:`recnb.serving.api`: the FastAPI app factory :func:`create_app`.
 
 ``python -m recnb serve reports/<run>`` starts the service on uvicorn. Importing this package
-imports neither FastAPI nor uvicorn (only :mod:`recnb.serving.api` does).
+imports neither FastAPI nor uvicorn (only :mod:`recnb.serving.api` does), nor numpy: the names
+below load on first use.
 """
 
-from recnb.serving.export import (
-    ExportedModel,
-    ExportError,
-    ServingSpec,
-    describe_export,
-    export_model,
-    find_export,
-    key_check,
-    list_exports,
-    load_export,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers and the docs; at run time the names load on first use
+    from recnb.serving.export import (
+        ExportedModel,
+        ExportError,
+        ServingSpec,
+        describe_export,
+        export_model,
+        find_export,
+        key_check,
+        list_exports,
+        load_export,
+    )
 
 __all__ = [
     "ExportError",
@@ -37,6 +44,14 @@ __all__ = [
     "list_exports",
     "load_export",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The names of :mod:`recnb.serving.export`, imported on first use: ``python -m recnb --help``
+    and ``recnb.serving.cli`` do not load numpy, the models or FastAPI."""
+    if name in __all__ and name != "create_app":
+        return getattr(importlib.import_module("recnb.serving.export"), name)
+    raise AttributeError(f"module 'recnb.serving' has no attribute {name!r}")
 
 
 def create_app(*args, **kwargs):

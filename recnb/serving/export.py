@@ -611,6 +611,13 @@ def _load_export(folder: Path) -> ExportedModel:
     )
 
 
+def _serve_path(run: Path) -> str:
+    """``reports/<run>`` for a run folder in a ``reports/`` folder (the command as typed in the
+    project folder), else the run folder's full path."""
+    run = run.resolve()
+    return f"reports/{run.name}" if run.parent.name == "reports" else run.as_posix()
+
+
 def describe_export(folder: str | os.PathLike, run_dir: str | os.PathLike | None = None) -> str:
     """What was exported and how to serve it, in plain language (for the stage report)."""
     e = load_export(folder)
@@ -631,7 +638,7 @@ def describe_export(folder: str | os.PathLike, run_dir: str | os.PathLike | None
         f"({size:.1f} MB, version `{e.version}`): the model's files, its training history, the "
         f"fallback for customers without history (the {min(len(e.fallback), 3)} most popular "
         f"products first) and a manifest with the checksum of every file. "
-        f"`python -m recnb serve {run.as_posix()}` answers requests with it; {updates}. "
+        f"`python -m recnb serve {_serve_path(run)}` answers requests with it; {updates}. "
         + (
             "It explains its recommendations."
             if spec.can_explain
