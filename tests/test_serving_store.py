@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from recnb.data.loaders.events_db import (
     load_events_db,
     read_store_meta,
 )
+from recnb.privacy import DEMO_KEY
 from recnb.serving.store import EventConflict, EventStore, StoredEvent, StoreError
 
 
@@ -180,3 +182,78 @@ def test_reading_while_the_service_writes_sees_a_snapshot(tmp_path):
         store.append([ev(i) for i in range(10, 20)])
         assert len(ds.events) == 10 and len(load_events_db(path).events) == 20
     assert isinstance(ds.events, pd.DataFrame)
+
+
+# -- data.source: events_db in a run ---------------------------------------------------------------
+def _next_run_params(tmp_path, base_run, store) -> Path:
+    """A params file whose data is the event store extending ``base_run`` (relative paths: from
+    the params file's folder)."""
+    import os
+
+    params = tmp_path / "next.yaml"
+    params.write_text(
+        "run_name: next\nseed: 7\nstages: [01_data_understanding]\ndata:\n  source: events_db\n"
+        f"  path: {os.path.relpath(store, tmp_path)}\n"
+        f"  options: {{base_run: {os.path.relpath(base_run, tmp_path)}}}\n"
+    )
+    return params
+
+
+def test_a_run_on_the_event_store_keeps_the_runs_pseudonyms(base_run, tmp_path, monkeypatch):
+    """The next training run reads what the service stored: the base run's events plus the new
+    ones, customer ids kept as they are (already the run's pseudonyms: not pseudonymized twice)."""
+    from recnb.data.schema import load_dataset
+    from recnb.serving import key_check
+    from recnb.workflow.params import load_params
+    from recnb.workflow.run_data import data_settings_hash, dataset_for_run
+    from recnb.workflow.runner import preflight
+
+    monkeypatch.delenv("RECNB_PSEUDONYM_KEY", raising=False)
+    base = load_dataset(base_run / "data")
+    known = str(base.customers["customer_id"].iloc[3])
+    product = str(base.products["product_id"].iloc[0])
+    store = tmp_path / "events" / "ci.sqlite"
+    store.parent.mkdir()
+    with EventStore(store, key_check=key_check(DEMO_KEY)) as s:
+        s.append([ev(1, customer=known, product_id=product, event="purchase"), ev(2)])
+    settings = load_params(_next_run_params(tmp_path, base_run, store))
+    preflight(settings)  # the demo key is accepted: the store says its ids were made with it
+    before = data_settings_hash(settings)
+    ds = dataset_for_run(settings, tmp_path / "next")
+    assert len(ds.events) == len(base.events) + 2
+    ids = set(ds.customers["customer_id"].astype(str))
+    assert set(base.customers["customer_id"].astype(str)) <= ids and "0123456789abcdef" in ids
+    mine = ds.events[ds.events["customer_id"].astype(str) == known]
+    assert (mine["event"].astype(str) == "purchase").any()
+    assert any("customer ids kept" in n["reason"] for n in ds.notes)
+    with EventStore(store, key_check=key_check(DEMO_KEY)) as s:  # the service goes on writing
+        s.append([ev(3)])
+    assert data_settings_hash(settings) != before  # the next run rebuilds its data
+
+
+def test_a_run_on_a_store_of_another_key_is_refused(base_run, tmp_path, monkeypatch):
+    from recnb.privacy import PrivacyError
+    from recnb.serving import key_check
+    from recnb.workflow.params import load_params
+    from recnb.workflow.run_data import dataset_for_run
+    from recnb.workflow.runner import preflight
+
+    monkeypatch.delenv("RECNB_PSEUDONYM_KEY", raising=False)
+    store = tmp_path / "other.sqlite"
+    with EventStore(store, key_check=key_check(b"the shop's real key")) as s:
+        s.append([ev(1)])
+    settings = load_params(_next_run_params(tmp_path, base_run, store))
+    with pytest.raises(PrivacyError, match="no pseudonym key|RECNB_PSEUDONYM_KEY"):
+        preflight(settings)  # a real key's store: the demo key is not accepted
+    monkeypatch.setenv("RECNB_PSEUDONYM_KEY", "yet another key")
+    with pytest.raises(PrivacyError, match=r"other.sqlite: .*pseudonyms under another key"):
+        preflight(settings)
+    with pytest.raises(PrivacyError, match="pseudonyms under another key"):
+        dataset_for_run(settings, tmp_path / "next")
+    monkeypatch.setenv("RECNB_PSEUDONYM_KEY", "the shop's real key")
+    preflight(settings)
+    nokey = tmp_path / "nokey.sqlite"
+    with EventStore(nokey) as s:
+        s.append([ev(1)])
+    with pytest.raises(PrivacyError, match="nokey.sqlite: the event store records no key check"):
+        preflight(load_params(_next_run_params(tmp_path, base_run, nokey)))

@@ -243,6 +243,7 @@ def load_events_db(path: PathLike, *, base_run: str | None = None) -> Dataset:
     log = StepLog()
     new, meta = read_store_events(path)
     n_new = len(new)
+    log.add("read", n_new, f"events in the event store {path.name} (the service's commits)")
     events = new[list(EVENT_COLUMNS)].copy()
     for c in ("value", "dwell_seconds", "price_paid"):
         events[c] = pd.to_numeric(events[c]).astype("float64")
