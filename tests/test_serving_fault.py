@@ -136,6 +136,10 @@ def test_sigkill_during_a_load_loses_no_acknowledged_event(run_copy, train, tmp_
     finally:
         con.close()
     missing = acknowledged - stored
+    print(  # the figures of the report (pytest -s)
+        f"\nSIGKILL fault test: {len(acknowledged)} events acknowledged before the kill, "
+        f"{len(stored)} in the store after restart, {len(missing)} acknowledged events lost"
+    )
     assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:5]}"
     assert health["events_stored"] == len(stored) >= len(acknowledged)
     assert health["events_applied"] == len(stored)  # the overlay was rebuilt from the store

@@ -7,9 +7,11 @@ the new behaviour::
 
     data:
       source: events_db
-      path: events/default.sqlite     # the store the service wrote (``--store``)
+      path: ../events/default.sqlite  # the store the service wrote (``--store``)
       options:
-        base_run: reports/default     # optional: the run whose dataset the new events extend
+        base_run: ../reports/default  # optional: the run whose dataset the new events extend
+
+(relative paths are relative to the params file, here one in ``params/``).
 
 With ``base_run`` the run folder's cached, scrubbed dataset (``<base_run>/data``) is read and the
 store's events are appended to its events; customers and products the store names but the base does
@@ -18,8 +20,8 @@ events alone.
 
 Customer ids in the store are already the run's pseudonyms (the service never stores a raw id): the
 dataset says so in ``meta["pseudonymized_ids"]`` with the store's key check, and the dataset build
-keeps those ids (it checks that the run's key gives the same key check) instead of pseudonymizing
-them a second time.
+keeps those ids (:func:`recnb.workflow.run_data.events_db_key` checks that the run's key gives the
+same key check) instead of pseudonymizing them a second time.
 
 The database is opened read-only (``mode=ro``), so a running service may keep writing; what is read
 is one consistent snapshot (a single read transaction).
