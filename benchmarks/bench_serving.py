@@ -318,7 +318,9 @@ def start_server(
                 return proc, port
         except OSError:
             time.sleep(0.2)
-    proc.kill()
+    for p in reversed(_tree(proc.pid)):  # the workers too: killing the parent alone orphans them
+        p.kill()
+    proc.wait(30)
     raise RuntimeError(f"server did not start {workers} worker(s) within 240 s")
 
 
