@@ -206,7 +206,7 @@ def test_a_run_on_the_event_store_keeps_the_runs_pseudonyms(base_run, tmp_path, 
     from recnb.serving import key_check
     from recnb.workflow.params import load_params
     from recnb.workflow.run_data import data_settings_hash, dataset_for_run
-    from recnb.workflow.runner import preflight
+    from recnb.workflow.runner import check_data, preflight
 
     monkeypatch.delenv("RECNB_PSEUDONYM_KEY", raising=False)
     base = load_dataset(base_run / "data")
@@ -218,6 +218,7 @@ def test_a_run_on_the_event_store_keeps_the_runs_pseudonyms(base_run, tmp_path, 
         s.append([ev(1, customer=known, product_id=product, event="purchase"), ev(2)])
     settings = load_params(_next_run_params(tmp_path, base_run, store))
     preflight(settings)  # the demo key is accepted: the store says its ids were made with it
+    assert check_data(settings) == []  # python -m recnb check agrees
     before = data_settings_hash(settings)
     ds = dataset_for_run(settings, tmp_path / "next")
     assert len(ds.events) == len(base.events) + 2
@@ -236,7 +237,7 @@ def test_a_run_on_a_store_of_another_key_is_refused(base_run, tmp_path, monkeypa
     from recnb.serving import key_check
     from recnb.workflow.params import load_params
     from recnb.workflow.run_data import dataset_for_run
-    from recnb.workflow.runner import preflight
+    from recnb.workflow.runner import check_data, preflight
 
     monkeypatch.delenv("RECNB_PSEUDONYM_KEY", raising=False)
     store = tmp_path / "other.sqlite"
@@ -248,6 +249,7 @@ def test_a_run_on_a_store_of_another_key_is_refused(base_run, tmp_path, monkeypa
     monkeypatch.setenv("RECNB_PSEUDONYM_KEY", "yet another key")
     with pytest.raises(PrivacyError, match=r"other.sqlite: .*pseudonyms under another key"):
         preflight(settings)
+    assert "pseudonyms under another key" in " ".join(check_data(settings))
     with pytest.raises(PrivacyError, match="pseudonyms under another key"):
         dataset_for_run(settings, tmp_path / "next")
     monkeypatch.setenv("RECNB_PSEUDONYM_KEY", "the shop's real key")

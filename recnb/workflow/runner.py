@@ -193,16 +193,21 @@ def check_data(settings: Settings) -> list[str]:
     if settings.data.source == "synthetic":
         return []
     origin = f"{settings.source_file}: data.options"
-    check_options(settings.data.source, settings.data.options, None, origin)
+    options = source_options(settings)
+    check_options(settings.data.source, options, None, origin)
     notes = []
     try:
         path = resolve_data_path(settings.data.source, settings.data.path)
     except FileNotFoundError as e:
         notes.append(f"data files not checked: {e}")
+        path = None
     else:
-        check_options(settings.data.source, settings.data.options, path, origin)
+        check_options(settings.data.source, options, path, origin)
     try:
-        resolve_key(settings.data.pseudonym_key, allow_demo=False)
+        if settings.data.source != "events_db":
+            resolve_key(settings.data.pseudonym_key, allow_demo=False)
+        elif path is not None:
+            events_db_key(settings)  # the key that made the store's pseudonyms
     except PrivacyError as e:
         notes.append(f"a run needs a pseudonym key: {e}")
     return notes
