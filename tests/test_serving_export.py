@@ -258,3 +258,21 @@ def test_recnb_help_does_not_load_the_service():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "--workers" in r.stdout and "run_dir" in r.stdout
+
+
+def test_signal_of_an_explicit_run_takes_the_defaults_for_what_it_lacks():
+    """Observed: stage 03 of the MovieLens protocol (explicit ratings) failed in the export with
+    float(None): the part records alpha and dwell settings as None."""
+    from recnb.serving.export import _signal_spec
+
+    spec = _signal_spec(
+        {
+            "signal": "explicit",
+            "alpha": None,
+            "dwell_factor": None,
+            "scaling": None,
+            "event_weights": {"rating": 1.0, "view": None},
+        }  # fmt: skip
+    )
+    assert spec.signal == "explicit" and spec.alpha == 1.0 and spec.dwell_factor == 0.0
+    assert spec.scaling == "log" and spec.event_weights == {"rating": 1.0}

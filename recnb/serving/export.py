@@ -163,17 +163,26 @@ def _id_spec(ids: np.ndarray, key: bytes | str | None) -> IdSpec:
 
 
 def _signal_spec(meta: dict[str, Any]) -> SignalSpec:
+    """The training signal from a part's meta; a setting the part records as None (an explicit
+    signal has no event weights or scaling) takes the spec's default."""
+
+    def get(key: str, default: Any) -> Any:
+        value = meta.get(key)
+        return default if value is None else value
+
     weights = meta.get("event_weights")
     return SignalSpec(
-        signal=meta.get("signal", "implicit"),
+        signal=get("signal", "implicit"),
         event_weights={
-            str(k): float(v) for k, v in (weights if isinstance(weights, dict) else {}).items()
+            str(k): float(v)
+            for k, v in (weights if isinstance(weights, dict) else {}).items()
+            if v is not None
         }
         or {t: 1.0 for t in EVENT_TYPES},
-        scaling=meta.get("scaling", "log"),
-        alpha=float(meta.get("alpha", 1.0)),
-        dwell_factor=float(meta.get("dwell_factor", 0.0)),
-        recency_half_life_days=float(meta.get("recency_half_life_days", 0.0)),
+        scaling=get("scaling", "log"),
+        alpha=float(get("alpha", 1.0)),
+        dwell_factor=float(get("dwell_factor", 0.0)),
+        recency_half_life_days=float(get("recency_half_life_days", 0.0)),
     )
 
 
