@@ -56,7 +56,7 @@ def test_fallback_is_the_models_popularity_ranking(run_copy, train):
     idx, _ = e.model.recommend_indices(np.array([-1]), k=20)
     assert list(e.fallback[:20]) == list(idx[0])
     fb = json.loads((folder / "fallback.json").read_text())
-    counts = np.asarray(fb["customers"])
+    counts = np.asarray(fb["popularity"])
     assert (np.diff(counts) <= 0).all() and len(fb["product_ids"]) == e.model.n_products_
 
 

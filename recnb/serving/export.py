@@ -381,7 +381,9 @@ def export_model(
                 "policy": "popularity",
                 "definition": spec.fallback,
                 "product_ids": [str(p) for p in model.product_ids_[ranking]],
-                "customers": [float(x) for x in model.popularity_[ranking]],
+                # "popularity", not "customers": a list under a key named for customers is read
+                # as customer ids by the privacy scan (MovieLens ids are small integers)
+                "popularity": [float(x) for x in model.popularity_[ranking]],
             },
         )
         write_json(tmp / SERVING, spec.model_dump(mode="json"))
