@@ -12,9 +12,10 @@ SPARK_STAMP := $(VENV)/.installed-spark
 PARAMS ?= params/default.yaml
 # `engine: spark` in the params file's preprocessing: section selects the Spark engine
 ENGINE_EXTRA = $(if $(shell grep -qE '^[[:space:]]+engine:[[:space:]]*spark' $(PARAMS) 2>/dev/null && echo y),$(SPARK_STAMP))
+RUN    ?= default
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup setup-spark reports ci-reports test test-fast lint clean-reports
+.PHONY: setup setup-spark reports ci-reports serve test test-fast lint clean-reports
 
 setup: $(STAMP)
 
@@ -38,6 +39,10 @@ reports: setup $(ENGINE_EXTRA)
 
 ci-reports: setup
 	$(PY) -m recnb run params/ci.yaml
+
+# the recommendation service over the model stage 03 exported: make serve RUN=ci SERVE_ARGS="--port 8001"
+serve: setup
+	$(PY) -m recnb serve reports/$(RUN) $(SERVE_ARGS)
 
 # CI runs the Spark tests: the extra is installed and a missing pyspark fails instead of skipping
 test: setup setup-spark

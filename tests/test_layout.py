@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "evaluation": 2,
     "fairness": 2,
     "backends": 2,
+    "serving": 2,
     "reporting": 3,
     "workflow": 4,
 }
