@@ -20,11 +20,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from recnb.models.base import Recommender
 from recnb.synthetic import RankingPolicy
 
-__all__ = ["Arm", "Candidates", "PopularityPenalty", "candidate_lists", "standardise"]
+__all__ = [
+    "Arm",
+    "Candidates",
+    "PopularityPenalty",
+    "candidate_lists",
+    "score_candidates",
+    "standardise",
+]
 
 #: a re-ranker: (model, candidate product indices (n, c), standardised scores (n, c)) -> scores
 Reranker = Callable[[Recommender, np.ndarray, np.ndarray], np.ndarray]
@@ -128,6 +136,56 @@ def candidate_lists(
     return Candidates(ids, z, idx, model.uses_fallback(cidx))
 
 
+def score_candidates(
+    model: Recommender,
+    customer_ids: Any,
+    product_ids: np.ndarray,
+    reranker: Reranker | None = None,
+) -> np.ndarray:
+    """A model's standardised scores of given candidates (e.g. another policy's candidates).
+
+    Parameters
+    ----------
+    model : Recommender
+        A fitted model.
+    customer_ids : array-like, shape (n,)
+        One customer per row.
+    product_ids : numpy.ndarray of object, shape (n, c)
+        Candidate product ids per row (None: no candidate).
+    reranker : callable, optional
+        Applied after standardising, as in :func:`candidate_lists`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, c)
+        NaN exactly where there is no candidate.
+
+    Raises
+    ------
+    KeyError
+        A candidate the model's catalogue does not have.
+    """
+    ids = np.asarray(product_ids, dtype=object)
+    if ids.ndim != 2:
+        raise ValueError(f"product_ids: expected a 2-D array, got shape {ids.shape}")
+    cidx = model.customer_indices(np.asarray(customer_ids, dtype=object))
+    if len(cidx) != len(ids):
+        raise ValueError(f"score_candidates: {len(cidx)} customers for {len(ids)} rows")
+    valid = ~pd.isna(ids)
+    pidx = np.full(ids.shape, -1, dtype=np.int64)
+    pidx[valid] = model.product_indices(ids[valid])
+    if (pidx[valid] < 0).any():
+        bad = ids[valid][pidx[valid] < 0][:5].tolist()
+        raise KeyError(f"score_candidates: product(s) {bad} unknown to the model {model.name!r}")
+    rows, cols = np.nonzero(valid)
+    raw = np.full(ids.shape, np.nan)
+    raw[rows, cols] = model.score_pairs(cidx[rows], pidx[rows, cols])
+    z = standardise(raw)
+    if reranker is not None:
+        z = np.where(valid, np.asarray(reranker(model, pidx, z), dtype=np.float64), np.nan)
+    return z
+
+
 @dataclass
 class Arm:
     """One arm of an experiment: how a customer's slate is made.
@@ -167,6 +225,10 @@ class Arm:
     def candidates(self, customer_ids: Any) -> Candidates:
         """Candidate lists of the given customers (see :func:`candidate_lists`)."""
         return candidate_lists(self.model, customer_ids, self.n_candidates, self.reranker)
+
+    def score(self, customer_ids: Any, product_ids: np.ndarray) -> np.ndarray:
+        """This arm's scores of given candidates (see :func:`score_candidates`)."""
+        return score_candidates(self.model, customer_ids, product_ids, self.reranker)
 
     def describe(self) -> str:
         """One line: model, re-ranking and policy."""
