@@ -203,6 +203,12 @@ class Arm:
         the first ``k``).
     reranker : callable, optional
         Re-ranking of the candidates' scores (e.g. :class:`PopularityPenalty`).
+
+    Notes
+    -----
+    The candidate lists of the last few customer sets asked for are kept (the A/B test, the
+    interleaving and the off-policy evaluation ask for the same customers again); refitting the
+    model afterwards is not supported: build a new arm.
     """
 
     label: str
@@ -210,6 +216,7 @@ class Arm:
     policy: RankingPolicy = field(default_factory=RankingPolicy)
     n_candidates: int = 20
     reranker: Reranker | None = None
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label:
@@ -224,7 +231,16 @@ class Arm:
 
     def candidates(self, customer_ids: Any) -> Candidates:
         """Candidate lists of the given customers (see :func:`candidate_lists`)."""
-        return candidate_lists(self.model, customer_ids, self.n_candidates, self.reranker)
+        ids = np.asarray(customer_ids, dtype=object)
+        key = (len(ids), hash(tuple(ids.tolist())))
+        hit = self._cache.get(key)
+        if hit is not None and np.array_equal(hit[0], ids):
+            return hit[1]
+        cand = candidate_lists(self.model, ids, self.n_candidates, self.reranker)
+        if len(self._cache) >= 4:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = (ids.copy(), cand)
+        return cand
 
     def score(self, customer_ids: Any, product_ids: np.ndarray) -> np.ndarray:
         """This arm's scores of given candidates (see :func:`score_candidates`)."""

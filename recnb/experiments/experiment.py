@@ -45,7 +45,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from recnb.experiments import stats as st
-from recnb.experiments.arms import Arm
+from recnb.experiments.arms import Arm, candidate_lists
 from recnb.experiments.assignment import assign, check_split
 from recnb.experiments.sequential import monitor
 from recnb.experiments.simulation import (
@@ -877,7 +877,7 @@ def run_ab_test(
         rows = np.flatnonzero(arm_of_visit == i)
         sub = traffic.take(rows)
         t0 = time.perf_counter()
-        cand = arm.candidates(sub.units())
+        cand = candidate_lists(arm.model, sub.units(), arm.n_candidates, arm.reranker)
         latency.append(
             {
                 "arm": arm.label,

@@ -25,6 +25,8 @@ from statsmodels.stats.proportion import proportion_effectsize
 
 __all__ = [
     "days_needed",
+    "detectable_mean_effect",
+    "detectable_proportion_effect",
     "pooled_sd",
     "power_mean",
     "power_one_sample",
@@ -158,6 +160,26 @@ def power_one_sample(sd: float, effect: float, n: float, alpha: float = 0.05) ->
     return float(
         NormalIndPower().power(effect_size=abs(effect) / sd, nobs1=n, alpha=alpha, ratio=0)
     )
+
+
+def detectable_mean_effect(
+    sd: float, n_control: float, alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0
+) -> float:
+    """Smallest difference of means detectable with ``power`` by ``n_control`` customers in
+    control and ``ratio * n_control`` in treatment (in the metric's units)."""
+    _check(alpha, power)
+    es = NormalIndPower().solve_power(nobs1=n_control, alpha=alpha, power=power, ratio=ratio)
+    return float(es) * pooled_sd(sd, None, ratio)
+
+
+def detectable_proportion_effect(
+    p_control: float, n_control: float, alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0
+) -> float:
+    """Smallest increase of a proportion detectable with ``power`` (inverts Cohen's h)."""
+    _check(alpha, power)
+    h = float(NormalIndPower().solve_power(nobs1=n_control, alpha=alpha, power=power, ratio=ratio))
+    angle = np.arcsin(np.sqrt(p_control)) + h / 2
+    return float(np.sin(min(angle, np.pi / 2)) ** 2 - p_control)
 
 
 def days_needed(cumulative_customers: Sequence[float], required: float) -> int | None:
