@@ -186,3 +186,31 @@ def test_policy_arms_and_calibration_checks(experiment_world, traffic):
     assert row["interleaving_winner"] == "ease" and row["true_winner"] == "ease" and row["agrees"]
     assert row["customers_interleaving"] < row["customers_ab"]
     assert np.isfinite(row["customers_interleaving_measured"])
+
+
+def test_agreement_point_values_are_the_simulated_ones_and_the_exact_ones_beside():
+    # an experimenter sees the simulated means; the exact values (truth) are reported beside
+    rng = np.random.default_rng(1)
+    means = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    off = pd.DataFrame(rng.normal(means * 0.01, 0.001, (300, 5)), columns=list("abcde"))
+    sampled = pd.DataFrame(rng.normal(means, 0.01, (400, 5)), columns=list("abcde"))
+    exact = pd.DataFrame(np.tile(means[::-1], (400, 1)), columns=list("abcde"))
+    ag = oo.agreement(off, sampled, "a", exact, n_boot=50)
+    s = ag.stats.set_index("statistic")
+    assert s.loc["kendall_tau", "value"] == pytest.approx(1.0)
+    assert s.loc["kendall_tau", "value_exact"] == pytest.approx(-1.0)
+    assert s.loc["spearman", "value_exact"] == pytest.approx(-1.0)
+    assert s.loc["winner_agreement", "value_exact"] == 0.0
+
+
+def test_calibration_text_explains_an_a_a_rate_far_below_alpha():
+    from recnb.experiments import narrative as nar
+
+    def checks(rate):
+        return pd.DataFrame(
+            [("aa_false_positive_rate", rate, 0.05, 0.005, 1000, "A/A, Welch")],
+            columns=["check", "value", "expected", "mc_se", "n_sims", "note"],
+        )
+
+    assert "rarely reject" in nar.describe_calibration(checks(0.01), 0.05)
+    assert "rarely reject" not in nar.describe_calibration(checks(0.049), 0.05)

@@ -133,6 +133,9 @@ def design_from_pilot(
     for d in candidates:
         window = pilot_visits[pilot_visits["day"] < days[0] + d]
         pc = per_customer(window)
+        if m.column not in pc.columns and m.column in window.columns:
+            # a column outside the shop's outcomes (``events`` of a log pilot)
+            pc[m.column] = per_customer(window, [m.column])[m.column].to_numpy()
         n = len(pc)
         if m.kind == "proportion":
             y = (pc[m.column] > 0).to_numpy(dtype=np.float64)

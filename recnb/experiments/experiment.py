@@ -117,6 +117,9 @@ METRICS: dict[str, Metric] = {
         ),
         Metric("clicks_per_visitor", "clicks per visitor", "mean", "clicks", exact="exp_clicks"),
         Metric(
+            "events_per_visitor", "events per visitor (logs without purchases)", "mean", "events"
+        ),
+        Metric(
             "purchases_per_visitor",
             "purchases per visitor",
             "mean",

@@ -167,8 +167,10 @@ class Agreement:
         control), ``offline_rank``, ``online_rank`` (1 = best).
     stats : pandas.DataFrame
         ``statistic`` (``kendall_tau``, ``spearman``, ``winner_agreement``), ``value`` (on the
-        point estimates), ``ci_low``, ``ci_high`` (bootstrap percentiles; for the winner
-        agreement ``value`` is the rate over replicates and the interval its Wilson interval).
+        mean offline metric and the simulated online means, what an experimenter would see),
+        ``ci_low``, ``ci_high`` (bootstrap percentiles), and ``value_exact`` (against the exact
+        online values instead). For the winner agreement ``value`` is the rate over bootstrap
+        replicates, the interval its Wilson interval, and ``value_exact`` 1 or 0.
     """
 
     table: pd.DataFrame
@@ -224,6 +226,8 @@ def agreement(
     off_mean = np.nanmean(off, axis=0)
     on_mean = on_point.mean(axis=0)
     lift = on_mean / on_mean[ci] - 1.0
+    sim_mean = on.mean(axis=0)
+    sim_lift = sim_mean / sim_mean[ci] - 1.0
     table = pd.DataFrame(
         {
             "policy": policies,
@@ -234,7 +238,8 @@ def agreement(
             "online_rank": sps.rankdata(-on_mean, method="min").astype(int),
         }
     )
-    tau, rho = _rank_stats(off_mean, lift)
+    tau, rho = _rank_stats(off_mean, sim_lift)
+    tau_x, rho_x = _rank_stats(off_mean, lift)
     rng = np.random.default_rng(seed)
     taus, rhos, agree = [], [], []
     off_f = np.nan_to_num(off)
@@ -254,11 +259,12 @@ def agreement(
     from statsmodels.stats.proportion import proportion_confint
 
     lo_a, hi_a = proportion_confint(int(a.sum()), len(a), alpha, method="wilson")
+    win_x = float(int(np.argmax(off_mean)) == int(np.argmax(on_mean)))
     stats = pd.DataFrame(
         [
-            {"statistic": "kendall_tau", "value": tau, **dict(zip(["ci_low", "ci_high"], np.nanquantile(taus, q), strict=True))},
-            {"statistic": "spearman", "value": rho, **dict(zip(["ci_low", "ci_high"], np.nanquantile(rhos, q), strict=True))},
-            {"statistic": "winner_agreement", "value": float(a.mean()), "ci_low": lo_a, "ci_high": hi_a},
+            {"statistic": "kendall_tau", "value": tau, **dict(zip(["ci_low", "ci_high"], np.nanquantile(taus, q), strict=True)), "value_exact": tau_x},
+            {"statistic": "spearman", "value": rho, **dict(zip(["ci_low", "ci_high"], np.nanquantile(rhos, q), strict=True)), "value_exact": rho_x},
+            {"statistic": "winner_agreement", "value": float(a.mean()), "ci_low": lo_a, "ci_high": hi_a, "value_exact": win_x},
         ]
     )  # fmt: skip
     stats["ci_low"] = stats["ci_low"].astype(float)
