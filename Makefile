@@ -34,8 +34,8 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not notebook"
 
 lint: setup
-	$(VENV)/bin/ruff check recnb tests benchmarks
-	$(VENV)/bin/ruff format --check recnb tests benchmarks
+	$(VENV)/bin/ruff check recnb tests benchmarks tools
+	$(VENV)/bin/ruff format --check recnb tests benchmarks tools
 
 clean-reports:
 	rm -rf reports/*/

@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path and "--child" not in sys.argv:
     sys.path.insert(0, str(REPO))
 
-from recnb.interactions import Interactions  # noqa: E402
+from recnb.data.interactions import Interactions  # noqa: E402
 from recnb.models import make_model  # noqa: E402
 
 #: Surprise SVD's defaults (its documentation), the "plain Funk-SVD with the usual defaults"

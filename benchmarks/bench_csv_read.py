@@ -1,4 +1,4 @@
-"""Benchmark: the guarded CSV reader of the loaders (:class:`recnb.loaders.CsvFile`) against plain
+"""Benchmark: the guarded CSV reader of the loaders (:class:`recnb.data.loaders.CsvFile`) against plain
 ``pandas.read_csv`` on the same files, in the same run.
 
 The guarded reader hands pandas the file in whole lines (holding back the bytes after the last line
@@ -37,7 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recnb.loaders import CsvFile  # noqa: E402
+from recnb.data.loaders import CsvFile  # noqa: E402
 
 
 def data_dir() -> Path | None:

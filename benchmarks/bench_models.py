@@ -43,7 +43,7 @@ BENCH_PARAMS: dict[str, dict] = {
 
 def synthetic(n_customers: int, n_products: int, per_customer: float, seed: int):
     """A long-tailed implicit-feedback Interactions with timestamps and product features."""
-    from recnb.interactions import Interactions
+    from recnb.data.interactions import Interactions
 
     rng = np.random.default_rng(seed)
     activity = np.maximum(1, rng.lognormal(np.log(per_customer) - 0.5, 1.0, n_customers)).astype(

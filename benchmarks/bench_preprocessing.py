@@ -1,6 +1,6 @@
 """Benchmark: preprocessing the default synthetic shop end to end, step by step.
 
-Steps: privacy scrub (+ validation), cleaning, then the phases of :func:`recnb.split.build_split`
+Steps: privacy scrub (+ validation), cleaning, then the phases of :func:`recnb.prep.split.build_split`
 (event weights, k-core, split labels, matrices, features incl. TF-IDF and context, assembling the
 parts with cold-start flags) and writing the split artefact. The shop is generated first and not
 timed as preprocessing (see ``bench_synthetic.py``).
@@ -30,8 +30,10 @@ from typing import Any
 
 import pandas as pd
 
-from recnb import cleaning, privacy, split
-from recnb.schema import Dataset, validate_dataset
+from recnb import privacy
+from recnb.data.schema import Dataset, validate_dataset
+from recnb.prep import cleaning, split
+from recnb.prep.settings import PrepSettings
 
 
 class StepRecorder:
@@ -66,19 +68,11 @@ def preprocess(raw: Dataset, rec: StepRecorder, out: Path) -> dict[str, int]:
     rec.start("privacy scrub + validate")
     ds = validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY))
     rec.start("clean")
-    cleaned, _ = cleaning.clean(ds, dedup_window_seconds=10.0, returns="net")
-    result = split.build_split(
-        cleaned,
-        min_customer_interactions=2,
-        min_product_interactions=2,
-        bot_max_events_per_day=1000,
-        kind="temporal",
-        test_days=14.0,
-        valid_days=7.0,
-        tfidf_max_features=1000,
-        min_group_size=10,
-        on_step=lambda name: rec.start(f"split: {name}"),
+    settings = PrepSettings()  # notebook 02's defaults
+    cleaned, _ = cleaning.clean(
+        ds, dedup_window_seconds=settings.dedup_window_seconds, returns=settings.returns
     )
+    result = split.build_split(cleaned, settings, on_step=lambda name: rec.start(f"split: {name}"))
     rec.start("save split")
     split.save_split(out, result.parts, context=result.context, info=result.info)
     rec.start("leakage checks")
@@ -117,7 +111,7 @@ def main(argv: list[str] | None = None, echo: Callable[[str], None] = print) -> 
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args(argv)
 
-    from recnb.synthetic import make_shop
+    from recnb.data.synthetic import make_shop
 
     t0 = time.perf_counter()
     _, raw = make_shop(

@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 
 from recnb import privacy
-from recnb.data import load_raw
-from recnb.params import load_params
+from recnb.workflow.params import load_params
+from recnb.workflow.run_data import load_raw
 
 
 def read_only(root: Path) -> int:

@@ -64,7 +64,7 @@ def _timed(fn) -> tuple[float, float]:
 
 def run_generate(size: str, seed: int) -> dict[str, float | int | str]:
     """Build and generate one shop in this process; return its measurements."""
-    from recnb.synthetic import ShopConfig, SyntheticShop
+    from recnb.data.synthetic import ShopConfig, SyntheticShop
 
     base = _rss_mb()
     config = ShopConfig(**SIZES[size], seed=seed)
@@ -92,7 +92,7 @@ def run_query(name: str, seed: int) -> dict[str, float | str]:
     """Time one ground-truth query in this process (best of three where cheap)."""
     import numpy as np
 
-    import recnb.synthetic as syn
+    import recnb.data.synthetic as syn
 
     if name == "impressions_default":
         if not hasattr(syn.SyntheticShop, "impressions"):

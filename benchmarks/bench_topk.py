@@ -88,7 +88,7 @@ def run_engine(engine: str, n_c: int, args: argparse.Namespace) -> dict:
     u, v, seen = factors(n_c, args.products, args.factors, args.seed)
     customers = np.arange(n_c)
     if engine.startswith("recnb") or engine == "baseline":
-        from recnb.interactions import Interactions
+        from recnb.data.interactions import Interactions
         from recnb.models.base import Recommender
 
         class FactorScores(Recommender):

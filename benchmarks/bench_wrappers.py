@@ -46,7 +46,7 @@ from implicit.cpu.als import AlternatingLeastSquares  # noqa: E402
 from implicit.cpu.bpr import BayesianPersonalizedRanking  # noqa: E402
 from lightfm import LightFM  # noqa: E402
 
-from recnb.interactions import Interactions  # noqa: E402
+from recnb.data.interactions import Interactions  # noqa: E402
 from recnb.models import make_model  # noqa: E402
 
 SEED = 7

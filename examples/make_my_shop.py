@@ -55,7 +55,7 @@ def write_my_shop(
     folder: Path, n_customers: int = 300, n_products: int = 100, n_days: int = 30, seed: int = 7
 ) -> dict[str, Path]:
     """Export a synthetic shop as a shop's own CSV files; return the file of each table."""
-    from recnb.synthetic import ShopConfig, SyntheticShop
+    from recnb.data.synthetic import ShopConfig, SyntheticShop
 
     ds = SyntheticShop(
         ShopConfig(n_customers=n_customers, n_products=n_products, n_days=n_days, seed=seed)

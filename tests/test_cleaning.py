@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recnb import cleaning
-from recnb.schema import Dataset, validate_dataset
+from recnb.data.schema import Dataset, validate_dataset
+from recnb.prep import cleaning
 
 T0 = pd.Timestamp("2024-03-01 10:00:00")
 

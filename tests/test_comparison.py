@@ -7,9 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recnb import comparison as cmp
-from recnb import plots_models
+from recnb.evaluation import examples as ex
+from recnb.evaluation import leaderboard as lboard
 from recnb.metrics import summarize
+from recnb.reporting import model_figures as plots_models
+from recnb.reporting import tables
+from recnb.reporting.narrative import models as narrative
 
 
 def _per_customer(rng, means: dict[str, float], n: int = 400, noise: float = 0.05):
@@ -66,10 +69,10 @@ def _tables(rng, means, fit=None):
 def test_summary_names_the_winner_and_follows_the_numbers(rng):
     means = {"popularity": 0.10, "als": 0.30, "item_knn": 0.20}
     pc, summary, timing = _tables(rng, means)
-    sig = cmp.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=200)
+    sig = lboard.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=200)
     assert sig["reference"].iloc[0] == "als" and sig["model"].tolist() == ["item_knn", "popularity"]
     assert sig["significant"].all()
-    text = cmp.stakeholder_summary(summary, sig, timing)
+    text = narrative.stakeholder_summary(summary, sig, timing)
     assert text.startswith("**als**")
     assert "statistically significant" in text and "runner-up, item_knn" in text
     assert "popularity baseline" in text and "a significant difference" in text
@@ -81,17 +84,17 @@ def test_summary_names_the_winner_and_follows_the_numbers(rng):
     pc2, summary2, timing2 = _tables(
         rng, means2, fit={"popularity": 0.01, "als": 10.0, "item_knn": 1.0}
     )
-    sig2 = cmp.winner_vs_rest(pc2, "ndcg", 10, n_bootstrap=200)
-    text2 = cmp.stakeholder_summary(summary2, sig2, timing2)
-    assert cmp.chosen_model(sig2) == "item_knn" and text2.startswith("**item_knn**")
+    sig2 = lboard.winner_vs_rest(pc2, "ndcg", 10, n_bootstrap=200)
+    text2 = narrative.stakeholder_summary(summary2, sig2, timing2)
+    assert lboard.chosen_model(sig2) == "item_knn" and text2.startswith("**item_knn**")
     assert "statistically tied" in text2 and "statistically significant" not in text2
     assert text2 != text
 
 
 def test_summary_when_the_baseline_wins_and_when_a_tied_model_is_cheaper(rng):
     pc, summary, timing = _tables(rng, {"popularity": 0.3, "als": 0.1})
-    sig = cmp.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
-    assert "No personalised model beats the popularity baseline" in cmp.stakeholder_summary(
+    sig = lboard.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
+    assert "No personalised model beats the popularity baseline" in narrative.stakeholder_summary(
         summary, sig, timing
     )
     # ease wins by a hair (paired differences +0.01 / -0.0099): tied with als, which is cheaper
@@ -116,35 +119,35 @@ def test_summary_when_the_baseline_wins_and_when_a_tied_model_is_cheaper(rng):
             "customers_per_second": 900.0,
         }
     )
-    sig = cmp.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
-    text = cmp.stakeholder_summary(summary, sig, timing)
-    assert cmp.chosen_model(sig) == "ease"
+    sig = lboard.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
+    text = narrative.stakeholder_summary(summary, sig, timing)
+    assert lboard.chosen_model(sig) == "ease"
     assert "The runner-up, als" in text and "statistically tied" in text
     assert "If cost matters, als is statistically tied and trains in 1.0 s." in text
     timing.loc[1, "fit_seconds"] = 40.0
-    assert "If cost matters" not in cmp.stakeholder_summary(summary, sig, timing)
+    assert "If cost matters" not in narrative.stakeholder_summary(summary, sig, timing)
 
 
 def test_leaderboard_sorted_with_intervals(rng):
     pc, summary, timing = _tables(rng, {"popularity": 0.1, "als": 0.3, "item_knn": 0.2})
-    lb = cmp.leaderboard(summary, timing, metrics=("ndcg", "precision"), k=10)
+    lb = lboard.leaderboard(summary, timing, metrics=("ndcg", "precision"), k=10)
     assert lb["model"].tolist() == ["als", "item_knn", "popularity"]
     assert lb["rank"].tolist() == [1, 2, 3]
     assert (lb["ndcg_low"] <= lb["ndcg"]).all() and (lb["ndcg"] <= lb["ndcg_high"]).all()
     assert "catalog_coverage" in lb and "fit_seconds" in lb
-    shown = cmp.format_leaderboard(lb, ["ndcg", "precision"], 10)
+    shown = tables.format_leaderboard(lb, ["ndcg", "precision"], 10)
     cell = shown["NDCG@10 [95% CI]"].iloc[0]
     assert (
         cell
         == f"{lb['ndcg'].iloc[0]:.3f} [{lb['ndcg_low'].iloc[0]:.3f}, {lb['ndcg_high'].iloc[0]:.3f}]"
     )
     with pytest.raises(ValueError, match="mrr"):
-        cmp.leaderboard(summary, metrics=("mrr",), k=10)
+        lboard.leaderboard(summary, metrics=("mrr",), k=10)
 
 
 def test_winner_vs_rest_relative_difference(rng):
     pc, _, _ = _tables(rng, {"a": 0.3, "b": 0.1})
-    sig = cmp.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
+    sig = lboard.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
     row = sig.iloc[0]
     assert row["relative_diff"] == pytest.approx(row["mean_diff"] / row["mean_model"])
 
@@ -163,7 +166,7 @@ def test_segment_and_tradeoff_sentences():
             "n": [10, 100, 90],
         }
     )
-    text = cmp.describe_segments(seg, "als")
+    text = narrative.describe_segments(seg, "als")
     assert "heavy customers best and cold customers worst; the intervals do not overlap" in text
     assert "cold 0.050 (n = 10)" in text
     summary = pd.DataFrame(
@@ -174,9 +177,9 @@ def test_segment_and_tradeoff_sentences():
             "value": [0.3, 0.2, 0.1, 0.1, 0.2, 0.3],
         }
     )
-    assert "pull apart" in cmp.describe_tradeoff(summary)
+    assert "pull apart" in narrative.describe_tradeoff(summary)
     summary.loc[3:, "value"] = [0.3, 0.2, 0.1]
-    assert "do not conflict" in cmp.describe_tradeoff(summary)
+    assert "do not conflict" in narrative.describe_tradeoff(summary)
 
 
 def test_sample_customers_cycles_segments():
@@ -186,11 +189,11 @@ def test_sample_customers_cycles_segments():
             "segment": ["heavy", "heavy", "light", "cold", "light", "heavy"],
         }
     )
-    picked = cmp.sample_customers(customers, 4, seed=1)
+    picked = ex.sample_customers(customers, 4, seed=1)
     seg = customers.set_index("customer_id")["segment"]
     assert [seg[c] for c in picked] == ["heavy", "light", "cold", "heavy"]
-    assert picked == cmp.sample_customers(customers, 4, seed=1)
-    assert len(cmp.sample_customers(customers, 10)) == 6
+    assert picked == ex.sample_customers(customers, 4, seed=1)
+    assert len(ex.sample_customers(customers, 10)) == 6
 
 
 def test_recommendations_with_reasons_use_product_names():
@@ -202,7 +205,7 @@ def test_recommendations_with_reasons_use_product_names():
     products = pd.DataFrame(
         {"product_id": [f"p{j}" for j in range(12)], "title": [f"Item {j}" for j in range(12)]}
     )
-    recs = cmp.recommendations_with_reasons(model, ["c0", "cold"], k=2, products=products)
+    recs = ex.recommendations_with_reasons(model, ["c0", "cold"], k=2, products=products)
     first = recs[(recs["customer_id"] == "c0") & (recs["rank"] == 1)].iloc[0]
     assert first["product_id"] == f"p{held[0]}" and first["product"] == f"Item {held[0]}"
     assert "Item" in first["because"] and "consumed_product" in first["because"]
@@ -216,7 +219,7 @@ def test_user_knn_reasons_never_name_other_customers():
 
     inter, _ = checkerboard()
     model = make_model("user_knn", shrinkage=0.0).fit(inter)
-    recs = cmp.recommendations_with_reasons(model, ["c0", "c1"], k=2)
+    recs = ex.recommendations_with_reasons(model, ["c0", "c1"], k=2)
     others = set(inter.customer_ids) - {"c0", "c1"}
     first = recs[recs["rank"] == 1]["because"]
     assert first.str.contains(r"\d+ similar customers? chose it \(neighbour, \+").all()
@@ -257,15 +260,15 @@ def test_figures_render(rng):
 
 def test_describe_helpers_follow_the_tables(rng):
     pc, _, _ = _tables(rng, {"popularity": 0.1, "als": 0.3, "item_knn": 0.2999})
-    sig = cmp.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
-    text = cmp.describe_significance(sig)
+    sig = lboard.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
+    text = narrative.describe_significance(sig)
     beaten = int(sig["significant"].sum())
     assert f"significantly better than {beaten} of the 2 other models" in text
     tied = sig.loc[~sig["significant"], "model"].tolist()
     assert ("statistically tied with" in text) == bool(tied)
 
     customers = pd.DataFrame({"segment": ["cold", "light", "light", "heavy"]})
-    assert cmp.describe_segment_sizes(customers, 7) == (
+    assert narrative.describe_segment_sizes(customers, 7) == (
         "Of 4 test customers: 1 cold (no training history; 25%), 2 light (1 to 7 products in "
         "training; 50%), 1 heavy (more than 7; 25%)."
     )
@@ -280,11 +283,11 @@ def test_describe_helpers_follow_the_tables(rng):
             "seconds": [3.0, 0.5],
         }
     )
-    text = cmp.describe_tuning(ts)
+    text = narrative.describe_tuning(ts)
     assert "als: 0.100 -> 0.150 (50% higher) in 10 trials" in text
     assert "ease: best 0.200 (configured values outside the space)" in text
-    assert "`map_msr`" in cmp.describe_map_variants(["ndcg", "map_msr"])
-    assert "No MAP variant" in cmp.describe_map_variants(["ndcg"])
+    assert "`map_msr`" in narrative.describe_map_variants(["ndcg", "map_msr"])
+    assert "No MAP variant" in narrative.describe_map_variants(["ndcg"])
 
 
 def test_explainable_choice_skips_models_that_cannot_explain():
@@ -294,16 +297,16 @@ def test_explainable_choice_skips_models_that_cannot_explain():
 
     sig = pd.DataFrame({"reference": ["bpr", "bpr"], "model": ["mult_vae", "als"]})
     assert (
-        cmp.explainable_choice(sig, {"bpr": Run(False), "mult_vae": Run(False), "als": Run(True)})
+        ex.explainable_choice(sig, {"bpr": Run(False), "mult_vae": Run(False), "als": Run(True)})
         == "als"
     )
-    assert cmp.explainable_choice(sig, {"bpr": Run(True)}) == "bpr"
+    assert ex.explainable_choice(sig, {"bpr": Run(True)}) == "bpr"
     with pytest.raises(ValueError, match="can explain"):
-        cmp.explainable_choice(sig, {"bpr": Run(False)})
+        ex.explainable_choice(sig, {"bpr": Run(False)})
 
 
 def test_reference_table_holds_the_published_rows():
-    from recnb.reference import msr_movielens100k
+    from recnb.evaluation.reference import msr_movielens100k
 
     ref = msr_movielens100k().set_index("algo")
     assert ref.loc["BPR", ["map", "ndcg_at_10", "precision_at_10", "recall_at_10"]].tolist() == [
@@ -320,16 +323,18 @@ def test_reference_table_holds_the_published_rows():
 def test_cost_is_kept_apart_from_the_repeatable_tables(rng):
     """The leaderboard file holds no measured column; the report joins them for display."""
     pc, summary, timing = _tables(rng, {"popularity": 0.1, "als": 0.3})
-    board = cmp.leaderboard(summary, None, metrics=("ndcg",), k=10)
-    assert not set(cmp.COST_COLUMNS) & set(board.columns)
-    shown = cmp.format_leaderboard(cmp.add_cost(board, timing), ["ndcg"], 10)
+    board = lboard.leaderboard(summary, None, metrics=("ndcg",), k=10)
+    assert not set(lboard.COST_COLUMNS) & set(board.columns)
+    shown = tables.format_leaderboard(lboard.add_cost(board, timing), ["ndcg"], 10)
     assert "training time" in shown.columns and "customers / s" in shown.columns
-    sig = cmp.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
-    text = cmp.stakeholder_summary(summary, sig, None)
+    sig = lboard.winner_vs_rest(pc, "ndcg", 10, n_bootstrap=100)
+    text = narrative.stakeholder_summary(summary, sig, None)
     assert "trains in" not in text
-    cost = cmp.cost_summary(sig, timing)
-    assert cost.startswith("It trains in") and cost in cmp.stakeholder_summary(summary, sig, timing)
-    assert cmp.cost_summary(sig, None) == ""
+    cost = narrative.cost_summary(sig, timing)
+    assert cost.startswith("It trains in") and cost in narrative.stakeholder_summary(
+        summary, sig, timing
+    )
+    assert narrative.cost_summary(sig, None) == ""
     ts = pd.DataFrame(
         {
             "model": ["als"],
@@ -341,5 +346,33 @@ def test_cost_is_kept_apart_from_the_repeatable_tables(rng):
         }
     )
     tt = pd.DataFrame({"model": ["als", "als"], "trial": [0, 1], "seconds": [1.0, 2.0]})
-    assert "in 2 trials, 3.0 s" in cmp.describe_tuning(ts, tt)
-    assert cmp.describe_tuning(ts).endswith("in 2 trials.")
+    assert "in 2 trials, 3.0 s" in narrative.describe_tuning(ts, tt)
+    assert narrative.describe_tuning(ts).endswith("in 2 trials.")
+
+
+def test_sources_sentence_names_each_origin_and_flags_edits():
+    config = pd.DataFrame(
+        {
+            "parameter": ["models", "search_space", "k", "n_bootstrap"],
+            "value": ["[]", "{}", "10", "50"],
+            "source": [
+                "params file",
+                "notebook default, kept for the listed models",
+                "notebook default",
+                "edited in the notebook",
+            ],
+        }
+    )
+    text = narrative.describe_sources(config, "ci.yaml")
+    assert text == (
+        "Set by the params file (ci.yaml): `models`. Notebook defaults kept only for the models "
+        "the params file lists: `search_space`. Notebook defaults: `k`. **Edited in the "
+        "notebook** (these values ran, not the params file's): `n_bootstrap`."
+    )
+    quiet = narrative.describe_sources(config.iloc[[2]], "x.yaml")
+    assert quiet == "Set by the params file (x.yaml): none. Notebook defaults: `k`."
+    customers = pd.DataFrame({"customer": [0, 3, 5]})
+    assert narrative.describe_evaluation(customers, ["a", "b"], (5, 10)) == (
+        "2 models were refitted on the training period and scored on 3 test customers "
+        "(customers with a relevant held-out product) at k = 5, 10."
+    )

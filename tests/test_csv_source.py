@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from recnb.params import REPO_ROOT
+from recnb.workflow.params import REPO_ROOT
 
 EXAMPLE_PARAMS = REPO_ROOT / "params" / "my_shop_example.yaml"
 
@@ -52,7 +52,7 @@ def shop_files(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def shop():
-    from recnb.synthetic import ShopConfig, SyntheticShop
+    from recnb.data.synthetic import ShopConfig, SyntheticShop
 
     return SyntheticShop(ShopConfig(n_customers=600, n_products=200, n_days=30, seed=7)).generate()
 
@@ -71,7 +71,7 @@ def copy_export(shop_files: dict[str, Path], tmp_path: Path) -> Path:
 
 
 def test_export_loads_back_into_the_shop_it_came_from(shop_files, shop):
-    from recnb.loaders import load_source
+    from recnb.data.loaders import load_source
 
     ds = load_source("csv", shop_files["events"].parent, **example_options())
     assert ds.name == "csv"
@@ -107,7 +107,7 @@ def test_export_loads_back_into_the_shop_it_came_from(shop_files, shop):
 def test_events_file_alone_and_gzip(shop_files, tmp_path, shop):
     import gzip
 
-    from recnb.loaders import load_csv
+    from recnb.data.loaders import load_csv
 
     f = tmp_path / "orders.csv.gz"
     f.write_bytes(gzip.compress(shop_files["events"].read_bytes()))
@@ -120,7 +120,7 @@ def test_events_file_alone_and_gzip(shop_files, tmp_path, shop):
 
 
 def test_event_names_mapped_to_null_are_dropped_and_counted(tmp_path):
-    from recnb.loaders import load_csv
+    from recnb.data.loaders import load_csv
 
     (tmp_path / "events.csv").write_text(
         "user,item,ts,kind\n"
@@ -146,7 +146,7 @@ def test_event_names_mapped_to_null_are_dropped_and_counted(tmp_path):
 
 
 def test_event_type_for_an_order_export_without_event_column(tmp_path):
-    from recnb.loaders import load_csv
+    from recnb.data.loaders import load_csv
 
     (tmp_path / "orders.csv").write_text(
         "customer_id,product_id,timestamp,value\nc1,p1,2024-03-01T10:00:00Z,2\n"
@@ -166,7 +166,7 @@ def test_event_type_for_an_order_export_without_event_column(tmp_path):
 
 @pytest.mark.parametrize("unit, scale", [("s", 1), ("ms", 1000)])
 def test_epoch_timestamps_with_their_unit(tmp_path, unit, scale):
-    from recnb.loaders import load_csv
+    from recnb.data.loaders import load_csv
 
     t = 1709287200  # 2024-03-01 10:00:00 UTC
     (tmp_path / "events.csv").write_text(
@@ -189,7 +189,7 @@ def test_epoch_timestamps_with_their_unit(tmp_path, unit, scale):
 
 
 def test_text_timestamps_not_iso_need_their_format(tmp_path):
-    from recnb.loaders import load_csv
+    from recnb.data.loaders import load_csv
 
     (tmp_path / "events.csv").write_text(
         "customer_id,product_id,timestamp,event\nc1,p1,01/03/2024 10:00,view\n"
@@ -209,7 +209,7 @@ def test_text_timestamps_not_iso_need_their_format(tmp_path):
 
 
 def test_bad_values_name_file_line_and_column(tmp_path):
-    from recnb.loaders import load_csv
+    from recnb.data.loaders import load_csv
 
     (tmp_path / "events.csv").write_text(
         "who,what,when,event,qty\nc1,p1,2024-03-01 10:00,purchase,2\nc2,p1,2024-03-01 11:00,purchase,two\n"
@@ -235,7 +235,7 @@ def test_bad_values_name_file_line_and_column(tmp_path):
 
 
 def test_unknown_ids_are_dropped_and_duplicates_refused(tmp_path):
-    from recnb.loaders import load_csv
+    from recnb.data.loaders import load_csv
 
     (tmp_path / "events.csv").write_text(
         "customer_id,product_id,timestamp,event\nc1,p1,2024-03-01 10:00,view\n"
@@ -254,7 +254,7 @@ def test_unknown_ids_are_dropped_and_duplicates_refused(tmp_path):
 
 
 def test_nothing_left_says_what_the_file_held(tmp_path):
-    from recnb.loaders import load_csv
+    from recnb.data.loaders import load_csv
 
     (tmp_path / "events.csv").write_text(
         "customer_id,product_id,timestamp,event\nc1,p1,2024-03-01 10:00,gone\n"
@@ -268,7 +268,7 @@ def test_nothing_left_says_what_the_file_held(tmp_path):
 
 
 def test_last_line_without_line_break_is_kept_when_complete(tmp_path):
-    from recnb.loaders import load_csv
+    from recnb.data.loaders import load_csv
 
     (tmp_path / "events.csv").write_text(
         "customer_id,product_id,timestamp,event\nc1,p1,2024-03-01 10:00,view\nc2,p1,2024-03-01 11:00,view"
@@ -288,7 +288,7 @@ def test_last_line_without_line_break_is_kept_when_complete(tmp_path):
 
 
 def _check(folder: Path | None, **changes):
-    from recnb.loaders import check_options
+    from recnb.data.loaders import check_options
 
     opts = example_options()
     for key, value in changes.items():
@@ -345,8 +345,8 @@ def test_mapping_to_a_missing_column_names_file_key_and_column(shop_files, tmp_p
 
 
 def test_run_checks_the_csv_source_before_any_stage(shop_files, tmp_path, monkeypatch):
-    from recnb.params import load_params
-    from recnb.runner import preflight
+    from recnb.workflow.params import load_params
+    from recnb.workflow.runner import preflight
 
     folder = copy_export(shop_files, tmp_path)
     raw = yaml.safe_load(EXAMPLE_PARAMS.read_text())
@@ -365,9 +365,9 @@ def test_run_checks_the_csv_source_before_any_stage(shop_files, tmp_path, monkey
 
 
 def test_committed_example_is_valid_and_loads():
-    from recnb.data import load_raw
-    from recnb.loaders import check_options
-    from recnb.params import load_params
+    from recnb.data.loaders import check_options
+    from recnb.workflow.params import load_params
+    from recnb.workflow.run_data import load_raw
 
     settings = load_params(EXAMPLE_PARAMS)
     assert settings.data.source == "csv"
@@ -387,7 +387,7 @@ def test_committed_example_is_valid_and_loads():
 def test_full_ci_sized_run_through_the_csv_source(shop_files, tmp_path, monkeypatch):
     """Every stage of the example params file, on an export of the ci-sized shop, with the ci
     stage sections (small tuning), into a temporary reports folder."""
-    from recnb.runner import run
+    from recnb.workflow.runner import run
 
     folder = copy_export(shop_files, tmp_path)
     example = yaml.safe_load(EXAMPLE_PARAMS.read_text())

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from recnb.data import build_dataset, dataset_for_run, load_dataset, load_raw
-from recnb.params import load_params
-from recnb.schema import PERSONAL_COLUMNS
+from recnb.data import io
+from recnb.data.schema import PERSONAL_COLUMNS, load_dataset
+from recnb.workflow import run_data
+from recnb.workflow.params import load_params
+from recnb.workflow.run_data import build_dataset, dataset_for_run, load_raw
 
 
 @pytest.fixture
@@ -94,41 +96,46 @@ def test_data_file_edited_in_place_rebuilds_the_cached_dataset(tmp_path, monkeyp
 
 def test_source_fingerprint_of_the_synthetic_shop(settings, tmp_path, monkeypatch):
     """The shop's fingerprint is its full config, seed and the generator's code version."""
-    from recnb import data
-
-    a = data.source_fingerprint(settings)
+    a = run_data.source_fingerprint(settings)
     assert a["files"] == {} and a["settings"]["shop_config"]["seed"] == 5
-    assert data.source_fingerprint(settings)["hash"] == a["hash"]
+    assert run_data.source_fingerprint(settings)["hash"] == a["hash"]
     p = tmp_path / "q.yaml"
     p.write_text(settings.source_file.read_text().replace("n_days: 7", "n_days: 8"))
-    assert data.source_fingerprint(load_params(p))["hash"] != a["hash"]
-    real = data._code_fingerprint
+    assert run_data.source_fingerprint(load_params(p))["hash"] != a["hash"]
+    real = run_data._code_fingerprint
     monkeypatch.setattr(
-        data,
+        run_data,
         "_code_fingerprint",
-        lambda *parts: real(*parts) + ("x" if "synthetic" in parts else ""),
+        lambda *parts: real(*parts) + ("x" if "data/synthetic" in parts else ""),
     )
-    assert data.source_fingerprint(settings)["hash"] != a["hash"]  # generator code changed
+    assert run_data.source_fingerprint(settings)["hash"] != a["hash"]  # generator code changed
 
 
 def test_files_fingerprint_reads_a_file_only_when_size_or_mtime_changed(tmp_path, monkeypatch):
     import os
 
-    from recnb import data
-
     f = tmp_path / "events.csv"
     f.write_text("a,b\n1,2\n")
-    first = data.files_fingerprint([tmp_path])
+    first = io.files_fingerprint([tmp_path])
     rec = first[str(f.resolve())]
-    assert rec["sha256"] == data.file_sha256(f) and rec["size"] == 8
+    assert rec["sha256"] == io.file_sha256(f) and rec["size"] == 8
 
     def no_read(path):  # the fast pre-check must not read an unchanged file
         raise AssertionError(f"{path} read although size and mtime are unchanged")
 
-    monkeypatch.setattr(data, "file_sha256", no_read)
-    assert data.files_fingerprint([tmp_path], first) == first
+    monkeypatch.setattr(io, "file_sha256", no_read)
+    assert io.files_fingerprint([tmp_path], first) == first
     monkeypatch.undo()
     st = f.stat()
     f.write_text("a,b\n3,4\n")  # same size, content changed, mtime moved
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
-    assert data.files_fingerprint([tmp_path], first)[str(f.resolve())]["sha256"] != rec["sha256"]
+    assert io.files_fingerprint([tmp_path], first)[str(f.resolve())]["sha256"] != rec["sha256"]
+
+
+def test_the_dataset_code_fingerprint_covers_files_that_exist():
+    """Observed: the list named ``privacy.py`` after privacy became a package, so a change to the
+    scrub never rebuilt a cached dataset; every listed module or package must exist."""
+    root = run_data._code_root()
+    for part in (*run_data._DATASET_CODE, "data/synthetic", "data/loaders"):
+        assert (root / part).exists(), part
+    assert "privacy/scrub.py" in run_data._DATASET_CODE

@@ -9,24 +9,24 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recnb.evaluation import (
-    SEGMENTS,
-    ModelSpec,
-    PeakMemory,
-    check_same_index,
-    customer_devices,
-    customer_segments,
+from recnb.data.interactions import Interactions, check_same_ids
+from recnb.evaluation.cost import PeakMemory
+from recnb.evaluation.evaluate import (
     evaluate_models,
     evaluation_customers,
     load_evaluation_parts,
-    model_capabilities,
-    model_specs,
     product_categories,
     recommend_topk,
+)
+from recnb.evaluation.segments import (
+    SEGMENTS,
+    customer_devices,
+    customer_segments,
     segment_summary,
 )
-from recnb.interactions import Interactions
+from recnb.evaluation.specs import ModelSpec, algorithms, model_specs
 from recnb.models.base import Recommender
+from recnb.models.registry import model_capabilities
 from recnb.models.testing import TEST_PARAMS, checkerboard
 
 
@@ -268,7 +268,8 @@ def test_model_specs_validation():
 
 
 def test_capabilities_follow_the_class_flags():
-    caps = model_capabilities(model_specs(["popularity", "content", "item_knn"])).set_index("model")
+    specs = model_specs(["popularity", "content", "item_knn"])
+    caps = model_capabilities(algorithms(specs)).set_index("model")
     assert caps.loc["content", "cold_products"]
     assert not caps.loc["item_knn", "cold_products"]
     assert caps.loc["item_knn", "cold_customers"] == "popularity fallback"
@@ -279,7 +280,7 @@ def test_parts_must_share_id_maps():
     train, test, _ = _board_parts()
     other = Interactions(test.matrix, [f"x{i}" for i in range(test.n_customers)], test.product_ids)
     with pytest.raises(ValueError, match="customer_ids"):
-        check_same_index(train, other)
+        check_same_ids({"train": train, "test": other}, "test")
     with pytest.raises(ValueError, match="no models"):
         evaluate_models([], train, test)
     with pytest.raises(ValueError, match="unknown metric"):
@@ -350,7 +351,7 @@ def test_movielens_protocol_on_a_small_u_data_file(rng, tmp_path, monkeypatch, c
 
     import yaml
 
-    from recnb.params import REPO_ROOT
+    from recnb.workflow.params import REPO_ROOT
 
     data = tmp_path / "data" / "ml-100k"
     _write_ml100k(data, rng)
@@ -375,12 +376,21 @@ def test_movielens_protocol_on_a_small_u_data_file(rng, tmp_path, monkeypatch, c
     out = capsys.readouterr().out
     # the pipeline's test part is exactly recnb's python_stratified_split of the raw file
     assert "'only_reference': 0, 'only_pipeline': 0" in out
-    assert "targets on ML-100K" in out and "BiVAE" in out
+    assert "targets on ml-100k" in out and "BiVAE" in out
+    assert "== tuning on validation" in out
 
     res = tmp_path / "reports" / "movielens100k" / "results" / "03_model_comparison"
     metrics = pd.read_parquet(res / "metrics.parquet")
     at10 = metrics[metrics["k"] == 10]
     assert {"map_msr", "map_min", "ndcg", "precision", "recall"} <= set(at10["metric"])
+    # the report prints Microsoft's published rows (named in the params file) below ours
+    beside = pd.read_parquet(res / "reference_comparison.parquet")
+    assert beside[beside["source"] == "this run"]["model"].tolist()[0] in mc["models"]
+    theirs = beside[beside["source"] == "msr_movielens100k"].set_index("model")
+    assert theirs.loc["BPR", "ndcg"] == 0.441997
+    html = (tmp_path / "reports" / "movielens100k" / "03_model_comparison.html").read_text()
+    assert "Beside published figures" in html and "README" in html
+    assert "0.4420" in html  # Microsoft's BPR nDCG@10 (0.441997), shown in the report's table
     assert set(at10["model"]) == set(mc["models"])
     # every held-out rating is relevant: evaluated customers = customers with a test rating
     test = Interactions.load(tmp_path / "reports" / "movielens100k" / "split" / "test")
@@ -396,8 +406,8 @@ def test_movielens_protocol_on_a_small_u_data_file(rng, tmp_path, monkeypatch, c
 def test_notebook_03_runs_on_the_ci_params(tmp_path):
     import yaml
 
-    from recnb.params import REPO_ROOT, load_params
-    from recnb.runner import run
+    from recnb.workflow.params import REPO_ROOT, load_params
+    from recnb.workflow.runner import run
 
     # params/ci.yaml as it is, restricted to the two stages this test needs
     params = yaml.safe_load((REPO_ROOT / "params" / "ci.yaml").read_text())
@@ -409,7 +419,7 @@ def test_notebook_03_runs_on_the_ci_params(tmp_path):
     res = run_dir / "results" / "03_model_comparison"
     board = pd.read_parquet(res / "leaderboard.parquet")
     section = settings.section("model_comparison")
-    from recnb.params import notebook_parameters
+    from recnb.workflow.params import notebook_parameters
 
     default_models = ast.literal_eval(
         notebook_parameters("03_model_comparison")["models"]["default"]

@@ -1,4 +1,4 @@
-"""Data-understanding tables on a hand-made dataset with known answers."""
+"""Data-understanding tables and their sentences on a hand-made dataset with known answers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recnb import explore
-from recnb.schema import Dataset, validate_dataset
+from recnb.data import explore
+from recnb.data.schema import Dataset, validate_dataset
+from recnb.reporting.narrative import data as narrative
+from recnb.reporting.tables import readable_values
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def test_funnel(ds):
     assert f["event"].tolist() == ["view", "click", "purchase"]
     assert f["events"].tolist() == [9, 4, 2]
     assert f["per_100_views"].round(3).tolist() == [100.0, round(400 / 9, 3), round(200 / 9, 3)]
-    assert "22.2 end in a purchase" in explore.describe_funnel(f)
+    assert "22.2 end in a purchase" in narrative.describe_funnel(f)
 
 
 def test_long_tail_and_head_share(ds):
@@ -51,10 +53,10 @@ def test_long_tail_and_head_share(ds):
     assert explore.head_share(t, 0.2) == pytest.approx(14 / 15)
 
 
-def test_gini_known_values():
-    assert explore.gini(np.array([1, 1, 1, 1])) == pytest.approx(0.0)
-    assert explore.gini(np.array([0, 0, 0, 4])) == pytest.approx(0.75)  # (n-1)/n for one owner
-    assert explore.gini(np.zeros(3)) == 0.0
+def test_long_tail_sentence_uses_the_metrics_gini(ds):
+    t = explore.long_tail(ds, "product_id")  # 14 and 1 events: Gini (14 - 1) / (2 * 15)
+    text = narrative.describe_long_tail(t, "products")
+    assert "account for 93% of all events (Gini 0.43," in text
 
 
 def test_categories_level_one(ds):
@@ -89,6 +91,31 @@ def test_small_customer_groups_are_merged(ds):
     assert g["gender"].tolist() == ["f", "other (1 groups of <10)"]
 
 
+def test_loader_notes_ratings_devices_and_sessions(ds):
+    notes = explore.loader_notes(Dataset("x", ds.customers, ds.products, ds.events))
+    assert list(notes.columns) == ["step", "rows", "reason"] and notes.empty
+    ds.add_note("dropped", 3, "why")
+    assert explore.loader_notes(ds).to_dict("records") == [
+        {"step": "dropped", "rows": 3, "reason": "why"}
+    ]
+    r = pd.DataFrame({"rating": [1.0, 5.0], "events": [1, 3]})
+    assert narrative.describe_ratings(r) == "4 ratings, mean 4.00."
+    shares = explore.device_shares(explore.hour_by_device(ds))
+    assert shares.sum() == pytest.approx(1.0)
+    text = narrative.describe_devices(shares)
+    assert text.startswith("Device shares of events: ") and text.endswith("%.")
+    summary = explore.session_summary(explore.session_lengths(ds))
+    assert summary["index"].tolist() == ["count", "mean", "std", "min", "50%", "90%", "max"]
+    n = int(summary.set_index("index").loc["count", "events"])
+    assert narrative.describe_sessions(summary).startswith(f"{n:,} sessions; median ")
+
+
+def test_overview_reads_as_text(ds):
+    shown = readable_values(explore.overview(ds))
+    ov = dict(zip(shown["measure"], shown["value"], strict=True))
+    assert ov["events"] == "15" and ov["density of customer x product matrix"] == "0.5"
+
+
 def test_overview_density(ds):
     ov = dict(zip(explore.overview(ds)["measure"], explore.overview(ds)["value"], strict=True))
     assert ov["distinct customer-product pairs"] == 9
@@ -98,7 +125,7 @@ def test_overview_density(ds):
 def test_split_plots_render():
     import matplotlib.pyplot as plt
 
-    from recnb import plots
+    from recnb.reporting import data_figures as plots
 
     timeline = pd.DataFrame(
         {

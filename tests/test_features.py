@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recnb import features as feat
-from recnb.schema import EVENT_TYPES
+from recnb.data.schema import EVENT_TYPES
+from recnb.prep import features as feat
 
 PRODUCTS = pd.DataFrame(
     {

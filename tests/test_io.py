@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recnb.interactions import Interactions
-from recnb.io import atomic_path, read_json, write_json, write_parquet
+from recnb.data.interactions import Interactions
+from recnb.data.io import atomic_path, read_json, write_json, write_parquet
 
 
 def test_failed_write_keeps_previous_file(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recnb.loaders import (
+from recnb.data.loaders import (
     load_movielens,
     load_online_retail,
     load_rees46,
@@ -196,7 +196,7 @@ def test_bad_value_in_a_typed_column_names_line_column_and_value(tmp_path):
 
 
 def test_csvfile_check_policy_keeps_a_complete_unterminated_line_only(tmp_path):
-    from recnb.loaders import CsvFile
+    from recnb.data.loaders import CsvFile
 
     f = write(tmp_path / "a.csv", "a,b,c\n1,2,3\n4,5,6")
     log_rows = []
@@ -219,7 +219,7 @@ def test_csvfile_check_policy_keeps_a_complete_unterminated_line_only(tmp_path):
 
 
 def test_line_numbers_count_physical_lines(tmp_path):
-    from recnb.loaders import CsvFile
+    from recnb.data.loaders import CsvFile
 
     f = write(tmp_path / "q.csv", 'a,b\n1,"two\nlines"\n\n3,x\n4,y\n')
     reader = CsvFile(f)
@@ -399,15 +399,15 @@ def test_ratings_for_unknown_movies_are_named(tmp_path):
     ],
 )  # fmt: skip
 def test_options_are_checked_for_every_source(source, options, match):
-    from recnb.loaders import check_options
+    from recnb.data.loaders import check_options
 
     with pytest.raises(ValueError, match=match):
         check_options(source, options, None, "x.yaml: data.options")
 
 
 def test_run_stops_on_a_bad_option_before_any_stage(tmp_path, monkeypatch):
-    from recnb.params import load_params
-    from recnb.runner import preflight
+    from recnb.workflow.params import load_params
+    from recnb.workflow.runner import preflight
 
     folder = tmp_path / "online-retail"
     write(folder / "online_retail.csv", "\n".join([HEADER, *retail_lines(3)]) + "\n")

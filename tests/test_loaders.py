@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recnb.loaders import (
+from recnb.data.loaders import (
     DATA_DIR_ENV,
     NON_PRODUCT_CODES,
     SOURCE_NAMES,
@@ -29,8 +29,8 @@ from recnb.loaders import (
     load_taobao,
     resolve_data_path,
 )
-from recnb.loaders.retailrocket import category_paths
-from recnb.schema import EVENT_TYPES
+from recnb.data.loaders.retailrocket import category_paths
+from recnb.data.schema import EVENT_TYPES
 
 
 def notes(ds) -> dict[str, int]:
@@ -659,7 +659,7 @@ def test_every_loader_returns_known_event_types(
 ):
     import yaml
 
-    from recnb.params import REPO_ROOT
+    from recnb.workflow.params import REPO_ROOT
 
     paths = {"online_retail": retail_csv.parent, "movielens": ml_latest,
              "retailrocket": retailrocket, "rees46": rees46, "taobao": taobao,

@@ -70,7 +70,13 @@ def test_coverage_and_gini_by_hand() -> None:
     assert gini_exposure(TOPK, 6, k=1) == pytest.approx(7 / 12)
     assert gini([5, 5, 5]) == 0.0
     assert gini([0, 0, 0, 4]) == pytest.approx(3 / 4)  # maximum (n - 1) / n
-    assert math.isnan(gini([0, 0]))
+    assert gini([0, 0]) == 0.0  # all equal (nothing exposed): 0, the one convention
+    assert gini(np.zeros(3)) == 0.0
+    assert gini([1, 1, 1, 1]) == 0.0
+    with pytest.raises(ValueError, match="non-negative"):
+        gini([])
+    with pytest.raises(ValueError, match="non-negative"):
+        gini([1, -1])
 
 
 def test_gini_matches_pairwise_reference(rng: np.random.Generator) -> None:

@@ -53,7 +53,7 @@ def _top(model, c, p):
     return ex.iloc[0]
 
 
-@pytest.mark.parametrize("name", ["item_knn", "ease", "pure_svd"])
+@pytest.mark.parametrize("name", ["item_knn", "ease", "pure_svd", "edlae", "rp3beta"])
 def test_removing_top_consumed_product_lowers_score(name, data):
     model = build(name).fit(data)
     for c, p in _pairs(model, data):

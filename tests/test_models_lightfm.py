@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 from lightfm import LightFM
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models import hyperparameters, make_model
 from recnb.models.lightfm_model import LightFMBPR, LightFMWarp
 from recnb.models.testing import build, random_interactions

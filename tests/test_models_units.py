@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models import REGISTRY, Recommender, hyperparameters, make_model, model_capabilities
 from recnb.models.base import MissingModelFileError, ModelFileError
 from recnb.models.content import product_vectors

@@ -37,8 +37,9 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from recnb import split as sl
 from recnb.metrics import auc_per_customer, mae, ranking_metric_arrays, rmse
+from recnb.prep import split as sl
+from recnb.prep.settings import PrepSettings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "msr"
 
@@ -255,20 +256,23 @@ def test_ml_latest_small_split_matches_the_release(ml_latest_small, by):
 def test_ml_latest_small_pipeline_split_is_the_released_split(ml_latest_small):
     # the preprocessing stage's stratified split (params/ml_latest_small.yaml) puts exactly the
     # released test rows in test, and every other rating in train
-    from recnb.loaders.movielens import load_movielens
+    from recnb.data.loaders.movielens import load_movielens
 
     ratings, fp = ml_latest_small
     ds = load_movielens(ratings.parent, variant="ml-latest-small")
-    res = sl.build_split(
-        ds,
+    settings = PrepSettings(
         signal="explicit",
-        kind="stratified",
+        split_kind="stratified",
         stratify_by="item",
         test_fraction=1 - fp["ratio"],
         valid_fraction=0.25,
         seed=fp["seed"],
         tfidf_max_features=0,
+        min_customer_interactions=1,  # the protocol keeps every rating
+        min_product_interactions=1,
+        bot_max_events_per_day=0,
     )
+    res = sl.build_split(ds, settings)
     te, tr = res.parts["test"], res.parts["train"]
     coo = te.matrix.tocoo()
     users = te.customer_ids[coo.row].astype(np.int64)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recnb.params import REPO_ROOT, load_params
-from recnb.runner import run
+from recnb.workflow.params import REPO_ROOT, load_params
+from recnb.workflow.runner import run
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -56,8 +56,8 @@ def test_data_understanding_results_are_files(ci_run):
 
 
 def test_reports_hold_no_raw_identifiers(ci_run):
-    from recnb.data import load_raw
     from recnb.privacy import assert_no_identifiers, forbidden_from_raw
+    from recnb.workflow.run_data import load_raw
 
     raw = load_raw(load_params(REPO_ROOT / "params" / "ci.yaml"))
     assert_no_identifiers(ci_run, forbidden_from_raw(raw))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recnb.loaders import load_online_retail, load_source, resolve_data_path
+from recnb.data.loaders import load_online_retail, load_source, resolve_data_path
 
 openpyxl = pytest.importorskip("openpyxl")
 
@@ -249,7 +249,7 @@ def test_bad_value_in_a_sheet_is_reported_at_its_sheet_row(tmp_path):
 
 
 def test_overlap_window_matches_the_documented_sheets():
-    from recnb.loaders import online_retail
+    from recnb.data.loaders import online_retail
 
     assert online_retail.COLUMNS_II == COLUMNS_II and online_retail.SHEETS_II == SHEETS_II
     OVERLAP_II = online_retail.OVERLAP_II
@@ -261,7 +261,7 @@ def test_overlap_window_matches_the_documented_sheets():
 def test_download_variant_ii_unpacks_into_its_own_folder(xlsx, tmp_path):
     import zipfile
 
-    from recnb.loaders import download
+    from recnb.data.loaders import download
 
     archive = tmp_path / "online+retail+ii.zip"
     with zipfile.ZipFile(archive, "w") as zf:

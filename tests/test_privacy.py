@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from recnb import privacy
-from recnb.schema import PERSONAL_COLUMNS, Dataset, validate_dataset
+from recnb.data.schema import PERSONAL_COLUMNS, Dataset, validate_dataset
 
 
 def _raw_dataset() -> Dataset:

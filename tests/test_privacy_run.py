@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from recnb import privacy
-from recnb.params import REPO_ROOT, load_params
-from recnb.runner import StageError, run
+from recnb.workflow.params import REPO_ROOT, load_params
+from recnb.workflow.runner import StageError, run
 
 PARAMS_CELL = """
 params_file: str = "../params/default.yaml"  # the run's params file
@@ -24,8 +24,8 @@ run_dir: str = "../reports/default"  # the run folder
 PRELUDE = """
 from pathlib import Path
 import pandas as pd
-from recnb.data import load_raw
-from recnb.params import load_params
+from recnb.workflow.run_data import load_raw
+from recnb.workflow.params import load_params
 raw = load_raw(load_params(params_file, Path(params_file).parent / "notebooks"))
 out = Path(run_dir)
 """
@@ -177,7 +177,7 @@ def html_escape(s: str) -> str:
 
 
 def _forbidden(project: Path) -> dict[str, list[str]]:
-    from recnb.data import load_raw
+    from recnb.workflow.run_data import load_raw
 
     settings = load_params(project / "p.yaml", project / "notebooks")
     return privacy.forbidden_from_raw(load_raw(settings))
@@ -191,7 +191,7 @@ def test_default_size_synthetic_shop_is_clean_after_the_scrub(tmp_path):
     """The default shop (20,000 customers, 5,000 products with descriptions, ~1M events): the free-text
     scrub changes nothing (no price, code or date is taken for a phone number) and the saved dataset
     scans clean."""
-    from recnb.data import build_dataset, load_raw, save_dataset
+    from recnb.workflow.run_data import build_dataset, load_raw, save_dataset
 
     settings = load_params(REPO_ROOT / "params" / "default.yaml")
     raw = load_raw(settings)
@@ -240,7 +240,7 @@ def test_real_data_text_holds_no_phone_or_email_and_scans_clean(
 ):
     if not (shared_data_dir / folder).is_dir():
         pytest.skip(f"{shared_data_dir / folder} not present")
-    from recnb.data import build_dataset, load_raw, save_dataset
+    from recnb.workflow.run_data import build_dataset, load_raw, save_dataset
 
     monkeypatch.setenv("RECNB_DATA_DIR", str(shared_data_dir))
     monkeypatch.setenv("RECNB_PSEUDONYM_KEY", "test-only-key-not-a-secret")

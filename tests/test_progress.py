@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from recnb.progress import Progress, describe, read_state
+from recnb.workflow.progress import Progress, describe, read_state
 
 
 def test_progress_file_and_terminal_line(tmp_path):
@@ -58,7 +58,7 @@ def test_read_state_of_a_half_written_file(tmp_path):
 def test_runner_prints_every_step_change_and_rate_limits_the_rest(tmp_path):
     """A stage whose steps pass within a poll still shows each of them; updates within one step
     print at most every `interval` seconds (CI logs stay short)."""
-    from recnb.runner import _ProgressPrinter
+    from recnb.workflow.runner import _ProgressPrinter
 
     f = tmp_path / "p.jsonl"
     lines: list[str] = []

@@ -8,9 +8,9 @@ from pathlib import Path
 import nbformat as nbf
 import pytest
 
-from recnb.__main__ import main
-from recnb.params import ParamsError, load_params
-from recnb.runner import RunError, StageError, run
+from recnb.workflow.cli import main
+from recnb.workflow.params import ParamsError, load_params
+from recnb.workflow.runner import RunError, StageError, run
 
 
 def write_notebook(path: Path, params_src: str, body: str) -> None:
@@ -218,7 +218,7 @@ def chain(tmp_path: Path, monkeypatch) -> Path:
     """Two stages like 02 and 03: ``01_make`` writes the split folder, ``02_use`` reads it."""
     from pydantic import Field
 
-    from recnb import settings as st
+    from recnb.workflow import settings as st
 
     class MakeSettings(st.StageSettings):
         size: int = Field(2, ge=1)
@@ -331,12 +331,12 @@ def test_sigint_during_a_stage_leaves_the_run_folder_honest(chain):
     script = (
         "import sys\n"
         "from pydantic import Field\n"
-        "from recnb import settings as st\n"
+        "from recnb.workflow import settings as st\n"
         "class M(st.StageSettings):\n    size: int = Field(2, ge=1)\n"
         "class U(st.StageSettings):\n    label: str = 'x'\n"
         "st.STAGES['01_make'] = st.StageSpec('01_make', M, (), ('split',))\n"
         "st.STAGES['02_use'] = st.StageSpec('02_use', U, ('split',), ())\n"
-        "from recnb.runner import run\n"
+        "from recnb.workflow.runner import run\n"
         f"run({str(chain / 'p.yaml')!r}, reports_dir={str(chain / 'reports')!r}, "
         f"notebook_dir={str(chain / 'notebooks')!r})\n"
     )
@@ -398,7 +398,7 @@ def test_a_run_prints_no_warning_or_error(project, tmp_path):
 
     p = params(project, GOOD)
     script = (
-        "from recnb.runner import run\n"
+        "from recnb.workflow.runner import run\n"
         f"run({str(p)!r}, reports_dir={str(project / 'reports')!r}, "
         f"notebook_dir={str(project / 'notebooks')!r})\n"
     )
@@ -418,7 +418,7 @@ def test_kernel_shutdown_sends_no_sigint_to_a_finished_kernel(tmp_path, ours):
 
     from jupyter_client.manager import AsyncKernelManager
 
-    from recnb.runner import _IPCKernel, ensure_kernel
+    from recnb.workflow.runner import _IPCKernel, ensure_kernel
 
     marker = tmp_path / "sigint.txt"
     cls = _IPCKernel.get() if ours else AsyncKernelManager
@@ -448,10 +448,10 @@ def test_kernel_shutdown_sends_no_sigint_to_a_finished_kernel(tmp_path, ours):
 
 def test_notebook_opened_alone_refuses_a_stale_split(tmp_path):
     """Stage 03 opened in JupyterLab on a run whose split was made with other params stops."""
-    from recnb.data import data_settings_hash
-    from recnb.params import NOTEBOOK_DIR
-    from recnb.pipeline import StageContext
-    from recnb.provenance import StaleInputError, current_inputs, folder_fingerprint
+    from recnb.workflow.params import NOTEBOOK_DIR
+    from recnb.workflow.provenance import StaleInputError, current_inputs, folder_fingerprint
+    from recnb.workflow.run_data import data_settings_hash
+    from recnb.workflow.stage import StageContext
 
     p = tmp_path / "p.yaml"
     p.write_text("run_name: t\nseed: 1\ndata:\n  synthetic: {n_customers: 50}\n")

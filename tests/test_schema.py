@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recnb.schema import EVENT_TYPES, Dataset, SchemaError, validate_dataset
+from recnb.data.schema import EVENT_TYPES, Dataset, SchemaError, validate_dataset
 
 
 def make_ds(**overrides) -> Dataset:

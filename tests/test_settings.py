@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from recnb.__main__ import main
-from recnb.params import NOTEBOOK_DIR, REPO_ROOT, ParamsError, load_params, notebook_parameters
+from recnb.workflow.cli import main
+from recnb.workflow.params import (
+    NOTEBOOK_DIR,
+    REPO_ROOT,
+    ParamsError,
+    load_params,
+    notebook_parameters,
+)
 
 CI = (REPO_ROOT / "params" / "ci.yaml").read_text()
 
@@ -16,7 +22,7 @@ def test_every_registered_stage_matches_its_notebook_parameters():
     """The settings model and the notebook's parameters cell declare the same keys and defaults."""
     import ast
 
-    from recnb.settings import STAGES
+    from recnb.workflow.settings import STAGES
 
     for stage, spec in STAGES.items():
         declared = notebook_parameters(stage, NOTEBOOK_DIR)
@@ -135,6 +141,16 @@ BAD_VALUES = [
     ),
     ("cutoff not a date", _prep("cutoff: yesterday"), r"preprocessing\.cutoff': must be an ISO"),
     (
+        "cutoff '' (the old sentinel for the last test_days)",
+        _prep('cutoff: ""'),
+        r"preprocessing\.cutoff': must be an ISO date .*\(or null for the last test_days\), got ''",
+    ),
+    (
+        "reference_table '' (the old sentinel for none)",
+        _mc('reference_table: ""'),
+        r"model_comparison\.reference_table': unknown reference table ''; .*\(null for none\)",
+    ),
+    (
         "unknown event type",
         _prep("event_weights: {view: 1, purchse: 8}"),
         r"preprocessing\.event_weights': unknown event type\(s\) \['purchse'\]",
@@ -158,7 +174,12 @@ BAD_VALUES = [
     (
         "split seed 2**32",
         _prep("seed: 4294967296"),
-        r"key 'preprocessing\.seed': a seed must be -1 .* or in 0\.\.2\*\*32-1",
+        r"key 'preprocessing\.seed': a seed must be in 0\.\.2\*\*32-1 .*or null",
+    ),
+    (
+        "split seed -1 (the old sentinel for the run's seed)",
+        _prep("seed: -1"),
+        r"key 'preprocessing\.seed': a seed must be in 0\.\.2\*\*32-1 .*or null \(None\) for the run's seed",
     ),
     (
         "shop seed 2**32",
@@ -219,8 +240,8 @@ def test_bare_models_list_keeps_only_its_own_notebook_defaults(tmp_path):
     assert set(values["search_space"]) == {"als"}
     assert values["n_trials_per_model"] == {}
     # what the notebook does with them works
-    from recnb.evaluation import model_specs
-    from recnb.tuning import parse_space
+    from recnb.evaluation.specs import model_specs
+    from recnb.evaluation.tuning import parse_space
 
     specs = model_specs(values["models"], values["model_params"])
     assert [sp.label for sp in specs] == ["popularity", "als"]
@@ -273,3 +294,13 @@ def test_empty_stages_is_an_error_in_check_and_run(tmp_path, capsys):
 def test_shipped_params_files_pass(capsys):
     for f in sorted((REPO_ROOT / "params").glob("*.yaml")):
         assert main(["check", str(f)]) == 0, capsys.readouterr().err
+
+
+def test_an_unknown_reference_table_is_named_with_the_allowed_ones():
+    from pydantic import ValidationError
+
+    from recnb.workflow.settings import ModelComparisonSettings
+
+    with pytest.raises(ValidationError, match="unknown reference table 'msr_ml100k'"):
+        ModelComparisonSettings(reference_table="msr_ml100k")
+    assert ModelComparisonSettings(reference_table="msr_movielens100k").reference_table

@@ -9,9 +9,37 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recnb import split as sl
-from recnb.interactions import Interactions
-from recnb.schema import Dataset, validate_dataset
+from recnb.data.interactions import Interactions
+from recnb.data.schema import Dataset, validate_dataset
+from recnb.prep import split as sl
+from recnb.prep.settings import SPLIT_KINDS, PrepSettings
+from recnb.reporting.narrative.prep import (
+    describe_cold_start,
+    describe_density,
+    describe_features,
+    describe_removals,
+    describe_signal,
+    describe_split,
+    summary_paragraph,
+)
+
+#: the hand-worked cases below assume no training filter and a split seed of 42: the settings'
+#: defaults (k-core 2, bot filter 1000, pooled groups under 10) are set off here
+LOOSE = dict(
+    min_customer_interactions=1,
+    min_product_interactions=1,
+    bot_max_events_per_day=0,
+    min_group_size=1,
+    seed=42,
+)
+
+
+def build(ds, kind=None, on_step=None, **kw):
+    """:func:`recnb.prep.split.build_split` with :data:`LOOSE` settings changed by ``kw``."""
+    if kind is not None:
+        kw["split_kind"] = kind
+    return sl.build_split(ds, PrepSettings(**{**LOOSE, **kw}), on_step=on_step)
+
 
 # -- the stratified split (rule of Recommenders 1.2.1) -------------------------------------------
 
@@ -173,9 +201,7 @@ HAND = [
 
 
 def test_temporal_build_split_hand_example():
-    res = sl.build_split(
-        _dataset(HAND), kind="temporal", test_days=5, valid_days=5, tfidf_max_features=0
-    )
+    res = build(_dataset(HAND), kind="temporal", test_days=5, valid_days=5, tfidf_max_features=0)
     parts = res.parts
     assert list(parts["train"].customer_ids) == ["a", "b", "c"]
     assert list(parts["train"].product_ids) == ["p1", "p2", "p3"]
@@ -205,15 +231,56 @@ def test_temporal_build_split_hand_example():
 
 def test_describe_split_reports_the_test_span_of_a_fixed_cutoff():
     kw = dict(kind="temporal", test_days=5, valid_days=5, tfidf_max_features=0)
-    by_days = sl.describe_split(sl.build_split(_dataset(HAND), **kw))
+    by_days = describe_split(build(_dataset(HAND), **kw))
     assert "at 2024-01-15" in by_days and "to 2024-01-20 (5 days)" in by_days
     # a fixed cutoff overrides test_days: the sentence gives the span actually tested
-    fixed = sl.describe_split(sl.build_split(_dataset(HAND), cutoff="2024-01-17", **kw))
+    fixed = describe_split(build(_dataset(HAND), cutoff="2024-01-17", **kw))
     assert "at 2024-01-17" in fixed and "to 2024-01-20 (3 days)" in fixed
 
 
+def test_preprocessing_sentences_read_the_hand_example():
+    res = build(_dataset(HAND), kind="temporal", test_days=5, valid_days=5, tfidf_max_features=0)
+    # signal over all 9 events: 6 views x 1, 1 click x 2, 2 purchases x 8 = 6 + 2 + 16
+    assert describe_signal(res.tables["signal"]) == (
+        "Share of the total training signal by event type: purchase 67%, view 25%, click 8%. "
+        "Purchase events dominate the signal."
+    )
+    # no filter in LOOSE: train keeps its 2 customers, 2 products and 4 pairs
+    assert describe_density(res.tables["density"]) == (
+        "After k-core: 2 of 2 customers and 2 of 2 products remain, with 4 of 4 "
+        "customer-product pairs; density goes from 100% to 100% (the share of all possible "
+        "pairs that hold an interaction)."
+    )
+    assert describe_removals(pd.DataFrame({"step": ["x"], "rows": [0], "reason": ["r"]}), 9) == (
+        "Cleaning removed nothing: all 9 events passed every check."
+    )
+    two = pd.DataFrame({"step": ["a", "b"], "rows": [1, 3], "reason": ["ra", "rb"]})
+    assert describe_removals(two, 40) == (
+        "Cleaning removed 4 of 40 events (10.0%); the largest step was b (3 rows: rb)."
+    )
+    table = pd.DataFrame(
+        {
+            "entity": ["customer", "customer"],
+            "group": ["rfm", "device"],
+            "features": [3, 2],
+            "rows_covered": [1.0, 0.25],
+            "mean_nonzeros": [3.0, 1.0],
+        }
+    )
+    assert describe_features(table) == (
+        "Customer features: 5 columns in groups rfm (3), device (2). Sparse groups (under half "
+        "of the rows covered): device."
+    )
+    # test: customers a, b, c; c is new (no train history), as is product p3
+    assert describe_cold_start(res).startswith(
+        "In valid, 0 of 1 customers (0.0%) and 0 of 1 products (0.0%) have no history in "
+        "train_inner"
+    )
+    assert "In test, 1 of 2 customers (50%) and 1 of 1 products (100%)" in describe_cold_start(res)
+
+
 def test_recency_decay_measured_from_each_training_end():
-    res = sl.build_split(
+    res = build(
         _dataset(HAND),
         test_days=5,
         valid_days=5,
@@ -229,7 +296,7 @@ def test_recency_decay_measured_from_each_training_end():
 
 
 def test_test_events_restrict_relevance():
-    res = sl.build_split(
+    res = build(
         _dataset(HAND),
         test_days=5,
         valid_days=5,
@@ -243,17 +310,18 @@ def test_test_events_restrict_relevance():
 
 @pytest.fixture(scope="module")
 def shop_dataset():
-    synthetic = pytest.importorskip("recnb.synthetic")
-    from recnb import cleaning, privacy
+    synthetic = pytest.importorskip("recnb.data.synthetic")
+    from recnb import privacy
+    from recnb.prep import cleaning
 
     _, raw = synthetic.make_shop(n_customers=300, n_products=120, n_days=30, seed=3)
     ds = validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY))
     return cleaning.clean(ds, dedup_window_seconds=5)[0]
 
 
-@pytest.mark.parametrize("kind", sl.SPLIT_KINDS)
+@pytest.mark.parametrize("kind", SPLIT_KINDS)
 def test_every_kind_passes_the_leakage_checks(shop_dataset, kind):
-    res = sl.build_split(
+    res = build(
         shop_dataset,
         kind=kind,
         test_days=7,
@@ -274,9 +342,7 @@ def test_every_kind_passes_the_leakage_checks(shop_dataset, kind):
 
 
 def test_check_split_catches_planted_leaks(shop_dataset):
-    res = sl.build_split(
-        shop_dataset, kind="temporal", test_days=7, valid_days=4, tfidf_max_features=0
-    )
+    res = build(shop_dataset, kind="temporal", test_days=7, valid_days=4, tfidf_max_features=0)
     parts = dict(res.parts)
     # plant a test pair (with its time) into train
     te = parts["test"]
@@ -316,8 +382,8 @@ def test_check_split_catches_planted_leaks(shop_dataset):
 def test_features_never_see_a_test_period_event(shop_dataset):
     ds = shop_dataset
     kw = dict(kind="temporal", test_days=7, valid_days=4, tfidf_max_features=50)
-    cutoff = sl.build_split(ds, **kw).info["cutoff"]
-    clean = sl.build_split(ds, cutoff=cutoff, **kw)
+    cutoff = build(ds, **kw).info["cutoff"]
+    clean = build(ds, cutoff=cutoff, **kw)
     # plant, after the cut-off, a purchase on a new device by an existing customer of an existing product
     ev = ds.events
     planted = ev.iloc[[0]].copy()
@@ -327,7 +393,7 @@ def test_features_never_see_a_test_period_event(shop_dataset):
     planted_ds = validate_dataset(
         Dataset(ds.name, ds.customers, ds.products, pd.concat([ev, planted], ignore_index=True))
     )
-    leaky = sl.build_split(planted_ds, cutoff=cutoff, **kw)
+    leaky = build(planted_ds, cutoff=cutoff, **kw)
     assert leaky.parts["test"].nnz >= clean.parts["test"].nnz  # the event did land in test
     for part in ("train_inner", "train"):
         a, b = clean.parts[part], leaky.parts[part]
@@ -348,7 +414,7 @@ def test_stratified_build_split_lands_rows_like_python_stratified_split(rng):
         (f"u{u}", f"i{i}", 1 + k / 1000, "rating", r)
         for k, (u, i, r) in enumerate(df[["userID", "itemID", "rating"]].itertuples(index=False))
     ]
-    res = sl.build_split(
+    res = build(
         _dataset(rows),
         kind="stratified",
         signal="explicit",
@@ -382,7 +448,7 @@ def test_explicit_split_keeps_ratings_and_saves_normalizer(tmp_path):
         ("b", "p2", 9, "rating", 2.0),
         ("a", "p3", 10, "view"),  # not a rating: ignored by the explicit signal
     ]
-    res = sl.build_split(
+    res = build(
         _dataset(rows),
         signal="explicit",
         test_days=2,
@@ -409,7 +475,7 @@ def test_explicit_split_keeps_ratings_and_saves_normalizer(tmp_path):
 
 
 def test_save_and_load_split_round_trip(tmp_path, shop_dataset):
-    res = sl.build_split(shop_dataset, test_days=7, valid_days=4, tfidf_max_features=30)
+    res = build(shop_dataset, test_days=7, valid_days=4, tfidf_max_features=30)
     folder = sl.save_split(tmp_path / "split", res.parts, context=res.context, info=res.info)
     back = sl.load_split(folder)
     assert list(back) == list(sl.PARTS)
@@ -442,8 +508,8 @@ def test_save_split_rejects_parts_with_other_id_maps(tmp_path):
 @pytest.mark.notebook
 @pytest.mark.slow
 def test_preprocessing_notebook_runs_with_non_default_knobs(tmp_path):
-    pytest.importorskip("recnb.synthetic")
-    from recnb.runner import run
+    pytest.importorskip("recnb.data.synthetic")
+    from recnb.workflow.runner import run
 
     params = tmp_path / "p.yaml"
     params.write_text(
@@ -475,7 +541,7 @@ preprocessing:
         "add_to_cart": 4,
         "purchase": 10,
     }
-    assert parts["train"].meta["seed"] == 11  # seed -1: the run's seed
+    assert parts["train"].meta["seed"] == 11  # seed None: the run's seed
     res = run_dir / "results" / "02_preprocessing"
     removals = pd.read_parquet(res / "removals.parquet")
     signal_rows = removals[removals["step"] == "events without weight"]["rows"]
@@ -489,15 +555,15 @@ preprocessing:
 def test_build_split_fails_loudly_on_bad_settings():
     ds = _dataset(HAND)
     with pytest.raises(ValueError, match="no event carries weight"):
-        sl.build_split(ds, event_weights={"rating": 1.0})
-    with pytest.raises(ValueError, match="split kind"):
-        sl.build_split(ds, kind="chrono")
-    with pytest.raises(ValueError, match="test_events: unknown event type"):
-        sl.build_split(ds, test_events=["buy"])
+        build(ds, event_weights={"rating": 1.0})
+    with pytest.raises(ValueError, match=r"split_kind\n.*'temporal', 'leave_last'"):
+        build(ds, kind="chrono")
+    with pytest.raises(ValueError, match=r"test_events\n.*unknown event type"):
+        build(ds, test_events=["buy"])
     with pytest.raises(ValueError, match="test part is empty"):
-        sl.build_split(ds, cutoff="2024-02-01", tfidf_max_features=0)
+        build(ds, cutoff="2024-02-01", tfidf_max_features=0)
     with pytest.raises(ValueError, match="no 'rating' event"):
-        sl.build_split(ds, signal="explicit")
+        build(ds, signal="explicit")
 
 
 # -- training filters see training data only (issue 8, item 3) ----------------------------------
@@ -557,7 +623,7 @@ def _assert_training_parts_identical(clean, planted, tmp_path):
 
 
 def test_kcore_runs_on_each_training_part_only(tmp_path):
-    clean = sl.build_split(_dataset(FILTERED), **FILTER_KW)
+    clean = build(_dataset(FILTERED), **FILTER_KW)
     # k-core of train_inner on train_inner's events, of train on train's (train_inner + valid)
     assert _pairs_of(clean.parts["train_inner"]) == {
         (u, p) for u in "abd" for p in ("p1", "p2", "p3") if (u, p) != ("d", "p1")
@@ -574,7 +640,7 @@ def test_kcore_runs_on_each_training_part_only(tmp_path):
         ("c", "p3", 17, "purchase"),
         ("b", "p6", 19, "view"),
     ]
-    planted = sl.build_split(_dataset(planted_rows), **FILTER_KW)
+    planted = build(_dataset(planted_rows), **FILTER_KW)
     assert {("c", "p2"), ("c", "p3"), ("b", "p6")} <= _pairs_of(planted.parts["test"])
     _assert_training_parts_identical(clean, planted, tmp_path)
     # c and p6 have no training pair: they are cold in the test part, and counted as such
@@ -588,8 +654,8 @@ def test_kcore_runs_on_each_training_part_only(tmp_path):
 def test_bot_filter_runs_on_each_training_part_only(tmp_path):
     kw = dict(FILTER_KW, bot_max_events_per_day=3)
     burst = [("b", "p1", 19 + k / 1440, "view") for k in range(4)]  # 4 views within 4 minutes
-    clean = sl.build_split(_dataset(FILTERED), **kw)
-    planted = sl.build_split(_dataset(FILTERED + burst), **kw)
+    clean = build(_dataset(FILTERED), **kw)
+    planted = build(_dataset(FILTERED + burst), **kw)
     # b looks like a bot in the test period only: it stays in training, leaves the test part
     assert any(u == "b" for u, _ in _pairs_of(planted.parts["train"]))
     assert not any(u == "b" for u, _ in _pairs_of(planted.parts["test"]))
@@ -597,7 +663,7 @@ def test_bot_filter_runs_on_each_training_part_only(tmp_path):
     _assert_training_parts_identical(clean, planted, tmp_path)
     # a burst in the training period removes the customer from training and from test
     early = [("b", "p1", 3 + k / 1440, "view") for k in range(4)]
-    res = sl.build_split(_dataset(FILTERED + early), **kw)
+    res = build(_dataset(FILTERED + early), **kw)
     for part in sl.PARTS:
         assert not any(u == "b" for u, _ in _pairs_of(res.parts[part])), part
     assert res.info["bot_customers"] == 1
@@ -613,7 +679,7 @@ def test_kcore_of_per_customer_splits_counts_training_pairs_only(kind):
     rows = [(u, f"p{i}", 1 + i + 0.1 * k, "view") for k, u in enumerate("uvw") for i in range(4)]
     rows += [("z", "p0", 1, "view"), ("z", "p1", 2, "view"), ("z", "p2", 3, "view")]
     rows += [("y", "p0", 1, "view"), ("y", "p3", 2, "view")]
-    res = sl.build_split(
+    res = build(
         _dataset(rows),
         kind=kind,
         leave_last_n=1,
@@ -634,7 +700,7 @@ def test_kcore_of_per_customer_splits_counts_training_pairs_only(kind):
 
 
 def test_check_split_recomputes_the_kcore_of_each_training_part(shop_dataset):
-    res = sl.build_split(
+    res = build(
         shop_dataset,
         kind="temporal",
         test_days=7,
@@ -665,29 +731,27 @@ def test_check_split_recomputes_the_kcore_of_each_training_part(shop_dataset):
 def test_valid_days_longer_than_the_training_span_stops_with_a_clear_message():
     # HAND: first event day 1, cut-off day 15: a 14-day training span
     with pytest.raises(ValueError) as err:
-        sl.build_split(_dataset(HAND), test_days=5, valid_days=20, tfidf_max_features=0)
+        build(_dataset(HAND), test_days=5, valid_days=20, tfidf_max_features=0)
     msg = str(err.value)
     assert "valid_days=20" in msg and "preprocessing.valid_days" in msg
     assert "14 days" in msg and "train_inner" in msg and "below 14" in msg
     # just inside the span: fine
-    res = sl.build_split(_dataset(HAND), test_days=5, valid_days=13, tfidf_max_features=0)
+    res = build(_dataset(HAND), test_days=5, valid_days=13, tfidf_max_features=0)
     assert res.parts["train_inner"].nnz > 0
 
 
 def test_training_filters_that_empty_a_part_name_their_settings():
     with pytest.raises(ValueError, match="train part is empty after the training filters") as err:
-        sl.build_split(
-            _dataset(FILTERED), **dict(FILTER_KW, min_customer_interactions=9, valid_days=0)
-        )
+        build(_dataset(FILTERED), **dict(FILTER_KW, min_customer_interactions=9, valid_days=0))
     assert "min_customer_interactions=9" in str(err.value)
 
 
 def test_returns_are_netted_on_each_part_own_period(tmp_path):
-    from recnb import cleaning
+    from recnb.prep import cleaning
 
     def split_of(rows):
         cleaned, _ = cleaning.clean(_dataset(rows), returns="net")
-        return sl.build_split(cleaned, **FILTER_KW)
+        return build(cleaned, **FILTER_KW)
 
     clean = split_of(FILTERED)
     # a returns the p2 it bought on day 2, but only in the test period: training cannot know it
@@ -702,7 +766,7 @@ def test_returns_are_netted_on_each_part_own_period(tmp_path):
     assert res.info["purchases_returned"]["train"] == 1
     assert sl.check_split(res.parts) == []
     n_events = len(FILTERED) + 1
-    text = sl.summary_paragraph(n_events, pd.DataFrame({"rows": [1]}), res)
+    text = summary_paragraph(n_events, pd.DataFrame({"rows": [1]}), res)
     assert (
         "From training went 1 returned purchase(s) (returned before the cut-off), and the k-core"
         in text
@@ -718,7 +782,7 @@ def test_seen_pairs_are_those_of_the_training_period_before_the_filters():
     # k-core keeps f out of train. The repeat is still no new product: it leaves the test part,
     # and validation and test share no pair
     rows = FILTERED + [("f", "p1", 11, "view"), ("f", "p1", 17, "view")]
-    res = sl.build_split(_dataset(rows), **FILTER_KW)
+    res = build(_dataset(rows), **FILTER_KW)
     assert not any(u == "f" for u, _ in _pairs_of(res.parts["train"]))
     assert ("f", "p1") in _pairs_of(res.parts["valid"])
     assert ("f", "p1") not in _pairs_of(res.parts["test"])

@@ -12,8 +12,8 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from recnb.schema import EVENT_TYPES, PERSONAL_COLUMNS, validate_dataset
-from recnb.synthetic import (
+from recnb.data.schema import EVENT_TYPES, PERSONAL_COLUMNS, validate_dataset
+from recnb.data.synthetic import (
     DAYPARTS,
     PurchaseHistory,
     RankingPolicy,
@@ -22,7 +22,7 @@ from recnb.synthetic import (
     make_shop,
     plackett_luce_positions,
 )
-from recnb.synthetic import response as truth
+from recnb.data.synthetic import response as truth
 
 SMALL = {"n_customers": 800, "n_products": 300, "n_days": 30, "seed": 11}
 

@@ -9,17 +9,18 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recnb.evaluation import ModelSpec, model_specs
-from recnb.interactions import Interactions
-from recnb.split import load_split, save_split
-from recnb.tuning import (
+from recnb.data.interactions import Interactions
+from recnb.evaluation.specs import ModelSpec, model_specs
+from recnb.evaluation.tuning import (
     Dimension,
     load_validation_parts,
     parse_space,
+    plan,
     tune_model,
     tune_models,
     validation_score,
 )
+from recnb.prep.split import load_split, save_split
 
 
 def _parts(rng, n_c=60, n_p=30):
@@ -234,3 +235,16 @@ def test_measured_times_are_apart_and_progress_is_reported(rng):
     assert list(a.timing.columns) == ["model", "trial", "seconds"] and len(a.timing) == 3
     assert (a.timing["seconds"] >= 0).all()
     assert calls == [("tuning", "item_knn", n, 3) for n in range(4)]
+
+
+def test_plan_lists_each_model_with_its_fixed_values_space_and_budget():
+    specs = model_specs(
+        ["popularity", "als", "cf"], {"cf": {"model": "lightfm_warp", "use_features": False}}
+    )
+    space = {"als": {"factors": {"low": 4, "high": 8}}}
+    t = plan(specs, space, n_trials=5, n_trials_per_model={"als": 3}).set_index("model")
+    assert t.loc["cf", "algorithm"] == "lightfm_warp"
+    assert json.loads(t.loc["cf", "fixed"]) == {"use_features": False}
+    assert json.loads(t.loc["als", "searched"]) == space["als"]
+    assert t["trials"].to_dict() == {"popularity": 0, "als": 3, "cf": 0}
+    assert t.loc["popularity", "fixed"] == "" and t.loc["popularity", "searched"] == ""

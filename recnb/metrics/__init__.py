@@ -13,6 +13,7 @@ relevance grades). Definitions are stated in each module's docstring:
 - :mod:`recnb.metrics.evaluate` one call producing the per-customer frame for many models
 """
 
+from recnb.metrics._common import check_ks
 from recnb.metrics.auc import auc_per_customer
 from recnb.metrics.beyond import (
     aggregate_metrics,
@@ -63,6 +64,7 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_counts",
     "catalog_coverage",
+    "check_ks",
     "compare_models",
     "evaluate",
     "exposure_counts",

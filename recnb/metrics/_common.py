@@ -126,17 +126,30 @@ def check_truth(truth: sparse.spmatrix | sparse.sparray, name: str = "truth") ->
     return csr
 
 
-def check_ks(ks: int | Iterable[int], width: int) -> tuple[int, ...]:
-    """Validate cut-offs: positive integers no larger than the top-K width, sorted and unique."""
+def check_ks(
+    ks: int | Iterable[int], width: int | None = None, name: str = "ks"
+) -> tuple[int, ...]:
+    """Validate cut-offs: positive integers (no larger than the top-K ``width`` when given),
+    returned sorted and unique.
+
+    Parameters
+    ----------
+    ks : int or iterable of int
+        One cut-off or several.
+    width : int, optional
+        The top-K width the cut-offs apply to.
+    name : str
+        Name used in error messages (``"k_values"`` for the params key).
+    """
     values = (ks,) if isinstance(ks, int | np.integer) else tuple(ks)
     if not values:
-        raise ValueError("ks is empty; give at least one cut-off k")
+        raise ValueError(f"{name} is empty; give at least one cut-off k")
     out = []
     for k in values:
         if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"cut-off k must be a positive integer, got {k!r}")
-        if k > width:
-            raise ValueError(f"cut-off k={k} exceeds the top-K width {width}")
+            raise ValueError(f"{name}: cut-off k must be a positive integer, got {k!r}")
+        if width is not None and k > width:
+            raise ValueError(f"{name}: cut-off k={k} exceeds the top-K width {width}")
         out.append(int(k))
     return tuple(sorted(set(out)))
 

@@ -169,10 +169,17 @@ def catalog_coverage(topk: ArrayLike, n_products: int, k: int | None = None) -> 
 
 
 def gini(values: ArrayLike) -> float:
-    """Gini coefficient of non-negative values (0 = all equal); NaN when they sum to 0.
+    """Gini coefficient of non-negative values: 0 when all are equal, all zeros included.
 
     ``G = sum_i (2 i - n - 1) x_(i) / (n sum x)``, ``x`` sorted ascending, ``i = 1..n``; the
-    maximum, one non-zero value, is ``(n - 1) / n``.
+    maximum, one non-zero value, is ``(n - 1) / n``. Values that sum to 0 are all equal, so their
+    Gini is 0 (no product exposed is an equal exposure; the formula's 0 / 0 is not reported as
+    NaN).
+
+    Raises
+    ------
+    ValueError
+        An empty array or a negative value.
     """
     x = np.sort(np.asarray(values, dtype=np.float64).ravel())
     if x.size == 0 or np.any(x < 0):
@@ -185,7 +192,7 @@ def _gini_rows(sorted_rows: np.ndarray) -> np.ndarray:
     weight = 2.0 * np.arange(1, n + 1) - n - 1
     total = sorted_rows.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(total > 0, (sorted_rows @ weight) / (n * total), np.nan)
+        return np.where(total > 0, (sorted_rows @ weight) / (n * total), 0.0)
 
 
 def gini_exposure(topk: ArrayLike, n_products: int, k: int | None = None) -> float:

@@ -45,6 +45,7 @@ checks everything before it returns a model; a damaged or mismatched file raises
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import zipfile
@@ -59,8 +60,9 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from recnb.interactions import Interactions
-from recnb.io import write_json, write_with
+from recnb.data.interactions import Interactions
+from recnb.data.io import write_json, write_with
+from recnb.models import catalog
 from recnb.models._checks import check_annotated_types, check_random_state
 from recnb.models.topk import (
     CHUNK_BUDGET,
@@ -728,8 +730,6 @@ class Recommender(BaseEstimator):
         TypeError
             The folder holds a model of another class than the one ``load`` was called on.
         """
-        from recnb.models.registry import REGISTRY, hyperparameters
-
         folder = Path(folder)
         config_path = folder / CONFIG_FILE
         if not folder.is_dir():
@@ -750,18 +750,17 @@ class Recommender(BaseEstimator):
                 ),
             )
         name = info.get("model")
-        if not isinstance(name, str) or name not in REGISTRY:
-            raise ModelFileError(
-                config_path, f"model {name!r} is not registered; known: {sorted(REGISTRY)}"
-            )
-        klass = REGISTRY[name]
+        known = catalog.names()
+        if not isinstance(name, str) or name not in known:
+            raise ModelFileError(config_path, f"model {name!r} is not registered; known: {known}")
+        klass = catalog.lookup(name)
         if not issubclass(klass, cls):
             raise TypeError(f"{folder}: holds a {klass.__name__}, not a {cls.__name__}")
 
         params = info.get("params")
         if not isinstance(params, dict):
             raise ModelFileError(config_path, f"'params' must be an object, got {params!r}")
-        allowed = hyperparameters(name)
+        allowed = init_params(klass)
         unknown = sorted(set(params) - set(allowed))
         missing = sorted(set(allowed) - set(params))
         if unknown or missing:
@@ -880,6 +879,16 @@ class Recommender(BaseEstimator):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def init_params(cls: type) -> dict[str, Any]:
+    """The ``__init__`` arguments of a model class (its hyperparameters) with their defaults."""
+    sig = inspect.signature(cls.__init__)
+    return {
+        p.name: p.default
+        for p in sig.parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+
+
 def _check_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models._checks import check_nonnegative
 from recnb.models.base import Recommender
 from recnb.models.registry import register

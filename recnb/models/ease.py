@@ -16,11 +16,17 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models.base import Recommender
 from recnb.models.registry import register
 
-__all__ = ["EASE", "EaseMemoryError", "ease_memory_bytes"]
+__all__ = [
+    "EASE",
+    "EaseMemoryError",
+    "ItemLinearRecommender",
+    "ease_memory_bytes",
+    "penalized_inverse",
+]
 
 
 class EaseMemoryError(MemoryError):
@@ -42,8 +48,74 @@ def _mirror_upper(a: np.ndarray, block: int = 1024) -> None:
         a[i0:i1, i0:i1] = np.triu(d) + np.triu(d, 1).T
 
 
+def penalized_inverse(gram: np.ndarray, who: str) -> np.ndarray:
+    """``P = (G + penalty)^-1`` of a penalised Gram matrix, float32, in place.
+
+    ``gram`` (float32, Fortran order, its diagonal already penalised) is overwritten by its
+    Cholesky factor (LAPACK ``spotrf``) and then by the inverse (``spotri``); the returned array
+    is that memory with the upper triangle mirrored onto the lower one.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        The matrix is not positive definite (``who`` names the model; a larger ``l2`` helps).
+    """
+    chol, info = lapack.spotrf(gram, lower=0, overwrite_a=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"{who}: Cholesky failed (info={info}); increase l2")
+    inv, info = lapack.spotri(chol, lower=0, overwrite_c=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"{who}: inverse failed (info={info}); increase l2")
+    _mirror_upper(inv)
+    return inv
+
+
+class ItemLinearRecommender(Recommender):
+    """A dense item x item linear model, ``score(u, .) = x_u B``: what EASE and EDLAE share.
+
+    A subclass sets ``weights_`` (``B``, float32, C order) and ``interactions_`` (the training
+    matrix ``X``, CSR) in ``_fit``, after :meth:`_check_catalogue` and :meth:`_input`, and has the
+    hyperparameters ``binarize`` and ``max_items``. ``explain`` returns the terms
+    ``x_uj * B[j, i]`` of the score, one per consumed product ``j`` (weights may be negative).
+    """
+
+    can_explain = True
+    binarize: bool
+    max_items: int
+
+    def _check_catalogue(self, n: int) -> None:
+        """Stop before the dense ``n x n`` matrices when ``n`` exceeds ``max_items``."""
+        if n > self.max_items:
+            need = ease_memory_bytes(n) / 2**30
+            raise EaseMemoryError(
+                f"{self.name}: the catalogue has {n} products, above max_items={self.max_items}; "
+                f"{self.name.upper()} holds dense {n} x {n} float32 matrices (about {need:.1f} "
+                "GiB). Raise max_items if the machine has that memory, or restrict the catalogue "
+                "(e.g. k-core filtering)."
+            )
+
+    def _input(self, train: Interactions) -> sp.csr_matrix:
+        """``X``: 1/0 interactions (``binarize``) or the positive confidences, float32 CSR."""
+        x = self.seen_.copy() if self.binarize else train.matrix.multiply(train.matrix > 0)
+        return sp.csr_matrix(x, dtype=np.float32)
+
+    def _score(self, customer_idx: np.ndarray) -> np.ndarray:
+        return np.asarray(self.interactions_[customer_idx] @ self.weights_)
+
+    def _explain(self, customer_idx: int, product_idx: int) -> pd.DataFrame:
+        row = self.interactions_[customer_idx]
+        contrib = row.data.astype(np.float64) * self.weights_[row.indices, product_idx]
+        return pd.DataFrame(
+            {
+                "contributor": self.product_ids_[row.indices],
+                "kind": "consumed_product",
+                "contribution": contrib,
+            }
+        )
+
+
 @register
-class EASE(Recommender):
+class EASE(ItemLinearRecommender):
     """Embarrassingly Shallow Autoencoder.
 
     Parameters
@@ -60,7 +132,6 @@ class EASE(Recommender):
 
     name = "ease"
     parallel_scoring = True  # _score reads the fitted weights only
-    can_explain = True
 
     def __init__(
         self,
@@ -86,42 +157,15 @@ class EASE(Recommender):
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         n = train.n_products
-        if n > self.max_items:
-            need = ease_memory_bytes(n) / 2**30
-            raise EaseMemoryError(
-                f"ease: the catalogue has {n} products, above max_items={self.max_items}; EASE "
-                f"holds dense {n} x {n} float32 matrices (about {need:.1f} GiB). Raise max_items "
-                "if the machine has that memory, or restrict the catalogue (e.g. k-core filtering)."
-            )
-        x = self.seen_.copy() if self.binarize else train.matrix.multiply(train.matrix > 0)
-        x = sp.csr_matrix(x, dtype=np.float32)
+        self._check_catalogue(n)
+        x = self._input(train)
         gram = np.asarray((x.T @ x).toarray(), dtype=np.float32, order="F")
         gram[np.diag_indices(n)] += np.float32(self.l2)
-        chol, info = lapack.spotrf(gram, lower=0, overwrite_a=1, clean=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"ease: Cholesky failed (info={info}); increase l2")
-        inv, info = lapack.spotri(chol, lower=0, overwrite_c=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"ease: inverse failed (info={info}); increase l2")
-        _mirror_upper(inv)
+        inv = penalized_inverse(gram, "ease")
         diag = np.diag(inv).copy()
         inv /= -diag[None, :]
         inv[np.diag_indices(n)] = 0.0
         # C order: a sparse x dense product with a Fortran-ordered matrix copies it every batch
         self.weights_ = np.ascontiguousarray(inv, dtype=np.float32)
-        del inv, chol, gram
+        del inv, gram
         self.interactions_ = x
-
-    def _score(self, customer_idx: np.ndarray) -> np.ndarray:
-        return np.asarray(self.interactions_[customer_idx] @ self.weights_)
-
-    def _explain(self, customer_idx: int, product_idx: int) -> pd.DataFrame:
-        row = self.interactions_[customer_idx]
-        contrib = row.data.astype(np.float64) * self.weights_[row.indices, product_idx]
-        return pd.DataFrame(
-            {
-                "contributor": self.product_ids_[row.indices],
-                "kind": "consumed_product",
-                "contribution": contrib,
-            }
-        )

@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.extmath import randomized_svd
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models._checks import check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register

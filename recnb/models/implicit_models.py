@@ -33,7 +33,7 @@ from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from threadpoolctl import threadpool_limits
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models._checks import check_bool, check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models._checks import check_nonnegative, check_positive_int
 from recnb.models.base import SCORE_BUDGET, Recommender
 from recnb.models.registry import register

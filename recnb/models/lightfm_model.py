@@ -41,7 +41,7 @@ import pandas as pd
 import scipy.sparse as sp
 from lightfm import LightFM
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models._checks import check_bool, check_nonnegative, check_positive_int
 from recnb.models.base import Recommender, _as_id_array
 from recnb.models.registry import register

@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import skip_init
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models._checks import check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register

@@ -3,44 +3,27 @@
 Each model module decorates its classes with :func:`register`; :data:`REGISTRY` imports the model
 modules on first use (so ``import recnb.models`` stays cheap and torch is only loaded when a neural
 model is asked for). :func:`make_model` is the one way params become a model: an unknown name or an
-unknown hyperparameter is an error that lists what is allowed.
+unknown hyperparameter is an error that lists what is allowed. The table of classes itself is
+:mod:`recnb.models.catalog`, which the contract reads too (without importing this module).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pandas as pd
 
-from recnb.models.base import Recommender
+from recnb.models import catalog
+from recnb.models.base import Recommender, init_params
 
 __all__ = [
-    "MODEL_MODULES",
     "REGISTRY",
     "hyperparameters",
     "make_model",
     "model_capabilities",
     "register",
 ]
-
-#: modules holding registered models; a module that is not present in this checkout is skipped
-MODEL_MODULES = (
-    "recnb.models.baselines",
-    "recnb.models.knn",
-    "recnb.models.content",
-    "recnb.models.factorization",
-    "recnb.models.ease",
-    "recnb.models.implicit_models",
-    "recnb.models.lightfm_model",
-    "recnb.models.neural",
-)
-
-_CLASSES: dict[str, type[Recommender]] = {}
-_loaded = False
 
 T = TypeVar("T", bound=type[Recommender])
 
@@ -51,40 +34,21 @@ def register(cls: T) -> T:
         raise TypeError(f"register: {cls!r} is not a Recommender subclass")
     if not cls.name:
         raise ValueError(f"register: {cls.__name__} has no `name` class attribute")
-    other = _CLASSES.get(cls.name)
-    if other is not None and other.__qualname__ != cls.__qualname__:
-        raise ValueError(f"register: name {cls.name!r} used by {other.__name__} and {cls.__name__}")
-    _CLASSES[cls.name] = cls
+    catalog.add(cls.name, cls)
     return cls
-
-
-def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for mod in MODEL_MODULES:
-        if importlib.util.find_spec(mod) is not None:
-            importlib.import_module(mod)
-    _loaded = True
 
 
 class _Registry(Mapping[str, type[Recommender]]):
     """Read-only view of the registered models, filled on first access."""
 
     def __getitem__(self, name: str) -> type[Recommender]:
-        _load_all()
-        try:
-            return _CLASSES[name]
-        except KeyError:
-            raise KeyError(f"unknown model {name!r}; known models: {sorted(_CLASSES)}") from None
+        return catalog.lookup(name)
 
     def __iter__(self) -> Iterator[str]:
-        _load_all()
-        return iter(sorted(_CLASSES))
+        return iter(catalog.names())
 
     def __len__(self) -> int:
-        _load_all()
-        return len(_CLASSES)
+        return len(catalog.names())
 
     def __repr__(self) -> str:
         return f"REGISTRY({sorted(self)})"
@@ -96,13 +60,7 @@ REGISTRY: Mapping[str, type[Recommender]] = _Registry()
 
 def hyperparameters(name: str) -> dict[str, Any]:
     """The hyperparameters of model ``name`` with their defaults."""
-    cls = REGISTRY[name]
-    sig = inspect.signature(cls.__init__)
-    return {
-        p.name: p.default
-        for p in sig.parameters.values()
-        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    }
+    return init_params(REGISTRY[name])
 
 
 def make_model(name: str, **params: Any) -> Recommender:
@@ -126,30 +84,41 @@ def make_model(name: str, **params: Any) -> Recommender:
     return REGISTRY[name](**params)
 
 
-def model_capabilities(names: list[str] | None = None) -> pd.DataFrame:
-    """What each model can serve, for the report's cold-start table.
+def model_capabilities(models: Mapping[str, str] | Sequence[str] | None = None) -> pd.DataFrame:
+    """What each model can serve, for the report's capability table.
 
     Parameters
     ----------
-    names : list of str, optional
-        Registered names (default: all).
+    models : mapping or sequence of str, optional
+        ``{label: registered name}`` (a comparison's models, e.g.
+        :func:`recnb.evaluation.specs.algorithms`), or registered names (each its own label);
+        default every registered model.
 
     Returns
     -------
     pandas.DataFrame
-        One row per model: ``model``, ``cold_customers`` ("model" when the model scores customers
-        without history itself, else "popularity fallback"), ``cold_products`` (True when products
-        without training interactions can be recommended, through features), ``explains``.
+        One row per model: ``model`` (the label), ``algorithm`` (the registered name),
+        ``cold_customers`` (``"own scores"`` when the model scores customers without history
+        itself, else ``"popularity fallback"``), ``cold_products`` (True when products without
+        training interactions can be recommended, through features), ``explains``.
     """
+    if models is None:
+        models = list(REGISTRY)
+    pairs = models.items() if isinstance(models, Mapping) else ((m, m) for m in models)
     rows = []
-    for name in names if names is not None else list(REGISTRY):
+    for label, name in pairs:
         cls = REGISTRY[name]
         rows.append(
             {
-                "model": name,
-                "cold_customers": "model" if cls.serves_cold_customers else "popularity fallback",
+                "model": label,
+                "algorithm": name,
+                "cold_customers": "own scores"
+                if cls.serves_cold_customers
+                else "popularity fallback",
                 "cold_products": bool(cls.serves_cold_products),
                 "explains": bool(cls.can_explain),
             }
         )
-    return pd.DataFrame(rows, columns=["model", "cold_customers", "cold_products", "explains"])
+    return pd.DataFrame(
+        rows, columns=["model", "algorithm", "cold_customers", "cold_products", "explains"]
+    )

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recnb.interactions import Interactions
+from recnb.data.interactions import Interactions
 from recnb.models.base import CONFIG_FILE, STATE_FILE, Recommender
 from recnb.models.registry import REGISTRY, make_model
 
@@ -42,6 +42,21 @@ TEST_PARAMS: dict[str, dict] = {
     "pure_svd": {"n_factors": 2},
     "biased_mf": {"n_factors": 2, "n_epochs": 3},
     "ease": {"l2": 1.0},
+    "edlae": {"l2": 1.0, "dropout": 0.1},
+    "rp3beta": {"n_neighbors": 8},
+    "cornac_bpr": {"factors": 4, "iterations": 300, "learning_rate": 0.05},
+    "blend": {
+        "first": "ease",
+        "second": "als",
+        "first_params": {"l2": 1.0},
+        "second_params": {
+            "factors": 4,
+            "iterations": 10,
+            "regularization": 0.01,
+            "alpha": 10.0,
+            "num_threads": 1,
+        },
+    },
     "trending": {"window_days": 2.0},
     "als": {"factors": 4, "iterations": 10, "regularization": 0.01, "alpha": 10.0},
     "bpr": {"factors": 4, "iterations": 300, "learning_rate": 0.05},

@@ -96,9 +96,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recnb.data.schema import Dataset
 from recnb.privacy.patterns import EMAIL_PATTERN, find_phones, has_contact_details
 from recnb.privacy.scrub import PrivacyError
-from recnb.schema import Dataset
 
 SCANNED_SUFFIXES: tuple[str, ...] = (
     ".json",

@@ -2,7 +2,7 @@
 
 :func:`scrub` is applied right after a source is loaded and validated. It
 
-- drops the direct identifiers of :data:`recnb.schema.PERSONAL_COLUMNS` (name, email, phone, address);
+- drops the direct identifiers of :data:`recnb.data.schema.PERSONAL_COLUMNS` (name, email, phone, address);
 - replaces e-mail addresses and phone numbers inside every free-text column (product titles and
   descriptions, any other string column of the three tables except the ids) by a placeholder, see
   :func:`scrub_free_text` and :mod:`recnb.privacy.patterns`; the count is a note of the dataset (the
@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recnb.data.schema import PERSONAL_COLUMNS, Dataset
 from recnb.privacy.patterns import PHONE_REGIONS, has_contact_details, scrub_text
-from recnb.schema import PERSONAL_COLUMNS, Dataset
 
 KEY_ENV_VAR = "RECNB_PSEUDONYM_KEY"
 """Environment variable holding the pseudonymization key."""

@@ -1,0 +1,639 @@
+"""Hyperparameter search on the validation split only: fit on ``train_inner``, score on ``valid``.
+
+The test part never enters this module: every function takes the two validation parts as
+arguments, so the choice of hyperparameters cannot depend on the customers and items a report is
+finally judged on. After the search, the chosen values are refitted on the full training part by
+:func:`recnb.evaluation.evaluate.evaluate_models`.
+
+Search space format (the ``search_space`` parameter of notebook 03), per model label::
+
+    search_space:
+      als:
+        factors: {low: 16, high: 256, log: true}        # int range (both bounds are ints)
+        regularization: {low: 0.001, high: 1.0, log: true}  # float range
+        alpha: {low: 0.5, high: 40.0}
+        iterations: [10, 15, 30]                        # a list: categorical choices
+      item_knn:
+        n_neighbors: {low: 10, high: 400, step: 10}     # int range on a grid
+        weighting: {choices: [none, tfidf, bm25]}       # categorical, long form
+
+``type: int`` / ``type: float`` force the kind of a range. Names must be hyperparameters of the
+model; a fixed value belongs in ``model_params``, not here. Samplers: ``"tpe"`` (optuna's
+Tree-structured Parzen Estimator, Bayesian) or ``"random"``; both seeded. The model's own
+configured values are tried first when they lie inside the space, so the search can only improve
+on them (on the validation data). Every trial is recorded: its parameters and score in ``history``,
+its wall-clock duration apart in ``timing`` (measured times differ between two runs of the same
+params; everything else repeats byte for byte).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from recnb.data.interactions import Interactions, check_same_ids
+from recnb.evaluation.evaluate import ProgressCallback, evaluation_customers, run_model
+from recnb.evaluation.specs import ModelSpec
+from recnb.metrics import RANKING_METRICS, ranking_metric_arrays
+from recnb.models.blend import inherit_member_params
+from recnb.models.registry import hyperparameters
+from recnb.prep.split import load_split
+
+__all__ = [
+    "METHODS",
+    "plan",
+    "Dimension",
+    "Tuning",
+    "TuningResult",
+    "load_validation_parts",
+    "parse_space",
+    "suggest",
+    "tune_model",
+    "tune_models",
+    "validation_score",
+]
+
+#: accepted values of the ``method`` argument
+METHODS = ("tpe", "random")
+#: columns of a tuning history (no measured times: those are in the timing table)
+HISTORY_COLUMNS = ["model", "trial", "metric", "k", "value", "best_so_far", "configured", "params"]
+#: columns of the tuning timing table
+TIMING_COLUMNS = ["model", "trial", "seconds"]
+_RANGE_KEYS = {"low", "high", "log", "step", "type"}
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched hyperparameter.
+
+    Attributes
+    ----------
+    name : str
+        Hyperparameter name.
+    kind : {"int", "float", "categorical"}
+    low, high : float or None
+        Bounds of a range (inclusive).
+    log : bool
+        Sample the range on a log scale.
+    step : float or None
+        Grid step of a range.
+    choices : tuple or None
+        Values of a categorical dimension.
+    """
+
+    name: str
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is a point of this dimension (used to try configured values first)."""
+        if self.kind == "categorical":
+            return any(_same(value, c) for c in self.choices or ())
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            return False
+        if self.kind == "int" and float(value) != int(value):
+            return False
+        if not self.low <= value <= self.high:
+            return False
+        if self.step is not None:
+            r = (value - self.low) / self.step
+            return math.isclose(r, round(r), abs_tol=1e-9)
+        return True
+
+
+def _same(a: Any, b: Any) -> bool:
+    return (
+        type(a) is type(b)
+        and a == b
+        or (not isinstance(a, bool | str) and not isinstance(b, bool | str) and a == b)
+    )
+
+
+def parse_space(model: str, space: Mapping[str, Any], label: str | None = None) -> list[Dimension]:
+    """Validate one model's search space and return its dimensions.
+
+    Parameters
+    ----------
+    model : str
+        Registry name (its hyperparameters are the allowed names).
+    space : mapping
+        ``{hyperparameter: list of choices | {choices: [...]} | {low, high[, log, step, type]}}``.
+    label : str, optional
+        Model label used in error messages (default: ``model``).
+
+    Returns
+    -------
+    list of Dimension
+
+    Raises
+    ------
+    ValueError
+        An unknown hyperparameter, an empty choice list, bad bounds or an unknown key; the
+        message names the model and the key.
+    """
+    who = f"search_space[{(label or model)!r}]"
+    if not isinstance(space, Mapping):
+        raise ValueError(f"{who} must be a mapping of hyperparameter -> range, got {space!r}")
+    allowed = hyperparameters(model)
+    dims = []
+    for name, spec in space.items():
+        where = f"{who}[{name!r}]"
+        if name not in allowed:
+            raise ValueError(
+                f"{where}: {name!r} is not a hyperparameter of model {model!r}; "
+                f"allowed: {sorted(allowed)}"
+            )
+        if isinstance(spec, Mapping) and "choices" in spec:
+            extra = sorted(set(spec) - {"choices"})
+            if extra:
+                raise ValueError(f"{where}: unknown key(s) {extra} beside 'choices'")
+            spec = spec["choices"]
+        if isinstance(spec, list | tuple):
+            if not spec:
+                raise ValueError(f"{where}: the list of choices is empty")
+            dims.append(Dimension(name, "categorical", choices=tuple(spec)))
+            continue
+        if not isinstance(spec, Mapping):
+            raise ValueError(
+                f"{where}: expected a list of choices or a range {{low, high}}, got {spec!r}; "
+                "a fixed value belongs in model_params"
+            )
+        extra = sorted(set(spec) - _RANGE_KEYS)
+        if extra:
+            raise ValueError(f"{where}: unknown key(s) {extra}; allowed: {sorted(_RANGE_KEYS)}")
+        if "low" not in spec or "high" not in spec:
+            raise ValueError(f"{where}: a range needs both 'low' and 'high', got {dict(spec)}")
+        low, high = spec["low"], spec["high"]
+        for key, v in (("low", low), ("high", high)):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ValueError(f"{where}: {key} must be a number, got {v!r}")
+        kind = spec.get("type")
+        if kind is None:
+            kind = "int" if isinstance(low, int) and isinstance(high, int) else "float"
+        if kind not in ("int", "float"):
+            raise ValueError(f"{where}: type must be 'int' or 'float', got {kind!r}")
+        if not low < high:
+            raise ValueError(f"{where}: low ({low}) must be below high ({high})")
+        log = spec.get("log", False)
+        if not isinstance(log, bool):
+            raise ValueError(f"{where}: log must be true or false, got {log!r}")
+        if log and low <= 0:
+            raise ValueError(f"{where}: a log range needs low > 0, got {low}")
+        step = spec.get("step")
+        if step is not None:
+            if isinstance(step, bool) or not isinstance(step, int | float) or step <= 0:
+                raise ValueError(f"{where}: step must be a positive number, got {step!r}")
+            if log:
+                raise ValueError(f"{where}: step and log cannot be combined")
+        if kind == "int":
+            if float(low) != int(low) or float(high) != int(high):
+                raise ValueError(f"{where}: an int range needs integer bounds, got {low}..{high}")
+            low, high = int(low), int(high)
+            step = int(step) if step is not None else None
+        dims.append(
+            Dimension(
+                name,
+                kind,
+                float(low) if kind == "float" else low,
+                float(high) if kind == "float" else high,
+                log,
+                step,
+            )
+        )
+    return dims
+
+
+def suggest(trial: optuna.trial.BaseTrial, dims: Sequence[Dimension]) -> dict[str, Any]:
+    """Draw one point of the space through an optuna trial."""
+    out: dict[str, Any] = {}
+    for d in dims:
+        if d.kind == "categorical":
+            out[d.name] = trial.suggest_categorical(d.name, list(d.choices))
+        elif d.kind == "int":
+            out[d.name] = int(
+                trial.suggest_int(d.name, int(d.low), int(d.high), step=d.step or 1, log=d.log)
+            )
+        else:
+            out[d.name] = float(trial.suggest_float(d.name, d.low, d.high, step=d.step, log=d.log))
+    return out
+
+
+def validation_score(
+    spec: ModelSpec,
+    train_inner: Interactions,
+    valid: Interactions,
+    customer_idx: np.ndarray,
+    metric: str = "ndcg",
+    k: int = 10,
+    seed: int | None = 0,
+    features: dict[str, Any] | None = None,
+    exclude_seen: bool = True,
+) -> tuple[float, float]:
+    """Fit ``spec`` on ``train_inner``, score its top-``k`` lists on ``valid``.
+
+    Returns
+    -------
+    (float, float)
+        Mean of ``metric@k`` over ``customer_idx`` (customers with a relevant validation item),
+        and the seconds the fit and recommendation took.
+    """
+    t0 = time.perf_counter()
+    run = run_model(spec, train_inner, customer_idx, k, seed, features, exclude_seen)
+    values = ranking_metric_arrays(run.topk, valid.matrix[customer_idx], ks=(k,), metrics=[metric])[
+        (metric, k)
+    ]
+    return float(np.nanmean(values)), time.perf_counter() - t0
+
+
+def load_validation_parts(split_dir: str | os.PathLike) -> tuple[Interactions, Interactions]:
+    """Read only the ``train_inner`` and ``valid`` parts of a saved split.
+
+    The ``train`` and ``test`` folders are never opened, so nothing in the search can depend on
+    the test data.
+    """
+    parts = load_split(split_dir, ["train_inner", "valid"])
+    return parts["train_inner"], parts["valid"]
+
+
+@dataclass
+class TuningResult:
+    """The search of one model.
+
+    Attributes
+    ----------
+    spec : ModelSpec
+        The model with the chosen hyperparameters merged into its fixed ones.
+    best_params : dict
+        Chosen values of the searched hyperparameters.
+    best_value : float
+        Validation score of the chosen values.
+    configured_value : float or None
+        Validation score of the configured (untuned) values when they lie in the space.
+    history : pandas.DataFrame
+        One row per trial: ``model, trial, metric, k, value, best_so_far, configured`` (True for
+        the trial of the configured values) and ``params`` (JSON).
+    timing : pandas.DataFrame
+        ``model, trial, seconds``: wall-clock seconds of each trial's fit and scoring (0 for a
+        point already scored).
+    """
+
+    spec: ModelSpec
+    best_params: dict[str, Any]
+    best_value: float
+    configured_value: float | None
+    history: pd.DataFrame
+    timing: pd.DataFrame
+
+
+def _sampler(method: str, seed: int | None, n_trials: int) -> optuna.samplers.BaseSampler:
+    if method == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if method == "tpe":
+        # a third of the budget (at least 2 trials) explores at random before TPE models it
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(2, n_trials // 3))
+    raise ValueError(f"tuning method {method!r} is unknown; allowed: {list(METHODS)}")
+
+
+def tune_model(
+    spec: ModelSpec,
+    train_inner: Interactions,
+    valid: Interactions,
+    space: Mapping[str, Any],
+    n_trials: int = 10,
+    metric: str = "ndcg",
+    k: int = 10,
+    method: str = "tpe",
+    seed: int | None = 0,
+    max_customers: int | None = None,
+    features: dict[str, Any] | None = None,
+    exclude_seen: bool = True,
+    progress: ProgressCallback | None = None,
+) -> TuningResult:
+    """Search ``space`` for ``spec`` on the validation split.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Model and its fixed hyperparameters (searched names are overridden per trial).
+    train_inner, valid : Interactions
+        The validation split: fit on ``train_inner``, score on ``valid`` (same id maps).
+    space : mapping
+        Search space (see the module docstring).
+    n_trials : int
+        Budget: number of fits (>= 1).
+    metric, k : str, int
+        Objective: mean ``metric@k`` over validation customers (maximised).
+    method : {"tpe", "random"}
+        Sampler.
+    seed : int or None
+        Seed of the sampler, of the models and of the customer sample.
+    max_customers : int, optional
+        Score a seeded sample of at most this many validation customers (None or 0: all).
+    features : dict, optional
+        Side-feature overrides passed to ``fit``.
+    exclude_seen : bool
+        Remove ``train_inner`` items from the lists.
+    progress : callable, optional
+        ``progress("tuning", label, n_done, n_trials)`` before the first and after every trial
+        (a :class:`~recnb.evaluation.evaluate.ProgressCallback`).
+
+    Returns
+    -------
+    TuningResult
+    """
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive int, got {n_trials!r}")
+    if metric not in RANKING_METRICS:
+        raise ValueError(f"tuning metric {metric!r} unknown; choose from {RANKING_METRICS}")
+    check_same_ids({"train_inner": train_inner, "valid": valid}, "tune_model")
+    dims = parse_space(spec.model, space, spec.label)
+    if not dims:
+        raise ValueError(f"search_space[{spec.label!r}] is empty")
+    cidx = evaluation_customers(valid, max_customers, seed)
+    if len(cidx) == 0:
+        raise ValueError("tuning: no customer has a relevant item in the validation part")
+
+    defaults = {**hyperparameters(spec.model), **spec.params}
+    start = {d.name: defaults[d.name] for d in dims}
+    configured_in_space = all(d.contains(start[d.name]) for d in dims)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=_sampler(method, seed, n_trials))
+    if configured_in_space:
+        study.enqueue_trial(start)
+    records: list[dict[str, Any]] = []
+    times: list[dict[str, Any]] = []
+
+    cache: dict[str, float] = {}
+    if progress is not None:
+        progress("tuning", spec.label, 0, n_trials)
+
+    def objective(trial: optuna.trial.Trial) -> float:
+        params = suggest(trial, dims)
+        key = json.dumps(params, sort_keys=True)
+        if key in cache:  # a point already scored (small discrete spaces): no refit
+            value, seconds = cache[key], 0.0
+        else:
+            value, seconds = validation_score(
+                spec.with_params(**params),
+                train_inner,
+                valid,
+                cidx,
+                metric,
+                k,
+                seed,
+                features,
+                exclude_seen,
+            )
+            cache[key] = value
+        records.append(
+            {
+                "model": spec.label,
+                "trial": trial.number,
+                "value": value,
+                "configured": bool(configured_in_space and trial.number == 0),
+                "params": key,
+            }
+        )
+        times.append({"model": spec.label, "trial": trial.number, "seconds": seconds})
+        if progress is not None:
+            progress("tuning", spec.label, len(records), n_trials)
+        if not np.isfinite(value):
+            raise ValueError(
+                f"tuning {spec.label!r}: validation {metric}@{k} is {value} for {params}"
+            )
+        return value
+
+    study.optimize(objective, n_trials=n_trials)
+    history = pd.DataFrame(records)
+    history["best_so_far"] = history["value"].cummax()
+    history["metric"] = metric
+    history["k"] = int(k)
+    history = history[HISTORY_COLUMNS]
+    best = json.loads(history.loc[history["value"].idxmax(), "params"])
+    return TuningResult(
+        spec=spec.with_params(**best),
+        best_params=best,
+        best_value=float(history["value"].max()),
+        configured_value=float(history["value"].iloc[0]) if configured_in_space else None,
+        history=history,
+        timing=pd.DataFrame(times, columns=TIMING_COLUMNS),
+    )
+
+
+@dataclass
+class Tuning:
+    """The searches of several models.
+
+    Attributes
+    ----------
+    specs : list of ModelSpec
+        Every configured model, with chosen values merged in for the tuned ones.
+    chosen : pandas.DataFrame
+        ``model, hyperparameter, value, source``: one row per hyperparameter that is searched
+        (``source = "tuned"``) or fixed in params (``"fixed"``); ``value`` as JSON text.
+    summary : pandas.DataFrame
+        ``model, n_trials, metric, k, configured_value, best_value``.
+    history : pandas.DataFrame
+        All trials (see :class:`TuningResult`).
+    timing : pandas.DataFrame
+        ``model, trial, seconds`` of all trials (measured: kept apart from the tables above,
+        which repeat exactly for the same params and seed).
+    results : dict
+        ``label -> TuningResult``.
+    """
+
+    specs: list[ModelSpec]
+    chosen: pd.DataFrame
+    summary: pd.DataFrame
+    history: pd.DataFrame
+    timing: pd.DataFrame
+    results: dict[str, TuningResult]
+
+
+def tune_models(
+    specs: Sequence[ModelSpec],
+    train_inner: Interactions,
+    valid: Interactions,
+    search_space: Mapping[str, Mapping[str, Any]],
+    n_trials: int = 10,
+    metric: str = "ndcg",
+    k: int = 10,
+    method: str = "tpe",
+    seed: int | None = 0,
+    max_customers: int | None = None,
+    features: dict[str, Any] | None = None,
+    exclude_seen: bool = True,
+    progress: ProgressCallback | None = None,
+    n_trials_per_model: Mapping[str, int] | None = None,
+) -> Tuning:
+    """Tune every model that has a search space; keep the others as configured.
+
+    Models are handled in order; a ``blend`` whose member hyperparameters are not set takes the
+    values chosen for its members listed before it (:func:`recnb.models.blend.inherit_member_params`)
+    before its own search.
+
+    Parameters
+    ----------
+    specs : sequence of ModelSpec
+        All models of the comparison.
+    train_inner, valid : Interactions
+        The validation split.
+    search_space : mapping
+        ``{label: space}``; labels must be among ``specs`` (an unknown label is an error).
+    n_trials : int
+        Budget per tuned model; 0 tunes nothing.
+    metric, k, method, seed, max_customers, features, exclude_seen
+        See :func:`tune_model`.
+    progress : callable, optional
+        Progress callback, passed to :func:`tune_model` (a :class:`~recnb.evaluation.evaluate.ProgressCallback`).
+    n_trials_per_model : mapping, optional
+        ``{label: budget}`` overriding ``n_trials`` for some models (e.g. fewer trials for a model
+        that is slow to fit and has a one-dimensional space).
+
+    Returns
+    -------
+    Tuning
+    """
+    specs = list(specs)
+    labels = [s.label for s in specs]
+    search_space = dict(search_space or {})
+    unknown = sorted(set(search_space) - set(labels))
+    if unknown:
+        raise ValueError(
+            f"search_space has entries {unknown} for models not in the comparison {labels}"
+        )
+    budgets = dict(n_trials_per_model or {})
+    unknown = sorted(set(budgets) - set(labels))
+    if unknown:
+        raise ValueError(
+            f"n_trials_per_model has entries {unknown} for models not in the comparison {labels}"
+        )
+    for name, value in [("n_trials", n_trials), *budgets.items()]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name}: a tuning budget must be an int >= 0, got {value!r}")
+    for s in specs:  # validate every space before spending time on any search
+        if s.label in search_space:
+            parse_space(s.model, search_space[s.label], s.label)
+
+    out_specs, results, chosen, summary = [], {}, [], []
+    for s in specs:
+        # a blend listed after its members takes their values chosen on validation
+        s = inherit_member_params(s, out_specs)
+        space = search_space.get(s.label) or {}
+        budget = budgets.get(s.label, n_trials)
+        if budget > 0 and space:
+            res = tune_model(
+                s,
+                train_inner,
+                valid,
+                space,
+                budget,
+                metric,
+                k,
+                method,
+                seed,
+                max_customers,
+                features,
+                exclude_seen,
+                progress,
+            )
+            results[s.label] = res
+            out_specs.append(res.spec)
+            summary.append(
+                {
+                    "model": s.label,
+                    "n_trials": len(res.history),
+                    "metric": metric,
+                    "k": int(k),
+                    "configured_value": res.configured_value,
+                    "best_value": res.best_value,
+                }
+            )
+            tuned = set(res.best_params)
+        else:
+            out_specs.append(s)
+            tuned = set()
+        final = out_specs[-1].params
+        for name in sorted(set(final) | tuned):
+            chosen.append(
+                {
+                    "model": s.label,
+                    "hyperparameter": name,
+                    "value": json.dumps(final[name]),
+                    "source": "tuned" if name in tuned else "fixed",
+                }
+            )
+    history = (
+        pd.concat([r.history for r in results.values()], ignore_index=True)
+        if results
+        else pd.DataFrame(columns=HISTORY_COLUMNS)
+    )
+    timing = (
+        pd.concat([r.timing for r in results.values()], ignore_index=True)
+        if results
+        else pd.DataFrame(columns=TIMING_COLUMNS)
+    )
+    return Tuning(
+        specs=out_specs,
+        chosen=pd.DataFrame(chosen, columns=["model", "hyperparameter", "value", "source"]),
+        summary=pd.DataFrame(
+            summary,
+            columns=[
+                "model",
+                "n_trials",
+                "metric",
+                "k",
+                "configured_value",
+                "best_value",
+            ],
+        ),
+        history=history,
+        timing=timing,
+        results=results,
+    )
+
+
+def plan(
+    specs: Sequence[ModelSpec],
+    search_space: Mapping[str, Mapping[str, Any]] | None,
+    n_trials: int,
+    n_trials_per_model: Mapping[str, int] | None = None,
+) -> pd.DataFrame:
+    """What a comparison is about to run, one row per model, before any fit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model`` (label), ``algorithm`` (registry name), ``fixed`` (its fixed hyperparameters as
+        JSON, ``""`` for none), ``searched`` (its search space as JSON, ``""`` for none) and
+        ``trials`` (the tuning budget: 0 for a model without a search space).
+    """
+    space = dict(search_space or {})
+    budgets = dict(n_trials_per_model or {})
+    rows = []
+    for s in specs:
+        own = space.get(s.label) or {}
+        rows.append(
+            {
+                "model": s.label,
+                "algorithm": s.model,
+                "fixed": json.dumps(s.params) if s.params else "",
+                "searched": json.dumps(own) if own else "",
+                "trials": int(budgets.get(s.label, n_trials)) if own else 0,
+            }
+        )
+    return pd.DataFrame(rows, columns=["model", "algorithm", "fixed", "searched", "trials"])

@@ -1,0 +1,7 @@
+"""Plain-language text computed from the numbers, one module per stage.
+
+- :mod:`recnb.reporting.narrative.data`: stage 01 (data understanding);
+- :mod:`recnb.reporting.narrative.prep`: stage 02 (cleaning, signal, k-core, split, features);
+- :mod:`recnb.reporting.narrative.models`: stage 03 (winner, significance, segments, cost,
+  tuning, reference tables).
+"""
