@@ -70,8 +70,9 @@ def main() -> None:
 
     from scipy import stats as sps
 
-    from recnb import cleaning, privacy
-    from recnb import split as sl
+    from recnb import privacy
+    from recnb.data.schema import validate_dataset
+    from recnb.data.synthetic import RankingPolicy, make_shop
     from recnb.experiments import Arm, Traffic, ope, per_customer, simulate_arm
     from recnb.experiments import calibration as cal
     from recnb.experiments import power as pw
@@ -81,8 +82,9 @@ def main() -> None:
     from recnb.experiments.simulation import cumulative_by_day, history_before
     from recnb.experiments.study import interleaving_vs_ab
     from recnb.models import make_model
-    from recnb.schema import validate_dataset
-    from recnb.synthetic import RankingPolicy, make_shop
+    from recnb.prep import cleaning
+    from recnb.prep import split as sl
+    from recnb.prep.settings import PrepSettings
 
     print(f"load average at start: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} CPUs")
     sims = 2_000 if args.quick else args.sims
@@ -96,7 +98,9 @@ def main() -> None:
     t = _clock()
     shop, raw = make_shop(**cfg)
     ds = cleaning.clean(validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY)))[0]
-    split = sl.build_split(ds, test_days=14, valid_days=0, tfidf_max_features=0)
+    split = sl.build_split(
+        ds, PrepSettings(test_days=14, valid_days=0, tfidf_max_features=0), run_seed=0
+    )
     train = split.parts["train"]
     control = Arm("popularity", make_model("popularity").fit(train))
     treat = Arm("item_knn", make_model("item_knn", n_neighbors=100).fit(train))

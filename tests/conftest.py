@@ -53,15 +53,19 @@ def experiment_world():
     """
     from types import SimpleNamespace
 
-    from recnb import cleaning, privacy
-    from recnb import split as sl
+    from recnb import privacy
+    from recnb.data.schema import validate_dataset
+    from recnb.data.synthetic import make_shop
     from recnb.models import make_model
-    from recnb.schema import validate_dataset
-    from recnb.synthetic import make_shop
+    from recnb.prep import cleaning
+    from recnb.prep import split as sl
+    from recnb.prep.settings import PrepSettings
 
     shop, raw = make_shop(n_customers=3000, n_products=300, n_days=30, seed=11)
     ds = cleaning.clean(validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY)))[0]
-    res = sl.build_split(ds, test_days=7, valid_days=0, tfidf_max_features=0)
+    res = sl.build_split(
+        ds, PrepSettings(test_days=7, valid_days=0, tfidf_max_features=0), run_seed=0
+    )
     train = res.parts["train"]
     models = {
         "popularity": make_model("popularity").fit(train),

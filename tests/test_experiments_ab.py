@@ -7,6 +7,7 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.proportion import proportions_ztest
 
+from recnb.data.synthetic import RankingPolicy
 from recnb.experiments import (
     Arm,
     Guardrail,
@@ -21,7 +22,6 @@ from recnb.experiments import calibration as cal
 from recnb.experiments import power as pw
 from recnb.experiments.arms import standardise
 from recnb.experiments.simulation import cumulative_by_day, history_before
-from recnb.synthetic import RankingPolicy
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recnb.data.synthetic import RankingPolicy
 from recnb.experiments import ope
-from recnb.synthetic import RankingPolicy
 
 THETA = np.array([1.0, 0.6, 0.35])  # examination of positions 1..3
 C = 5  # candidates per visit

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recnb.experiments import narrative as nar
 from recnb.experiments.stage import StudySettings, log_pilot, run_log_study, run_shop_study
+from recnb.reporting.narrative import experiments as nar
 
 SETTINGS = StudySettings(
     control="popularity",

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recnb.data.synthetic import RankingPolicy
 from recnb.experiments import Arm, Traffic, per_customer, simulate_arm, study
 from recnb.experiments import offline_online as oo
 from recnb.experiments import power as pw
 from recnb.experiments.design import design_from_pilot
 from recnb.metrics import ranking_metric_arrays
-from recnb.synthetic import RankingPolicy
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,7 @@ def test_agreement_point_values_are_the_simulated_ones_and_the_exact_ones_beside
 
 
 def test_calibration_text_explains_an_a_a_rate_far_below_alpha():
-    from recnb.experiments import narrative as nar
+    from recnb.reporting.narrative import experiments as nar
 
     def checks(rate):
         return pd.DataFrame(

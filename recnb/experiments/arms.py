@@ -4,7 +4,7 @@ An :class:`Arm` turns a customer into a slate the way a production system does: 
 scores the catalogue and keeps its ``n_candidates`` best products (seen products excluded,
 unknown or history-less customers served by the model's popularity fallback), an optional
 re-ranker adjusts the candidates' scores (e.g. :class:`PopularityPenalty`, a mitigation of
-popularity bias), and a :class:`~recnb.synthetic.RankingPolicy` draws the shown list of ``k`` from
+popularity bias), and a :class:`~recnb.data.synthetic.RankingPolicy` draws the shown list of ``k`` from
 them: deterministic (best first), epsilon-greedy or Plackett-Luce. Stochastic policies make the
 logs carry propensities, which off-policy evaluation needs.
 
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recnb.data.synthetic import RankingPolicy
 from recnb.models.base import Recommender
-from recnb.synthetic import RankingPolicy
 
 __all__ = [
     "Arm",

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from recnb.data.synthetic import PurchaseHistory, SyntheticShop
 from recnb.experiments import stats as st
 from recnb.experiments.arms import Arm, candidate_lists
 from recnb.experiments.assignment import assign, check_split
@@ -56,7 +57,6 @@ from recnb.experiments.simulation import (
     simulate_arm,
 )
 from recnb.metrics.stats import bootstrap_counts
-from recnb.synthetic import PurchaseHistory, SyntheticShop
 
 __all__ = [
     "DEFAULT_GUARDRAILS",

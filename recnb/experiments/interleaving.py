@@ -10,7 +10,7 @@ reports interleaving needing one to two orders of magnitude fewer users (Chapell
 Radlinski & Yue, "Large-scale validation and analysis of interleaved search evaluation", TOIS 2012).
 
 Here every customer of the traffic sees interleaved lists; clicks come from the shop's response
-model (:meth:`~recnb.synthetic.SyntheticShop.simulate_policy` on the interleaved list, shown in
+model (:meth:`~recnb.data.synthetic.SyntheticShop.simulate_policy` on the interleaved list, shown in
 its order). The unit of analysis is the customer, as in the A/B test: each customer's credit
 difference ``d_i = clicks on the treatment team - clicks on the control team`` over their visits;
 the test is a one-sample t-test of ``mean(d) = 0``. The preference is also reported the way
@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from recnb.data.synthetic import PurchaseHistory, RankingPolicy, SyntheticShop
 from recnb.experiments import power as pw
 from recnb.experiments.arms import Arm
 from recnb.experiments.simulation import Traffic
-from recnb.synthetic import PurchaseHistory, RankingPolicy, SyntheticShop
 
 __all__ = [
     "InterleavingResult",

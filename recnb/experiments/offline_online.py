@@ -305,7 +305,7 @@ def novelty_case(
     """Popularity offline and online, on shops with and without novelty-seeking customers.
 
     For each ``novelty_seeking`` value a shop is built from ``shop_settings`` (any
-    :class:`~recnb.synthetic.ShopConfig` fields), its log is scrubbed (keyed pseudonyms), cleaned
+    :class:`~recnb.data.synthetic.ShopConfig` fields), its log is scrubbed (keyed pseudonyms), cleaned
     and split in time (the last ``test_days`` held out); every model is fitted on ``train`` and
     judged offline (NDCG@k on ``test``) and online (exact expected clicks and revenue per visit on
     ``online_days`` of traffic after the log).
@@ -326,12 +326,14 @@ def novelty_case(
     seed : int
         Seeds the models.
     """
-    from recnb import cleaning, privacy
-    from recnb import split as sl
+    from recnb import privacy
+    from recnb.data.schema import validate_dataset
+    from recnb.data.synthetic import make_shop
     from recnb.models import make_model
     from recnb.models.registry import hyperparameters
-    from recnb.schema import validate_dataset
-    from recnb.synthetic import make_shop
+    from recnb.prep import cleaning
+    from recnb.prep import split as sl
+    from recnb.prep.settings import PrepSettings
 
     models = dict(
         models or {"popularity": {}, "als": {"factors": 32}, "pure_svd": {"n_factors": 32}}
@@ -341,7 +343,9 @@ def novelty_case(
         cfg = {**dict(shop_settings), "novelty_seeking": float(nov)}
         shop, raw = make_shop(**cfg)
         ds = cleaning.clean(validate_dataset(privacy.scrub(raw, key)))[0]
-        split = sl.build_split(ds, test_days=test_days, valid_days=0, tfidf_max_features=0)
+        split = sl.build_split(
+            ds, PrepSettings(test_days=test_days, valid_days=0, tfidf_max_features=0), run_seed=seed
+        )
         train, test = split.parts["train"], split.parts["test"]
         arms = []
         for label, spec in models.items():

@@ -26,7 +26,7 @@ estimators, each from its paper, with what it assumes:
     click models", KDD 2018): under ``E[r | a at j] = theta_j c(a)``, a reward on ``a`` is weighted
     by ``sum_l pi_e(a at l) theta_l / sum_l pi_0(a at l) theta_l``: pooling over positions gives
     smaller weights still. Needs the examination probabilities ``theta`` (the shop's
-    :meth:`~recnb.synthetic.SyntheticShop.examination`; on real logs they must be estimated).
+    :meth:`~recnb.data.synthetic.SyntheticShop.examination`; on real logs they must be estimated).
 ``dm``
     The direct method: a reward model ``q(v, a, j)`` fitted on the log (here a logistic
     regression on the position and the candidate's features), then ``mean_v sum_j sum_a pi_e(a at
@@ -51,8 +51,8 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+from recnb.data.synthetic import RankingPolicy
 from recnb.metrics.stats import bootstrap_counts
-from recnb.synthetic import RankingPolicy
 
 __all__ = [
     "ESTIMATORS",
@@ -146,7 +146,7 @@ def slate_log(
     reward: str = "clicked",
     features: np.ndarray | None = None,
 ) -> SlateLog:
-    """Array form of a slot-level log from :meth:`~recnb.synthetic.SyntheticShop.simulate_policy`
+    """Array form of a slot-level log from :meth:`~recnb.data.synthetic.SyntheticShop.simulate_policy`
     (or :func:`recnb.experiments.simulate_arm` with ``keep_log=True``).
 
     Parameters
@@ -476,7 +476,7 @@ def evaluate_on_shop(
     (:meth:`recnb.experiments.Arm.score`) and draws its slate with its own policy, so every
     target is supported by the logging policy wherever its policy is (a Plackett-Luce logger
     gives every ordering a positive probability). The exact value of every policy comes from
-    :meth:`~recnb.synthetic.SyntheticShop.policy_value` on the same visits, candidates and
+    :meth:`~recnb.data.synthetic.SyntheticShop.policy_value` on the same visits, candidates and
     scores. Each seed logs new slates and responses on the same visits.
 
     Parameters

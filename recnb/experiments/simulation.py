@@ -1,14 +1,14 @@
 """Traffic and the outcomes of an arm on the synthetic shop, sampled and exact.
 
-:class:`Traffic` is the shop's arrival process (:meth:`recnb.synthetic.SyntheticShop.visits`) over
+:class:`Traffic` is the shop's arrival process (:meth:`recnb.data.synthetic.SyntheticShop.visits`) over
 some days, with the randomisation unit of each visit: the pseudonymous customer id the run's models
 know (the shop's own ids never leave this module's tables). :func:`simulate_arm` shows every visit
 the arm's slate and returns
 
-- the sampled outcome of every visit (:meth:`~recnb.synthetic.SyntheticShop.simulate_policy`: the
+- the sampled outcome of every visit (:meth:`~recnb.data.synthetic.SyntheticShop.simulate_policy`: the
   customer's examinations, clicks, carts, purchases and revenue, in the visit's context),
 - the exact expectation of the same quantities for the same visit
-  (:meth:`~recnb.synthetic.SyntheticShop.policy_value`: over the policy's randomness and the
+  (:meth:`~recnb.data.synthetic.SyntheticShop.policy_value`: over the policy's randomness and the
   customer's response), so every simulated estimate can be checked against the truth,
 - optionally the slot-level log with the logging propensities (for off-policy evaluation).
 
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recnb.data.synthetic import PurchaseHistory, SyntheticShop
 from recnb.experiments.arms import Arm, Candidates
-from recnb.synthetic import PurchaseHistory, SyntheticShop
 
 __all__ = [
     "OUTCOMES",

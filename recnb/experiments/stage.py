@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from recnb.data.synthetic import RankingPolicy
 from recnb.experiments import offline_online as oo
 from recnb.experiments import ope as ope_mod
 from recnb.experiments import stats as st
@@ -33,7 +34,6 @@ from recnb.experiments.experiment import (
     run_ab_test,
 )
 from recnb.experiments.simulation import Traffic, history_before, per_customer, simulate_arm
-from recnb.synthetic import RankingPolicy
 
 __all__ = [
     "LogStudy",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recnb.data.synthetic import RankingPolicy
 from recnb.experiments import calibration as cal
 from recnb.experiments import power as pw
 from recnb.experiments.arms import Arm, PopularityPenalty
@@ -28,7 +29,6 @@ from recnb.experiments.offline_online import OnlineValues
 from recnb.experiments.simulation import Traffic, cumulative_by_day
 from recnb.models import Recommender, make_model
 from recnb.models.registry import hyperparameters
-from recnb.synthetic import RankingPolicy
 
 __all__ = [
     "calibration_checks",
