@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recnb.experiments.stage import StudySettings, log_pilot, run_log_study, run_shop_study
+from recnb.experiments.stage import (
+    StudySettings,
+    log_pilot,
+    run_log_study,
+    run_shop_study,
+    shop_tables,
+)
 from recnb.reporting.narrative import experiments as nar
 
 SETTINGS = StudySettings(
     control="popularity",
-    policies=("random", "popularity", "item_knn"),
+    policies=["random", "popularity", "item_knn"],
     max_days=14,
     n_simulations=300,
     n_bootstrap=100,
@@ -49,6 +55,12 @@ def test_shop_study_runs_every_part(shop_study):
         "kendall_tau", "spearman", "winner_agreement",
     }  # fmt: skip
     assert res.novelty is None
+    tables = shop_tables(res)
+    assert {"design", "metrics", "guardrails", "truth", "looks", "calibration", "decision"} <= set(
+        tables
+    )
+    assert "novelty" not in tables and "timing_latency" in tables  # measured: a timing* file
+    assert tables["decision"]["verdict"].iloc[0] == res.ab.decision.verdict
 
 
 def test_narrative_quotes_the_results(shop_study):
@@ -89,6 +101,10 @@ def test_log_study_plans_and_gates_without_a_shop(experiment_world):
     n = sum(res.srm.observed)
     assert res.srm_sensitivity == pytest.approx(np.sqrt(10.8276 * 0.25 / n), rel=1e-3)
     assert "propensities" in res.ope_note
+    text = nar.describe_log_study(res, "online_retail")
+    assert "skips everything that needs the ground truth" in text
+    assert f"{res.design.n_control + res.design.n_treatment:,} customers" in text
+    assert "nan" not in text.lower() and res.ope_note in text
 
 
 def pilot_start(events, days):

@@ -555,12 +555,15 @@ def evaluate_guardrails(
                         "guardrail": "fairness_gap",
                         "available": False,
                         "holds": True,
-                        "note": f"fewer than 2 {group} groups of {min_group_size}+ customers",
+                        "note": (
+                            f"fewer than 2 customer groups of {min_group_size}+ customers in "
+                            "each arm: not checked"
+                        ),
                     }
                 )
                 continue
             higher_is_better = False
-            note = f"largest gap of click-through rate between {group} groups"
+            note = "largest gap of click-through rate between customer groups"
         else:
             comp = compare(c, t, METRICS[g.metric], alpha)
             higher_is_better = True

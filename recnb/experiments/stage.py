@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy import stats as sps
 
 from recnb.data.synthetic import RankingPolicy
@@ -28,65 +29,175 @@ from recnb.experiments import study
 from recnb.experiments.arms import Arm
 from recnb.experiments.assignment import assign
 from recnb.experiments.design import Design, design_from_pilot
-from recnb.experiments.experiment import (
-    ABTestResult,
-    Guardrail,
-    run_ab_test,
+from recnb.experiments.experiment import METRICS, ABTestResult, Guardrail, run_ab_test
+from recnb.experiments.simulation import (
+    OUTCOMES,
+    Traffic,
+    history_before,
+    per_customer,
+    simulate_arm,
 )
-from recnb.experiments.simulation import Traffic, history_before, per_customer, simulate_arm
 
 __all__ = [
+    "PRIMARY_METRICS",
+    "SHOP_METRICS",
     "LogStudy",
     "ShopStudy",
     "StudySettings",
     "log_pilot",
     "run_log_study",
     "run_shop_study",
+    "shop_tables",
 ]
 
 
-@dataclass(frozen=True)
-class StudySettings:
-    """The stage's settings (the notebook's parameters; see the notebook for their meaning)."""
+#: metrics of the shop's simulated traffic (:data:`METRICS` whose column the simulation records)
+SHOP_METRICS: tuple[str, ...] = tuple(
+    name for name, m in METRICS.items() if m.column in (*OUTCOMES, "converted")
+)
 
-    control: str = "popularity"
+#: primary metrics a design can plan for (the means and proportions among them)
+PRIMARY_METRICS: tuple[str, ...] = tuple(
+    name for name in SHOP_METRICS if METRICS[name].kind in ("mean", "proportion")
+)
+
+
+class StudySettings(BaseModel):
+    """The stage's settings: the ``ab_simulation:`` section of a params file.
+
+    Attributes
+    ----------
+    control : str
+        The policy already live (a stage-03 model label).
+    treatment : str
+        The candidate; empty: the model stage 03 chose.
+    policies : list of str
+        Further stage-03 models simulated beside them (offline-online agreement, interleaving,
+        off-policy targets).
+    variants : bool
+        Add the treatment's stochastic (Plackett-Luce, epsilon-greedy) and mitigated
+        (popularity penalty) variants as policies.
+    k : int
+        Length of the shown list.
+    n_candidates : int
+        Candidates each recommender scores per visit (>= ``k``); stochastic policies draw from
+        them.
+    temperature, epsilon, popularity_penalty : float
+        Of the variants: Plackett-Luce temperature, epsilon-greedy share, penalty strength.
+    primary_metric : str
+        The metric the test is planned and decided on (one of :data:`PRIMARY_METRICS`).
+    metrics : list of str
+        Metrics reported (of :data:`SHOP_METRICS`).
+    mde_relative : float
+        Minimum detectable effect relative to the control's baseline.
+    alpha, power : float
+        Two-sided level and wanted power.
+    treatment_share : float
+        Share of customers assigned to the treatment.
+    min_days, max_days : int
+        Shortest and longest test durations considered.
+    correction : {"holm", "bh"}
+        Adjustment of p-values across metrics.
+    guardrail_margin : float
+        Largest relative loss in conversion and CTR the treatment may cause (non-inferiority).
+    fairness_attribute : str
+        Customer column whose groups' conversion gap is a guardrail (empty: none).
+    fairness_margin : float
+        Largest increase of that gap (absolute).
+    min_group_size : int
+        Groups smaller than this are left out of the gap.
+    n_bootstrap : int
+        Bootstrap replicates of the intervals.
+    n_simulations : int
+        Simulated experiments per calibration check (A/A, peeking, power, CUPED).
+    ope_seeds : int
+        Logged data sets of off-policy evaluation (0: off).
+    ope_temperature : float
+        Plackett-Luce temperature of the logging policy (the control made stochastic).
+    interleave : bool
+        Run team-draft interleaving beside the A/B test.
+    novelty_case : bool
+        Run the novelty-seeking shop case.
+    novelty_customers : int
+        Customers of that case's shops.
+    salt : str
+        Salt of the hash assignment (a new salt reshuffles the customers).
+    srm_threshold : float
+        p-value below which the sample-ratio-mismatch gate stops the analysis.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+    control: str = Field("popularity", min_length=1)
     treatment: str = ""
-    policies: tuple[str, ...] = ()
+    policies: list[str] = Field(
+        default_factory=lambda: [
+            "random", "popularity", "trending", "item_knn", "pure_svd", "als", "ease",
+        ]
+    )  # fmt: skip
     variants: bool = True
-    k: int = 10
-    n_candidates: int = 20
-    temperature: float = 0.5
-    epsilon: float = 0.1
-    popularity_penalty: float = 0.5
+    k: int = Field(10, ge=1)
+    n_candidates: int = Field(20, ge=1)
+    temperature: float = Field(0.5, gt=0)
+    epsilon: float = Field(0.1, ge=0, le=1)
+    popularity_penalty: float = Field(0.5, ge=0)
     primary_metric: str = "revenue_per_visitor"
-    metrics: tuple[str, ...] = (
-        "revenue_per_visitor",
-        "conversion",
-        "ctr",
-        "clicks_per_visitor",
-        "purchases_per_visitor",
-        "aov",
-    )
-    mde_relative: float = 0.1
-    alpha: float = 0.05
-    power: float = 0.8
-    treatment_share: float = 0.5
-    min_days: int = 7
-    max_days: int = 28
-    correction: str = "holm"
-    guardrail_margin: float = 0.05
+    metrics: list[str] = Field(
+        default_factory=lambda: [
+            "revenue_per_visitor", "conversion", "ctr", "clicks_per_visitor",
+            "purchases_per_visitor", "aov",
+        ],
+        min_length=1,
+    )  # fmt: skip
+    mde_relative: float = Field(0.1, gt=0, lt=10)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    power: float = Field(0.8, gt=0, lt=1)
+    treatment_share: float = Field(0.5, gt=0, lt=1)
+    min_days: int = Field(7, ge=1)
+    max_days: int = Field(28, ge=1)
+    correction: Literal["holm", "bh"] = "holm"
+    guardrail_margin: float = Field(0.05, ge=0)
     fairness_attribute: str = "age_band"
-    fairness_margin: float = 0.02
-    min_group_size: int = 50
-    n_bootstrap: int = 500
-    n_simulations: int = 1000
-    ope_seeds: int = 3
-    ope_temperature: float = 1.0
+    fairness_margin: float = Field(0.02, ge=0)
+    min_group_size: int = Field(50, ge=1)
+    n_bootstrap: int = Field(500, ge=20)
+    n_simulations: int = Field(1000, ge=20)
+    ope_seeds: int = Field(3, ge=0)
+    ope_temperature: float = Field(1.0, gt=0)
     interleave: bool = True
     novelty_case: bool = True
-    novelty_customers: int = 2000
-    salt: str = "recnb-ab"
-    srm_threshold: float = 1e-3
+    novelty_customers: int = Field(2000, ge=250)
+    salt: str = Field("recnb-ab", min_length=1)
+    srm_threshold: float = Field(1e-3, gt=0, lt=1)
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _primary(cls, v: str) -> str:
+        if v not in PRIMARY_METRICS:
+            raise ValueError(f"must be one of {list(PRIMARY_METRICS)}, got {v!r}")
+        return v
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: list[str]) -> list[str]:
+        bad = [m for m in v if m not in SHOP_METRICS]
+        if bad:
+            raise ValueError(f"unknown metric(s) {bad}; known: {list(SHOP_METRICS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> StudySettings:
+        if self.n_candidates < self.k:
+            raise ValueError(
+                f"key 'n_candidates' ({self.n_candidates}) must be at least key 'k' ({self.k})"
+            )
+        if self.min_days > self.max_days:
+            raise ValueError(
+                f"key 'min_days' ({self.min_days}) must not exceed key 'max_days' ({self.max_days})"
+            )
+        if self.treatment and self.treatment == self.control:
+            raise ValueError(f"key 'treatment' is the control ({self.control!r})")
+        return self
 
 
 @dataclass
@@ -273,6 +384,56 @@ def run_shop_study(
         novelty=nov,
         policies=[a.label for a in arms],
     )
+
+
+def shop_tables(res: ShopStudy) -> dict[str, pd.DataFrame]:
+    """The result tables of :func:`run_shop_study`, by file name (``results/05_ab_simulation/``).
+
+    ``design`` (per candidate duration), ``metrics`` (per metric: arms, lift, interval, p-values),
+    ``guardrails``, ``truth`` (estimates against the exact differences), ``coverage``, ``looks``
+    (daily monitoring), ``latency`` (measured: differs between runs), ``calibration``,
+    ``interleaving``, ``ope_estimates``, ``ope_summary``, ``ope_truth``, ``agreement_revenue``,
+    ``agreement_clicks`` (per policy), ``agreement_stats`` (per statistic and online outcome),
+    ``novelty`` and ``decision`` (one row: verdict and reasons).
+    """
+    ab = res.ab
+    out = {
+        "design": res.design.table,
+        "metrics": ab.metrics,
+        "guardrails": ab.guardrails,
+        "truth": ab.truth,
+        "coverage": ab.coverage,
+        "looks": ab.looks,
+        "timing_latency": ab.latency,
+        "calibration": res.calibration,
+        "interleaving": res.interleaving,
+        "agreement_revenue": res.agreement_revenue.table,
+        "agreement_clicks": res.agreement_clicks.table,
+        "agreement_stats": pd.concat(
+            [
+                res.agreement_revenue.stats.assign(online="revenue"),
+                res.agreement_clicks.stats.assign(online="clicks"),
+            ],
+            ignore_index=True,
+        ),
+        "decision": pd.DataFrame(
+            {
+                "control": [res.control],
+                "treatment": [res.treatment],
+                "verdict": [ab.decision.verdict],
+                "reasons": [" ".join(ab.decision.reasons)],
+                "srm_p_value": [ab.srm.p_value],
+                "srm_mismatch": [ab.srm.mismatch],
+            }
+        ),
+    }
+    if res.ope is not None:
+        out["ope_estimates"] = res.ope.estimates
+        out["ope_summary"] = res.ope.summary
+        out["ope_truth"] = res.ope.truth
+    if res.novelty is not None:
+        out["novelty"] = res.novelty.table
+    return {k: v for k, v in out.items() if v is not None and len(v.columns)}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,9 +11,12 @@ import pandas as pd
 
 from recnb.experiments.design import Design
 from recnb.experiments.experiment import METRICS, ABTestResult
+from recnb.experiments.stage import LogStudy
 from recnb.experiments.stats import SRMResult
 
 __all__ = [
+    "NEEDS_THE_SHOP",
+    "describe_log_study",
     "describe_agreement",
     "describe_calibration",
     "describe_decision",
@@ -167,6 +170,24 @@ def describe_calibration(checks: pd.DataFrame, alpha: float) -> str:
     return " ".join(out)
 
 
+def _interleaving_cost(ratio: float, how: str) -> str:
+    """Interleaving's customers for 80% power against the A/B test's, in words."""
+    if ratio >= 1.5:
+        return (
+            f"For the same true difference interleaving needs about **{ratio:.0f} times fewer "
+            f"customers** than an A/B test for 80% power ({how})"
+            if ratio >= 3
+            else f"For the same true difference interleaving needs about **{ratio:.1f} times "
+            f"fewer customers** than an A/B test for 80% power ({how})"
+        )
+    if ratio <= 1 / 1.5:
+        return (
+            f"Here interleaving needed about {1 / ratio:.1f} times **more** customers than an A/B "
+            f"test for 80% power ({how}), unlike the large savings the literature reports"
+        )
+    return f"Here interleaving needed about as many customers as an A/B test for 80% power ({how})"
+
+
 def describe_interleaving(table: pd.DataFrame) -> str:
     """Interleaving against the A/B test on the pairs compared."""
     t = table.dropna(subset=["agrees"])
@@ -174,18 +195,27 @@ def describe_interleaving(table: pd.DataFrame) -> str:
     ties = int(table["agrees"].isna().sum())
     valid = table[(table["customers_ab"] > 0) & (table["customers_interleaving"] > 0)]
     ratio = float(np.median(valid["ratio"])) if len(valid) else float("nan")
-    txt = (
-        f"Interleaving named the same winner as the true A/B difference in {agree} of {len(t)} "
-        f"pairs with a significant preference"
-        + (f" ({ties} pair(s) had none)" if ties else "")
-        + "."
-    )
-    if np.isfinite(ratio):
-        txt += (
-            f" For the same true difference it needs a median **{ratio:.1f} times fewer "
-            "customers** than an A/B test for 80% power: every customer compares both rankers "
-            "on the same visit, so the differences between customers cancel out."
+    if len(t):
+        txt = (
+            f"Interleaving named the same winner as the true A/B difference in {agree} of "
+            f"{len(t)} pairs with a significant preference"
+            + (f" ({ties} pair(s) had none)" if ties else "")
+            + "."
         )
+    else:
+        txt = (
+            f"Interleaving found no significant preference in any of the {len(table)} pairs on "
+            "this traffic."
+        )
+    if np.isfinite(ratio):
+        txt += " " + _interleaving_cost(ratio, "median over the pairs")
+        if ratio >= 1.5:
+            txt += (
+                ": every customer compares both rankers on the same visit, so the differences "
+                "between customers cancel out."
+            )
+        else:
+            txt += "."
     measured = table.dropna(subset=["customers_ab_measured", "customers_interleaving_measured"])
     for _, r in measured.iterrows():
         txt += (
@@ -299,16 +329,82 @@ def stakeholder_summary(
             f"(estimate {_num(tr['estimate'])})."
         )
     if agreement is not None:
-        tau = agreement.set_index("statistic").loc["kendall_tau"]
+        tau = float(agreement.set_index("statistic").loc["kendall_tau", "value"])
+        how = (
+            "much like"
+            if tau >= 0.7
+            else "partly like"
+            if tau >= 0.3
+            else "hardly like"
+            if tau > -0.3
+            else "in reverse of"
+        )
         parts.append(
-            f"Offline accuracy ranked the candidate recommenders only partly like the online "
-            f"results (Kendall's tau {tau['value']:.2f})."
+            f"Offline accuracy ranked the candidate recommenders {how} the online results "
+            f"(Kendall's tau {tau:.2f}): offline scores alone would not have settled this."
+            if tau < 0.7
+            else f"Offline accuracy ranked the candidate recommenders {how} the online results "
+            f"(Kendall's tau {tau:.2f})."
         )
     if interleaving is not None and len(interleaving):
-        valid = interleaving[interleaving["customers_interleaving"] > 0]
+        valid = interleaving[
+            (interleaving["customers_interleaving"] > 0) & (interleaving["customers_ab"] > 0)
+        ]
+        judged = interleaving.dropna(subset=["agrees"])
         if len(valid):
+            txt = _interleaving_cost(float(np.median(valid["ratio"])), "median over the pairs")
+            if len(judged):
+                txt += (
+                    f"; it named the true winner in {int(judged['agrees'].astype(bool).sum())} "
+                    f"of {len(judged)} pairs where it had a preference"
+                )
+            parts.append(txt + ".")
+    return " ".join(parts)
+
+
+#: what a section says when it needs the synthetic shop's ground truth and the run has real logs
+NEEDS_THE_SHOP = (
+    "*Not run on this data:* this part simulates customers' responses to recommendations shown "
+    "to them, which needs the synthetic shop's response model (its ground truth). A real log "
+    "records only what customers did with what they were actually shown."
+)
+
+
+def describe_log_study(log: LogStudy, run_source: str) -> str:
+    """What the stage could do on a real log: power planning and the SRM gate."""
+    d = log.design
+    label = _metric_label(log.metric)
+    parts = [
+        f"This run's data ({run_source}) is a real log, not the synthetic shop: there is no "
+        "response model to simulate an experiment with, so this report plans a test and checks "
+        "the assignment, and skips everything that needs the ground truth (the simulated test, "
+        "its decision, monitoring, calibration, interleaving, off-policy evaluation and "
+        "offline-online agreement)."
+    ]
+    if d is not None:
+        if d.capped:
             parts.append(
-                f"Interleaving would reach the same conclusions with about "
-                f"{float(np.median(valid['ratio'])):.0f} times fewer customers."
+                f"Planned on {label} from the log's last {d.days} days: detecting a "
+                f"{d.mde_relative:.0%} change with {d.power:.0%} power needs "
+                f"{d.n_control + d.n_treatment:,} customers, more than the "
+                f"{d.expected_customers:,} the log shows in the longest allowed duration; in "
+                f"{d.days} days a test could detect {_pct(d.detectable_effect, 0).lstrip('+')} "
+                "with that power."
             )
+        else:
+            parts.append(
+                f"Planned on {label} from the log: detecting a {d.mde_relative:.0%} change with "
+                f"{d.power:.0%} power needs {d.n_control + d.n_treatment:,} customers, which "
+                f"the log's traffic brings in **{d.days} days**."
+            )
+    parts.append(
+        f"The hash assignment of the log's {sum(log.srm.observed):,} customers passes the "
+        f"sample-ratio gate (p = {log.srm.p_value:.2g}); at this size the gate flags a share "
+        f"off by {log.srm_sensitivity:.1%} or more, and a planted 51/49 split "
+        + ("is flagged." if log.planted.mismatch else "is **not** flagged (too few customers).")
+        if not log.srm.mismatch
+        else f"The hash assignment of the log's customers FAILS the sample-ratio gate "
+        f"(p = {log.srm.p_value:.2g}): check the salt and the split."
+    )
+    parts.append(log.ope_note)
     return " ".join(parts)
