@@ -96,3 +96,26 @@ def test_ope_view_counts_targets_an_estimator_could_not_estimate():
     assert v.loc["snips", "targets"] == 1 and v.loc["snips", "targets_without_estimate"] == 1
     assert v.loc["dr", "median_rel_error"] == 0.2 and v.loc["dr", "worst_rel_error"] == 0.3
     assert v.loc["dr", "coverage"] == 0.5 and v.loc["dr", "targets_without_estimate"] == 0
+
+
+def test_coverage_and_latency_sentences():
+    cov = pd.DataFrame(
+        [
+            {
+                "metric": "catalogue_coverage",
+                "control": 0.15,
+                "treatment": 0.28,
+                "diff": 0.13,
+                "boot_low": 0.09,
+                "boot_high": 0.14,
+                "catalogue_size": 206,
+            }
+        ]
+    )
+    text = nar.describe_coverage(cov, "popularity", "ease")
+    assert "15.0% of the 206 products" in text and "+13.0 points" in text
+    lat = pd.DataFrame(
+        {"arm": ["popularity", "ease"], "customers": [100, 200], "seconds": [0.1, 1.0]}
+    )
+    text = nar.describe_latency(lat)
+    assert "popularity 1.00 ms per customer" in text and "ease 5.00 ms per customer" in text

@@ -19,6 +19,8 @@ __all__ = [
     "describe_log_study",
     "describe_agreement",
     "describe_calibration",
+    "describe_coverage",
+    "describe_latency",
     "describe_decision",
     "describe_design",
     "describe_interleaving",
@@ -100,6 +102,30 @@ def describe_decision(result: ABTestResult) -> str:
         "no decision": "**No decision**",
     }
     return f"{verdict[d.verdict]} {result.treatment}. " + " ".join(d.reasons)
+
+
+def describe_coverage(coverage: pd.DataFrame, control: str, treatment: str) -> str:
+    """Catalogue coverage of both arms (share of products shown at least once)."""
+    r = coverage.iloc[0]
+    return (
+        f"**Catalogue coverage:** {control}'s lists showed {r['control']:.1%} of the "
+        f"{int(r['catalogue_size']):,} products at least once, {treatment}'s {r['treatment']:.1%} "
+        f"(difference {100 * r['diff']:+.1f} points, 95% bootstrap interval "
+        f"{100 * r['boot_low']:+.1f} to {100 * r['boot_high']:+.1f})."
+    )
+
+
+def describe_latency(latency: pd.DataFrame) -> str:
+    """The latency proxy: measured seconds to build each arm's candidate lists (differs between
+    runs; kept out of the summary)."""
+    parts = [
+        f"{r['arm']} {1000 * r['seconds'] / max(int(r['customers']), 1):.2f} ms per customer"
+        for _, r in latency.iterrows()
+    ]
+    return (
+        "**Latency proxy** (measured in this run, so it varies between runs): building the "
+        "candidate lists took " + ", ".join(parts) + " (all of an arm's customers scored at once)."
+    )
 
 
 def describe_monitoring(result: ABTestResult) -> str:
