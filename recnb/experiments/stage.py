@@ -162,7 +162,7 @@ class StudySettings(BaseModel):
     min_group_size: int = Field(50, ge=1)
     n_bootstrap: int = Field(500, ge=20)
     n_simulations: int = Field(1000, ge=20)
-    ope_seeds: int = Field(3, ge=0)
+    ope_seeds: int = Field(2, ge=0)
     ope_temperature: float = Field(1.0, gt=0)
     interleave: bool = True
     novelty_case: bool = True
