@@ -39,6 +39,7 @@ __all__ = [
     "STAGES",
     "AbSimulationSettings",
     "DataUnderstandingSettings",
+    "FairnessBiasSettings",
     "ModelComparisonSettings",
     "PreprocessingSettings",
     "StageSettings",
@@ -368,6 +369,60 @@ class ModelComparisonSettings(StageSettings):
                 "(null for no baseline)"
             )
         return self
+
+
+# ----------------------------------------------------------------------------------------------
+# 04 fairness, bias and transparency
+# ----------------------------------------------------------------------------------------------
+
+
+@register_stage("04_fairness_bias", reads=("dataset", "split", "model_comparison"))
+class FairnessBiasSettings(StageSettings):
+    """``fairness_bias:`` section (notebook ``04_fairness_bias``).
+
+    The list length and primary metric are stage 03's (read from its results); the models are the
+    ones stage 03 compared, so ``mitigation_models`` is checked against them when the stage runs.
+    """
+
+    attributes: list[str] | None = None
+    min_group_size: int = Field(10, ge=2)
+    n_bootstrap: int = Field(1000, ge=1)
+    n_permutations: int = Field(1000, ge=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    n_candidates: int = Field(100, ge=1)
+    mitigation_models: list[str] | None = None
+    strengths: list[float] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0], min_length=1
+    )
+    fair_proportions: list[float] = Field(
+        default_factory=lambda: [0.0, 0.2, 0.4, 0.6], min_length=1
+    )
+    max_ndcg_loss: float = Field(0.05, ge=0, lt=1)
+    n_simulated_lists: int = Field(2000, ge=0)
+    explain_customers: int = Field(30, ge=1)
+    stability_models: list[str] | None = None
+    decorrelate: bool = True
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes(cls, v: list[str] | None) -> list[str] | None:
+        from recnb.fairness.groups import ATTRIBUTES
+
+        if v is not None:
+            bad = [a for a in v if a not in ATTRIBUTES]
+            if bad:
+                raise ValueError(
+                    f"unknown customer attribute(s) {bad}; allowed: {list(ATTRIBUTES)}"
+                )
+        return v
+
+    @field_validator("strengths", "fair_proportions")
+    @classmethod
+    def _unit(cls, v: list[float]) -> list[float]:
+        bad = [x for x in v if not 0.0 <= x <= 1.0]
+        if bad:
+            raise ValueError(f"values must lie in [0, 1], got {bad}")
+        return v
 
 
 def _check_hyperparameters(model: str, params: Mapping[str, Any], where: str) -> None:
