@@ -64,3 +64,45 @@ def _stop_spark_after_module():
         active = SparkSession.getActiveSession()
         if active is not None:
             active.stop()
+
+
+@pytest.fixture(scope="session")
+def experiment_world():
+    """A small shop with a split and fitted models, for the experiment tests (built once).
+
+    3,000 customers, 300 products, a 30-day log; the run's privacy scrub (demo key), a temporal
+    split with a 7-day test period, and popularity, item-kNN, EASE and random models fitted on
+    ``train``. ``unit_id`` maps the shop's customer ids to the pseudonyms the models know.
+    """
+    from types import SimpleNamespace
+
+    from recnb import privacy
+    from recnb.data.schema import validate_dataset
+    from recnb.data.synthetic import make_shop
+    from recnb.models import make_model
+    from recnb.prep import cleaning
+    from recnb.prep import split as sl
+    from recnb.prep.settings import PrepSettings
+
+    shop, raw = make_shop(n_customers=3000, n_products=300, n_days=30, seed=11)
+    ds = cleaning.clean(validate_dataset(privacy.scrub(raw, privacy.DEMO_KEY)))[0]
+    res = sl.build_split(
+        ds, PrepSettings(test_days=7, valid_days=0, tfidf_max_features=0), run_seed=0
+    )
+    train = res.parts["train"]
+    models = {
+        "popularity": make_model("popularity").fit(train),
+        "item_knn": make_model("item_knn", n_neighbors=50).fit(train),
+        "ease": make_model("ease").fit(train),
+        "random": make_model("random", random_state=0).fit(train),
+    }
+    return SimpleNamespace(
+        shop=shop,
+        dataset=ds,
+        train=train,
+        test=res.parts["test"],
+        models=models,
+        history=shop.log_history(),
+        unit_id=lambda ids: privacy.pseudonymize(ids, privacy.DEMO_KEY, 16),
+        n_days=30,
+    )

@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "fairness": 2,
     "backends": 2,
     "serving": 2,
+    "experiments": 2,
     "reporting": 3,
     "workflow": 4,
 }

@@ -51,6 +51,10 @@ def _prep(extra: str) -> str:
     return CI.replace("  valid_days: 4\n", f"  valid_days: 4\n  {extra}\n")
 
 
+def _ab(extra: str) -> str:
+    return CI.replace("  ope_seeds: 1\n", f"  ope_seeds: 1\n  {extra}\n")
+
+
 # (name, params text, regex the message must match): each passed `check` before this change
 BAD_VALUES = [
     ("k=0", _mc("k: 0"), r"key 'model_comparison\.k': .*greater than or equal to 1, got 0"),
@@ -160,6 +164,31 @@ BAD_VALUES = [
         _prep("split_kind: temporl"),
         r"preprocessing\.split_kind': Input should be 'temporal', 'leave_last', 'random' or "
         r"'stratified', got 'temporl'",
+    ),
+    (
+        "A/B: fewer candidates than shown",
+        _ab("n_candidates: 5"),
+        r"key 'ab_simulation\.n_candidates' \(5\) must be at least key 'ab_simulation\.k' \(10\)",
+    ),
+    (
+        "A/B: primary metric a ratio",
+        _ab("primary_metric: ctr"),
+        r"key 'ab_simulation\.primary_metric': must be one of \['conversion', .*got 'ctr'",
+    ),
+    (
+        "A/B: unknown metric",
+        _ab("metrics: [revenue_per_visitor, revnue]"),
+        r"key 'ab_simulation\.metrics': unknown metric\(s\) \['revnue'\]",
+    ),
+    (
+        "A/B: treatment is the control",
+        _ab("treatment: popularity"),
+        r"key 'ab_simulation\.treatment' is the control \('popularity'\)",
+    ),
+    (
+        "A/B: share 1",
+        _ab("treatment_share: 1.0"),
+        r"key 'ab_simulation\.treatment_share': .*less than 1",
     ),
     (
         "top_categories 0",

@@ -85,3 +85,22 @@ def test_parameter_sources_name_the_params_file_the_defaults_and_an_edit(params,
     t = ctx.parameter_sources(ns).set_index("parameter")
     assert t.loc["alpha", "source"] == "notebook default"
     assert t.loc["products_table", "source"] == "edited in the notebook"
+
+
+def test_customer_pseudonyms_map_the_shops_ids_to_the_datasets(params, tmp_path):
+    ctx = StageContext(params, tmp_path / "run", "02_preprocessing")
+    ids = ctx.shop().generate().customers["customer_id"].to_numpy()
+    got = ctx.customer_pseudonyms()(ids)
+    assert sorted(got) == sorted(ctx.dataset().customers["customer_id"])
+
+
+def test_customer_pseudonyms_refuse_real_data(tmp_path):
+    p = tmp_path / "real.yaml"
+    p.write_text(
+        PARAMS.replace("source: synthetic", "source: csv\n  path: x").replace(
+            "  synthetic: {n_customers: 60, n_products: 30, n_days: 5}\n", ""
+        )
+    )
+    ctx = StageContext(p, tmp_path / "run", "02_preprocessing")
+    with pytest.raises(ValueError, match="only for the synthetic shop"):
+        ctx.customer_pseudonyms()

@@ -7,6 +7,7 @@ everything below it, never the workflow).
 - :mod:`recnb.reporting.model_figures`: the figures of stage 03;
 - :mod:`recnb.reporting.fairness_figures`, :mod:`recnb.reporting.fairness_tables`: the figures and
   table views of stage 04;
+- :mod:`recnb.reporting.experiment_figures`: the figures of stage 05 (A/B simulation);
 - :mod:`recnb.reporting.narrative`: the sentences each stage's report opens with, computed from
   its numbers;
 - :mod:`recnb.reporting.pages`: a stage's executed notebook as code-free HTML, and the run's

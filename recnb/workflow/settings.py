@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recnb.evaluation.reference import REFERENCE_TABLES
+from recnb.experiments.stage import StudySettings
 from recnb.metrics import RANKING_METRICS
 from recnb.prep.settings import PrepSettings
 
@@ -38,6 +39,7 @@ __all__ = [
     "ARTEFACTS",
     "ENGINES",
     "STAGES",
+    "AbSimulationSettings",
     "DataUnderstandingSettings",
     "FairnessBiasSettings",
     "ModelComparisonSettings",
@@ -517,3 +519,16 @@ def _check_space(model: str, fixed: dict[str, Any], space: Any, label: str) -> N
             if isinstance(p, float) and not math.isfinite(p):
                 raise ValueError(f"{where}: bounds must be finite, got {p}")
             _build(model, {**fixed, d.name: p}, f"{where} (value {p!r})")
+
+
+# ----------------------------------------------------------------------------------------------
+# 05 A/B simulation
+# ----------------------------------------------------------------------------------------------
+
+
+@register_stage("05_ab_simulation", reads=("dataset", "split", "model_comparison"))
+class AbSimulationSettings(StageSettings, StudySettings):
+    """``ab_simulation:`` section: :class:`recnb.experiments.stage.StudySettings` (every key, its
+    default and its allowed values) as a stage; the notebook builds one from its parameters cell
+    and passes it to :func:`recnb.experiments.stage.run_shop_study` (synthetic shop) or
+    :func:`recnb.experiments.stage.run_log_study` (real logs)."""

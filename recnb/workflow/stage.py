@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
 from recnb.data import io
 from recnb.data.schema import Dataset
 from recnb.data.synthetic import SyntheticShop
-from recnb.privacy import resolve_key
+from recnb.privacy import pseudonymize, resolve_key
 from recnb.serving import export_model
 from recnb.workflow.params import NOTEBOOK_DIR, Settings, load_params, section_name
 from recnb.workflow.progress import Progress
@@ -173,6 +174,21 @@ class StageContext:
         data = self.settings.data
         key = resolve_key(data.pseudonym_key, allow_demo=data.source == "synthetic")
         return export_model(model, self.run_dir, name, train=train, label=label, key=key)
+
+    def customer_pseudonyms(self) -> Callable[[Any], np.ndarray]:
+        """Shop customer ids -> the pseudonyms of the run's dataset (only for the synthetic shop).
+
+        The synthetic shop's simulations name customers by their original ids; the models know
+        them by the keyed pseudonyms of the privacy scrub. The returned function applies the
+        run's key (:func:`recnb.privacy.resolve_key`, as the dataset build does).
+        """
+        if self.settings.data.source != "synthetic":
+            raise ValueError(
+                f"{self.settings.source_file}: shop customer ids exist only for the synthetic "
+                f"shop, this run's data.source is {self.settings.data.source!r}"
+            )
+        key = resolve_key(self.settings.data.pseudonym_key, allow_demo=True)
+        return lambda ids: pseudonymize(ids, key)
 
     def path(self, *parts: str) -> Path:
         return self.run_dir.joinpath(*parts)

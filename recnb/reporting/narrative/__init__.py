@@ -5,5 +5,7 @@
 - :mod:`recnb.reporting.narrative.models`: stage 03 (winner, significance, segments, cost,
   tuning, reference tables);
 - :mod:`recnb.reporting.narrative.fairness`: stage 04 (groups served worse, exposure, sellers,
-  mitigation cost, explanation fidelity).
+  mitigation cost, explanation fidelity);
+- :mod:`recnb.reporting.narrative.experiments`: stage 05 (design, decision, SRM, monitoring,
+  calibration, interleaving, off-policy evaluation, offline-online agreement).
 """
