@@ -142,9 +142,9 @@ class ContextLift:
             share = (counts + self.prior * p[None, :]) / (
                 counts.sum(axis=1, keepdims=True) + self.prior
             )
-            self.tables_[dim] = pd.DataFrame(
-                np.log(share / p[None, :]), index=pd.Index(names, dtype=object)
-            )
+            with np.errstate(divide="ignore"):  # a zero share (prior 0) is a lift of 0
+                logs = np.log(share / p[None, :])
+            self.tables_[dim] = pd.DataFrame(logs, index=pd.Index(names, dtype=object))
         return self
 
     def log_lift(self, requests: pd.DataFrame, items: np.ndarray) -> np.ndarray:
@@ -402,22 +402,43 @@ class ContextualLightFM:
 def tune_weight(
     rank: Callable[[float], np.ndarray],
     valid: Any,
-    score: Callable[[np.ndarray, Any], float],
+    score: Callable[[np.ndarray, Any], np.ndarray],
     grid: Sequence[float],
+    n_boot: int = 500,
+    alpha: float = 0.05,
+    seed: int | None = 0,
 ) -> tuple[float, pd.DataFrame]:
-    """Pick the weight of ``grid`` with the best ``score`` on validation requests.
+    """Pick a weight of ``grid`` on validation requests, keeping 0 unless another is proven better.
 
-    ``rank(weight)`` returns the top-k of the validation requests with that weight,
-    ``score(topk, valid)`` the validation metric. Ties go to the smaller weight (the context-free
-    end of the grid), so a context without signal keeps weight 0. Returns the chosen weight and
-    the table of (weight, score).
+    ``rank(weight)`` returns the top-k of the validation requests with that weight and
+    ``score(topk, valid)`` the per-request validation metric (NaN: not scored). The weight with
+    the best mean is chosen only if its paired gain over the smallest weight of the grid (0: the
+    context-free list) has a customer-level bootstrap interval above 0; otherwise the smallest
+    weight is kept, so a context without signal is not used (re-ranking by noise costs accuracy).
+
+    Returns
+    -------
+    (float, pandas.DataFrame)
+        The chosen weight and the table (``weight``, ``score`` (mean), ``gain_ci_low``).
     """
+    from recnb.context.compare import cluster_mean_ci
+
     if not len(grid):
         raise ValueError("tune_weight: the grid is empty")
-    rows = [{"weight": float(w), "score": float(score(rank(w), valid))} for w in sorted(grid)]
+    weights = sorted(float(w) for w in grid)
+    per = [np.asarray(score(rank(w), valid), dtype=np.float64) for w in weights]
+    customers = np.asarray(valid.requests["customer"]) if valid is not None else None
+    rows = []
+    for w, v in zip(weights, per, strict=True):
+        lo = float("nan")
+        if customers is not None and w != weights[0]:
+            _, lo, _ = cluster_mean_ci(v - per[0], customers, n_boot, alpha, seed)
+        rows.append({"weight": w, "score": float(np.nanmean(v)), "gain_ci_low": lo})
     table = pd.DataFrame(rows)
-    best = table["score"].max()
-    chosen = float(table.loc[np.isclose(table["score"], best, rtol=0, atol=1e-12), "weight"].min())
+    best = int(np.argmax(table["score"].to_numpy()))  # first maximum: the smaller weight
+    chosen = weights[best]
+    if best != 0 and customers is not None and not table.loc[best, "gain_ci_low"] > 0:
+        chosen = weights[0]
     return chosen, table
 
 

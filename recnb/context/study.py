@@ -46,6 +46,8 @@ class ContextStudy:
         The learned context-category lifts of the all-dimension post-filter.
     seconds : dict of str to float
         Fit time of each ranker.
+    cutoff : pandas.Timestamp
+        Start of the test window.
     """
 
     requests: RequestSet
@@ -53,11 +55,12 @@ class ContextStudy:
     weights: pd.DataFrame
     lifts: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
+    cutoff: pd.Timestamp | None = None
 
 
-def _ndcg(k: int) -> Callable[[np.ndarray, RequestSet], float]:
-    def score(topk: np.ndarray, reqs: RequestSet) -> float:
-        return float(np.nanmean(compare.request_metrics(topk, reqs, k, ("ndcg",))["ndcg"]))
+def _ndcg(k: int) -> Callable[[np.ndarray, RequestSet], np.ndarray]:
+    def score(topk: np.ndarray, reqs: RequestSet) -> np.ndarray:
+        return compare.request_metrics(topk, reqs, k, ("ndcg",))["ndcg"].to_numpy()
 
     return score
 
@@ -164,7 +167,8 @@ def context_study(
             lf = ContextualLightFM(tuple(dims), **dict(lightfm)).fit(log, train_mask)  # type: ignore[arg-type]
             per[name] = compare.request_metrics(lf.rank(test.requests, k), test, k)
             seconds[name] = time.perf_counter() - t
-    return ContextStudy(test, per, pd.concat(weight_rows, ignore_index=True), lifts, seconds)
+    weights = pd.concat(weight_rows, ignore_index=True)
+    return ContextStudy(test, per, weights, lifts, seconds, cutoff)
 
 
 def planted_dimensions(effects: pd.DataFrame) -> dict[str, bool]:

@@ -1,0 +1,226 @@
+"""Context-aware evaluation (recnb.context): requests, leakage, paradigms, uplifts, planted effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recnb.context import compare
+from recnb.context.log import REQUEST_FEATURES, EventLog, RequestSet
+from recnb.context.paradigms import ContextFree, ContextLift, PostFilter, tune_weight
+from recnb.context.study import context_study, planted_dimensions, recovery_table
+from recnb.data.schema import Dataset, validate_dataset
+from recnb.data.synthetic import make_shop
+from recnb.models.registry import make_model
+
+POSITIVE_WEIGHTS = {"click": 2, "wishlist": 3, "add_to_cart": 4, "purchase": 8, "rating": 5}
+
+
+def _dataset(events: pd.DataFrame) -> Dataset:
+    customers = pd.DataFrame({"customer_id": sorted(events["customer_id"].unique())})
+    products = pd.DataFrame(
+        {
+            "product_id": sorted(events["product_id"].unique()),
+            "category": [
+                "home/kitchen" if p < "P5" else "books/novels"
+                for p in sorted(events["product_id"].unique())
+            ],
+        }
+    )
+    return validate_dataset(Dataset("t", customers, products, events.reset_index(drop=True)))
+
+
+def _events() -> pd.DataFrame:
+    t = pd.Timestamp("2026-01-03 20:00")  # a Saturday evening
+    rows = [
+        # customer, product, minutes after t, event, session, device, location
+        ("C1", "P1", 0, "view", "s1", "mobile", "north"),
+        ("C1", "P1", 1, "click", "s1", "mobile", "north"),
+        ("C1", "P2", 3, "purchase", "s1", "mobile", "north"),
+        ("C2", "P6", 60 * 13, "click", "s2", "desktop", "south"),  # Sunday 09:00
+        ("C2", "P7", 60 * 13 + 5, "view", "s2", "desktop", "south"),
+        ("C1", "P1", 60 * 40, "click", "s3", "tablet", "east"),  # Monday 12:00, a repeat
+        ("C1", "P3", 60 * 40 + 2, "click", "s3", "tablet", "east"),
+    ]
+    return pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "product_id": [r[1] for r in rows],
+            "timestamp": [t + pd.Timedelta(minutes=r[2]) for r in rows],
+            "event": [r[3] for r in rows],
+            "session_id": [r[4] for r in rows],
+            "device": [r[5] for r in rows],
+            "location": [r[6] for r in rows],
+        }
+    )
+
+
+def test_requests_have_request_time_features_and_answers():
+    log = EventLog(_dataset(_events()))
+    reqs = log.requests(pd.Timestamp("2026-01-01"))
+    r = reqs.requests
+    assert list(r["request_id"]) == ["C1/s1", "C2/s2", "C1/s3"]
+    assert list(r["device"]) == ["mobile", "desktop", "tablet"]
+    assert list(r["daypart"]) == ["evening", "morning", "afternoon"]
+    assert list(r["weekend"]) == ["weekend", "weekend", "weekday"]
+    truth = [sorted(log.product_ids[reqs.truth[i].indices]) for i in range(3)]
+    assert truth == [["P1", "P2"], ["P6"], ["P1", "P3"]]  # views are not answers
+    # a window from Monday on: P1 was clicked before the window, so it is a repeat
+    later = log.requests(pd.Timestamp("2026-01-05"))
+    assert len(later) == 1
+    assert list(log.product_ids[later.repeat[0].indices]) == ["P1"]
+    assert list(log.product_ids[later.new_only().truth[0].indices]) == ["P3"]
+
+
+def test_request_features_are_only_request_time_information():
+    """Leakage: what happens after a visit's first event never changes its request features."""
+    ev = _events()
+    base = EventLog(_dataset(ev)).requests(pd.Timestamp("2026-01-01")).requests
+    changed = ev.copy()
+    later = changed.groupby("session_id").cumcount() > 0  # every event after a visit's first
+    changed.loc[later, "device"] = "desktop"
+    changed.loc[later, "location"] = "west"
+    changed.loc[later, "timestamp"] += pd.Timedelta(hours=9)  # later events move to another daypart
+    changed.loc[later & (changed["event"] == "view"), "event"] = "purchase"
+    changed["dwell_seconds"] = 999.0
+    again = EventLog(_dataset(changed)).requests(pd.Timestamp("2026-01-01")).requests
+    cols = ["request_id", "customer_id", "timestamp", *REQUEST_FEATURES]
+    pd.testing.assert_frame_equal(base[cols], again[cols])
+    # and the request table carries nothing but ids, the time and request-time features
+    assert set(base.columns) == {"request_id", "customer_id", "customer", "timestamp",
+                                 *REQUEST_FEATURES}  # fmt: skip
+
+
+def test_context_lift_by_hand():
+    log = EventLog(_dataset(_events()))
+    lift = ContextLift(["device"], prior=0.0).fit(log, log.mask())
+    t = lift.table().set_index(["value", "category"])["lift"]
+    # positives: mobile P1, P2 (home); desktop P6 (books); tablet P1, P3 (home)
+    # p(c) with add-one smoothing over 2 categories: home 5/7, books 2/7
+    assert t[("mobile", "home")] == pytest.approx(1.0 / (5 / 7))
+    assert t[("desktop", "books")] == pytest.approx(1.0 / (2 / 7))
+    assert t[("desktop", "home")] == pytest.approx(0.0)
+
+
+def test_post_filter_weight_zero_is_the_base_list_and_weights_reorder():
+    shop, ds = make_shop(n_customers=300, n_products=80, n_days=20, seed=3)
+    log = EventLog(ds, POSITIVE_WEIGHTS)
+    cut = log.end.normalize() - pd.Timedelta(days=5)
+    base = ContextFree(make_model("item_knn").fit(log.interactions(None, cut)))
+    reqs = log.requests(cut).new_only()
+    lift = ContextLift(["device", "daypart"]).fit(log, log.mask(None, cut))
+    b = base.rank(reqs.requests, 10)
+    assert np.array_equal(PostFilter(base, lift, 0.0, 50).rank(reqs.requests, 10), b)
+    moved = PostFilter(base, lift, 5.0, 50).rank(reqs.requests, 10)
+    assert not np.array_equal(moved, b)
+    # re-ranking never brings in a product outside the base candidates or a seen one
+    cand = base.candidates(reqs.requests, 50)
+    assert all(set(moved[i]) <= set(cand[i]) for i in range(len(moved)))
+
+
+def test_tune_weight_keeps_zero_unless_the_gain_is_proven():
+    valid = RequestSet(pd.DataFrame({"customer": np.arange(200) % 50}), None, None)
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 1, 200)
+
+    def score(gain):
+        return lambda topk, v: 0.5 + gain * (topk[0, 0] == 1) + 0.01 * noise
+
+    ranks = lambda w: np.full((1, 1), w)  # noqa: E731
+    w, table = tune_weight(ranks, valid, score(0.1), [2.0, 0.0, 1.0])
+    assert w == 1.0 and list(table["weight"]) == [0.0, 1.0, 2.0]
+    # a tiny "gain" that is pure noise: weight 1 has the best mean but is not proven better
+    noisy = lambda topk, v: 0.5 + (topk[0, 0] == 1) * rng.normal(0.001, 0.05, 200)  # noqa: E731
+    w, table = tune_weight(ranks, valid, noisy, [0.0, 1.0])
+    assert table["score"].idxmax() == 1 and w == 0.0
+    # ties go to the smaller weight
+    w, _ = tune_weight(ranks, valid, lambda t, v: np.full(200, 0.5), [0.0, 1.0])
+    assert w == 0.0
+
+
+def test_paired_uplift_known_answer_and_alignment():
+    reqs = pd.DataFrame({"device": ["a", "a", "b", "b"] * 10})
+    control = pd.DataFrame(
+        {"request": np.arange(40), "customer": np.arange(40) % 7, "ndcg": np.linspace(0, 1, 40)}
+    )
+    treat = control.assign(ndcg=control["ndcg"] + 0.1)
+    up = compare.paired_uplift(treat, control, reqs, ["device"], min_requests=5, n_boot=200)
+    assert list(up["value"]) == ["all", "a", "b"]
+    assert np.allclose(up[["uplift", "ci_low", "ci_high"]].to_numpy(), 0.1)
+    with pytest.raises(ValueError, match="same requests"):
+        compare.paired_uplift(treat.iloc[:-1], control, reqs)
+
+
+def test_cluster_ci_resamples_customers_not_requests():
+    # two customers: one always 1, one always 0; many requests each
+    values = np.r_[np.ones(50), np.zeros(50)]
+    cust = np.r_[np.zeros(50), np.ones(50)]
+    mean, lo, hi = compare.cluster_mean_ci(values, cust, n_boot=500, seed=1)
+    assert mean == 0.5
+    # with 2 clusters a resample is all-one, all-zero or half: the interval spans [0, 1]
+    assert lo == 0.0 and hi == 1.0
+    _, lo_r, hi_r = compare.cluster_mean_ci(values, np.arange(100), n_boot=500, seed=1)
+    assert lo_r > 0.3 and hi_r < 0.7  # treating requests as independent would be far narrower
+
+
+def test_repeat_split_counts():
+    truth = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 0, 1, 0]], dtype=np.float32))
+    repeat = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 0, 0]], dtype=np.float32))
+    reqs = RequestSet(pd.DataFrame({"customer": [0, 1]}), truth, repeat)
+    out = compare.repeat_split(np.array([[0, 1, 3], [3, 2, -1]]), reqs, k=3)
+    assert out["repeat_hits"].tolist() == [1, 0]
+    assert out["new_hits"].tolist() == [1, 1]
+    assert out["repeat_relevant"].tolist() == [1, 0]
+
+
+@pytest.fixture(scope="module")
+def planted_study():
+    """A shop with a strong planted device effect and no daypart or location effect."""
+    shop, ds = make_shop(
+        n_customers=2500,
+        n_products=500,
+        n_days=35,
+        seed=5,
+        device_strength=1.5,
+        daypart_strength=0.0,
+        location_strength=0.0,
+    )
+    log = EventLog(ds, POSITIVE_WEIGHTS)
+    cut = log.end.normalize() - pd.Timedelta(days=8)
+    study = context_study(
+        log,
+        cut,
+        7,
+        lambda: make_model("item_knn"),
+        ["device", "daypart", "location"],
+        lightfm={"epochs": 5, "no_components": 16, "context_weight": 0.1},
+        prefilter=["device"],
+    )
+    return shop, study
+
+
+def test_planted_context_effects_are_recovered(planted_study):
+    shop, study = planted_study
+    planted = planted_dimensions(shop.context_effects)
+    assert planted == {"device": True, "daypart": False, "location": False, "weekend": False}
+    rec = recovery_table(study, planted, n_boot=500).set_index("dimension")
+    assert rec.loc["device", "ci_low"] > 0  # planted: uplift CI above 0
+    for dim in ("daypart", "location", "weekend"):  # not planted: CI contains 0
+        assert rec.loc[dim, "ci_low"] <= 0 <= rec.loc[dim, "ci_high"], rec
+    assert rec["recovered"].all()
+
+
+def test_context_study_scores_every_ranker_on_the_same_requests(planted_study):
+    _, study = planted_study
+    names = set(study.per_request)
+    assert {"context-free", "post-filter: all", "pre-filter: device", "LightFM with context",
+            "LightFM without context"} <= names  # fmt: skip
+    n = len(study.requests)
+    for frame in study.per_request.values():
+        assert len(frame) == n and frame["ndcg"].between(0, 1).all()
+    assert study.requests.requests["timestamp"].min() >= study.cutoff
+    by = compare.by_context(study.per_request, study.requests.requests, ["device"], n_boot=100)
+    assert set(by["dimension"]) == {"all", "device"}
+    assert (by["ci_low"] <= by["mean"]).all() and (by["mean"] <= by["ci_high"]).all()
