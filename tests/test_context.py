@@ -224,3 +224,46 @@ def test_context_study_scores_every_ranker_on_the_same_requests(planted_study):
     by = compare.by_context(study.per_request, study.requests.requests, ["device"], n_boot=100)
     assert set(by["dimension"]) == {"all", "device"}
     assert (by["ci_low"] <= by["mean"]).all() and (by["mean"] <= by["ci_high"]).all()
+
+
+# ---- cold start -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cold_log():
+    shop, ds = make_shop(n_customers=1500, n_products=400, n_days=40, seed=11)
+    log = EventLog(ds, POSITIVE_WEIGHTS)
+    return log, log.end.normalize() - pd.Timedelta(days=10)
+
+
+def test_cold_customers_are_held_out_entirely(cold_log):
+    from recnb.context.coldstart import cold_customer_study
+
+    log, cut = cold_log
+    st = cold_customer_study(log, cut, share=0.2, epochs=3, als_params={"factors": 8}, seed=1)
+    assert st.info["training_events_of_held_out"] == 0
+    held = set(st.requests.requests["customer"])
+    assert len(held) <= st.info["held_out_customers"]
+    assert (st.requests.requests["timestamp"] >= cut).all()
+    assert {"popularity", "LightFM + customer features", "content from first views",
+            "ALS fold-in of first views"} == set(st.per_request)  # fmt: skip
+    for frame in st.per_request.values():
+        assert len(frame) == len(st.requests) and frame["hit_rate"].between(0, 1).all()
+    # a held-out customer is scored from features: LightFM's lists differ between customers
+    # with different first visits, while popularity gives everyone the same list
+    pop = st.per_request["popularity"]["ndcg"].to_numpy()
+    lfm = st.per_request["LightFM + customer features"]["ndcg"].to_numpy()
+    assert not np.allclose(pop, lfm)
+
+
+def test_cold_products_are_ranked_among_new_products_only(cold_log):
+    from recnb.context.coldstart import cold_product_study
+
+    log, cut = cold_log
+    st = cold_product_study(log, cut, epochs=3, seed=1)
+    before = np.zeros(log.n_products, dtype=bool)
+    before[log.product[log.mask(None, cut)]] = True
+    assert not before[st.requests.truth.indices].any()
+    assert st.info["new_products"] == int((~before).sum()) > 0
+    assert set(st.per_request) == {"no information (random)", "LightFM + product features",
+                                   "content"}  # fmt: skip
