@@ -11,6 +11,7 @@ from recnb.context import compare
 from recnb.context.log import REQUEST_FEATURES, EventLog, RequestSet
 from recnb.context.paradigms import ContextFree, ContextLift, PostFilter, tune_weight
 from recnb.context.study import context_study, planted_dimensions, recovery_table
+from recnb.data.interactions import Interactions
 from recnb.data.schema import Dataset, validate_dataset
 from recnb.data.synthetic import make_shop
 from recnb.models.registry import make_model
@@ -267,3 +268,52 @@ def test_cold_products_are_ranked_among_new_products_only(cold_log):
     assert st.info["new_products"] == int((~before).sum()) > 0
     assert set(st.per_request) == {"no information (random)", "LightFM + product features",
                                    "content"}  # fmt: skip
+
+
+# ---- repeat purchases -------------------------------------------------------------------------
+
+
+def test_buy_again_ranks_own_purchases_by_frequency_and_recency():
+    from recnb.context.repeat import BuyAgain
+
+    day = 86_400.0
+    m = sp.csr_matrix(np.array([[3, 1, 0, 0], [0, 0, 0, 0], [0, 1, 1, 0]], dtype=np.float32))
+    ts = sp.csr_matrix(np.where(m.toarray() > 0, 1e9 + np.array([[0, 30, 0, 0], [0, 0, 0, 0],
+                                                                [0, 30, 30, 0]]) * day, 0))
+    train = Interactions(m, np.array(["a", "b", "c"]), np.array(["p", "q", "r", "s"]),
+                         timestamps=ts)  # fmt: skip
+    # frequency only: a's 3 beats 1
+    idx, _ = BuyAgain(half_life_days=None).fit(train).recommend_indices(np.array([0]), 2, False)
+    assert idx[0].tolist() == [0, 1]
+    # recency: p was last bought 30 days before q; with a 10-day half-life 3 * 1/8 < 1
+    idx, _ = BuyAgain(half_life_days=10.0).fit(train).recommend_indices(np.array([0]), 2, False)
+    assert idx[0].tolist() == [1, 0]
+    # a customer's own products come before any popular product they never bought
+    idx, _ = BuyAgain(half_life_days=None).fit(train).recommend_indices(np.array([2]), 3, False)
+    assert set(idx[0, :2].tolist()) == {1, 2} and idx[0, 2] == 0
+
+
+@pytest.fixture(scope="module")
+def repeat_log():
+    shop, ds = make_shop(
+        n_customers=1500, n_products=300, n_days=40, seed=2, repeat_boost=4.0, buy_again_share=0.3
+    )
+    log = EventLog(ds, POSITIVE_WEIGHTS)
+    return log, log.end.normalize() - pd.Timedelta(days=10)
+
+
+def test_repeat_aware_mode_counts_repeats_and_buy_again_finds_them(repeat_log):
+    from recnb.context.repeat import repeat_study
+
+    log, cut = repeat_log
+    test, per, split, info = repeat_study(log, cut, 5, lambda: make_model("item_knn"), True)
+    assert info["repeat_aware"] and split["base model"]["repeat_relevant"].sum() > 0
+    mix = next(n for n in per if n.startswith("mix"))
+    assert set(per) == {"base model", "buy again", mix}
+    # on a shop with a planted repeat rate buy-again finds more repeat purchases than a model
+    ba = split["buy again"]["repeat_hits"].sum()
+    assert ba > split["base model"]["repeat_hits"].sum()
+    # the default mode: no repeat in the answers, only the base model
+    test0, per0, split0, info0 = repeat_study(log, cut, 5, lambda: make_model("item_knn"), False)
+    assert split0["base model"]["repeat_relevant"].sum() == 0 and set(per0) == {"base model"}
+    assert len(test0) <= len(test)

@@ -222,12 +222,16 @@ class EventLog:
         end: pd.Timestamp | None = None,
         exclude_customers: np.ndarray | None = None,
         only_customers: np.ndarray | None = None,
+        positive: np.ndarray | None = None,
     ) -> RequestSet:
         """The visits starting in ``[start, end)`` that have at least one positive event.
 
         A product counts as a repeat when the customer had a positive event on it before
         ``start`` (before the window, so before any list of the window was asked for).
+        ``positive`` (a boolean mask over events) replaces the positive event types, e.g.
+        ``log.purchase`` to score purchases only (repeats are then products bought before).
         """
+        pos = self.positive if positive is None else np.asarray(positive, dtype=bool)
         first = self.session_first
         ok = self.time[first] >= np.datetime64(pd.Timestamp(start))
         if end is not None:
@@ -237,7 +241,7 @@ class EventLog:
             ok &= ~np.isin(owner, exclude_customers)
         if only_customers is not None:
             ok &= np.isin(owner, only_customers)
-        rows = np.flatnonzero(ok[self.session_code] & self.positive)
+        rows = np.flatnonzero(ok[self.session_code] & pos)
         used, r = np.unique(self.session_code[rows], return_inverse=True)
         # sessions are numbered by their first event, so ``used`` is in time order
         first = first[used]
@@ -248,7 +252,7 @@ class EventLog:
         truth.sum_duplicates()
         truth.data[:] = 1.0
         req = self._request_frame(first, self.session_ids[used])
-        before = self.mask(None, start) & self.positive
+        before = self.mask(None, start) & pos
         seen = sp.csr_matrix(
             (np.ones(int(before.sum()), np.float32), (self.customer[before], self.product[before])),
             shape=(self.n_customers, self.n_products),
