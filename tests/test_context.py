@@ -317,3 +317,56 @@ def test_repeat_aware_mode_counts_repeats_and_buy_again_finds_them(repeat_log):
     test0, per0, split0, info0 = repeat_study(log, cut, 5, lambda: make_model("item_knn"), False)
     assert split0["base model"]["repeat_relevant"].sum() == 0 and set(per0) == {"base model"}
     assert len(test0) <= len(test)
+
+
+# ---- rolling origin -----------------------------------------------------------------------------
+
+
+def test_partial_fit_users_on_full_history_equals_recalculate_user():
+    from recnb.context.rolling import ALSUpdater
+
+    rng = np.random.default_rng(0)
+    m = sp.random(60, 40, density=0.15, random_state=1, format="csr", dtype=np.float32)
+    m.data = 1.0 + rng.random(m.nnz).astype(np.float32)
+    upd = ALSUpdater(factors=8, regularization=0.5, iterations=5).fit(m)
+    grown = m + sp.random(60, 40, density=0.05, random_state=2, format="csr", dtype=np.float32)
+    users = np.array([3, 7, 11, 59])
+    items = np.array([0, 5, 39])
+    before = upd.user_factors.copy()
+    upd.update(grown, users, items)
+    expected = upd.model_.recalculate_user(users, grown[users])
+    np.testing.assert_allclose(upd.user_factors[users], expected, rtol=1e-5, atol=1e-6)
+    others = np.setdiff1d(np.arange(60), users)
+    np.testing.assert_array_equal(upd.user_factors[others], before[others])  # nobody else moves
+    # a full fit leaves every customer at the exact solution for its history too
+    full = ALSUpdater(factors=8, regularization=0.5, iterations=5).fit(grown)
+    np.testing.assert_allclose(
+        full.user_factors, full.model_.recalculate_user(np.arange(60), grown), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_rolling_origin_never_tests_at_or_before_the_cutoff():
+    from recnb.context.rolling import check_periods, periods, rolling_origin
+
+    shop, ds = make_shop(n_customers=600, n_products=150, n_days=25, seed=4)
+    log = EventLog(ds, POSITIVE_WEIGHTS)
+    first = log.end.normalize() - pd.Timedelta(days=4)
+    steps, per, tests = rolling_origin(log, first, 3, 1.0, als={"factors": 8, "iterations": 3})
+    cuts = periods(first, 3, 1.0)
+    for p, reqs in zip(cuts, tests, strict=True):
+        last_train = log.time[log.mask(None, p.cutoff)].max()
+        assert (reqs.requests["timestamp"] > last_train).all()
+        assert (reqs.requests["timestamp"] >= p.cutoff).all()
+        assert (reqs.requests["timestamp"] < p.end).all()
+    assert set(steps["strategy"]) == {"ALS frozen", "ALS full retrain", "ALS incremental",
+                                      "popularity frozen", "trending window", "item-kNN frozen",
+                                      "item-kNN refit"}  # fmt: skip
+    s0 = steps[steps["step"] == 0].set_index("strategy")["ndcg"]
+    # at the first origin frozen, full retrain and incremental are the same model
+    assert s0["ALS frozen"] == s0["ALS full retrain"] == s0["ALS incremental"]
+    # a test window that reaches back before its cut-off is refused
+    bad = tests[1]
+    early = RequestSet(bad.requests.assign(timestamp=cuts[1].cutoff - pd.Timedelta(hours=1)),
+                       bad.truth, bad.repeat)  # fmt: skip
+    with pytest.raises(AssertionError, match="not after the training data"):
+        check_periods(log, [log.mask(None, cuts[1].cutoff)], [early], [cuts[1]])
