@@ -139,7 +139,7 @@ def context_study(
         lift_inner = ContextLift(dims).fit(log, inner_mask)
 
         w, table = tune_weight(
-            lambda w: PostFilter(inner, lift_inner, w, n_cand).rank(valid.requests, k, valid_cand),
+            lambda w, li=lift_inner: PostFilter(inner, li, w, n_cand).rank(valid.requests, k, valid_cand),
             valid,
             _ndcg(k),
             weight_grid,

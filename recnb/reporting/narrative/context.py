@@ -1,0 +1,182 @@
+"""Plain-language text of stage 06 (context, cold start, repeat purchases, dynamic updates).
+
+Every sentence is computed from the result tables of :class:`recnb.context.stage.ContextResults`;
+a difference is called a gain or a loss only when its confidence interval excludes 0.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from recnb.context.stage import ContextResults
+from recnb.reporting.formatting import number, percent, seconds
+
+__all__ = [
+    "describe_cold",
+    "describe_context",
+    "describe_recovery",
+    "describe_repeat",
+    "describe_rolling",
+    "summary_paragraph",
+]
+
+
+def _verdict(lo: float, hi: float) -> str:
+    if lo > 0:
+        return "better"
+    if hi < 0:
+        return "worse"
+    return "no measurable difference"
+
+
+def _best(table: pd.DataFrame, name_col: str = "ranker", metric: str = "ndcg") -> pd.Series:
+    return table.sort_values(metric, ascending=False, kind="stable").iloc[0]
+
+
+def describe_context(summary: pd.DataFrame, k: int) -> str:
+    """Which way of using context wins over the context-free list, with the uplift CI."""
+    if summary.empty:
+        return "The context comparison did not run on this data (see the table of parts above)."
+    ctx = summary[summary["ranker"] != "context-free"].dropna(subset=["uplift"])
+    base = summary.set_index("ranker").loc["context-free"]
+    best = _best(summary)
+    parts = [
+        f"Without context the base model reaches NDCG@{k} {number(base['ndcg'])} on "
+        f"{int(base['n_requests']):,} test visits. The best ranker is **{best['ranker']}** "
+        f"(NDCG@{k} {number(best['ndcg'])})."
+    ]
+    gains = ctx[ctx["uplift_ci_low"] > 0]
+    losses = ctx[ctx["uplift_ci_high"] < 0]
+    if len(gains):
+        parts.append(
+            "Proven gains over the context-free list (95% interval above 0): "
+            + "; ".join(
+                f"{r.ranker} +{number(r.uplift)} [{number(r.uplift_ci_low)}, "
+                f"{number(r.uplift_ci_high)}]"
+                for r in gains.itertuples()
+            )
+            + "."
+        )
+    else:
+        parts.append("No way of using context beats the context-free list beyond doubt.")
+    if len(losses):
+        parts.append(
+            "Worse than the context-free list: " + ", ".join(losses["ranker"]) + "."
+        )
+    return " ".join(parts)
+
+
+def describe_recovery(recovery: pd.DataFrame) -> str:
+    """Whether the post-filter found exactly the planted effects."""
+    if recovery.empty:
+        return (
+            "There is no ground truth to check here: only the synthetic shop plants known context "
+            "effects."
+        )
+    ok = bool(recovery["recovered"].all())
+    planted = ", ".join(recovery.loc[recovery["planted"], "dimension"]) or "none"
+    unplanted = ", ".join(recovery.loc[~recovery["planted"], "dimension"]) or "none"
+    head = (
+        "The check passes: " if ok else "**The check fails** for "
+        + ", ".join(recovery.loc[~recovery["recovered"], "dimension"])
+        + ": "
+    )
+    return (
+        f"{head}effects were planted for {planted} and not for {unplanted}; a dimension counts "
+        "as recovered when re-ranking by it gains with a 95% interval above 0 where an effect "
+        "was planted, and its interval contains 0 where none was."
+    )
+
+
+def describe_cold(customers: pd.DataFrame, products: pd.DataFrame, k: int) -> str:
+    """Which ranker serves new customers and new products, and how well."""
+    parts = []
+    if not customers.empty:
+        best = _best(customers)
+        pop = customers.set_index("ranker").loc["popularity"]
+        parts.append(
+            f"For new customers the best ranker is **{best['ranker']}** (NDCG@{k} "
+            f"{number(best['ndcg'])} [{number(best['ndcg_ci_low'])}, "
+            f"{number(best['ndcg_ci_high'])}]) against {number(pop['ndcg'])} for the popularity "
+            "fallback"
+            + (
+                f": {_verdict(best['uplift_ci_low'], best['uplift_ci_high'])} than popularity."
+                if best["ranker"] != "popularity"
+                else "; no feature-based ranker beats the fallback."
+            )
+        )
+    else:
+        parts.append("The new-customer comparison did not run on this data.")
+    if not products.empty:
+        best = _best(products)
+        parts.append(
+            f"Among products first sold in the test period, **{best['ranker']}** ranks best "
+            f"(NDCG@{k} {number(best['ndcg'])} [{number(best['ndcg_ci_low'])}, "
+            f"{number(best['ndcg_ci_high'])}], ranking among the new products only)."
+        )
+    else:
+        parts.append("The new-product comparison did not run on this data.")
+    return " ".join(parts)
+
+
+def describe_repeat(repeat: pd.DataFrame, k: int) -> str:
+    """Which mode ran and what buy-again and the mix add, repeats and new products apart."""
+    if repeat.empty:
+        return "The repeat-purchase comparison did not run on this data."
+    rep_answers = int(repeat["repeat_answers"].iloc[0])
+    all_answers = rep_answers + int(repeat["new_answers"].iloc[0])
+    best = _best(repeat)
+    t = repeat.set_index("ranker")
+    return (
+        f"Mode: **repeat-aware** (lists may hold products the customer had; repeat purchases "
+        f"count). {percent(rep_answers / all_answers if all_answers else 0)} of the test "
+        f"purchases are repeats. The best ranker is **{best['ranker']}** (NDCG@{k} "
+        f"{number(best['ndcg'])}). Repeat hits / new hits: "
+        + "; ".join(f"{n} {int(r.repeat_hits)} / {int(r.new_hits)}" for n, r in t.iterrows())
+        + "."
+    )
+
+
+def describe_rolling(summary: pd.DataFrame, steps: int, step_days: float) -> str:
+    """Incremental vs full retrain vs frozen: quality and time per update."""
+    if summary.empty:
+        return "The rolling-origin comparison did not run on this data."
+    t = summary.set_index("strategy")
+    parts = [f"Over {steps} origins {step_days:g} day(s) apart:"]
+    if {"ALS frozen", "ALS full retrain", "ALS incremental"} <= set(t.index):
+        inc, full, frozen = t.loc["ALS incremental"], t.loc["ALS full retrain"], t.loc["ALS frozen"]
+        parts.append(
+            f"ALS updated incrementally reaches NDCG@10 {number(inc['ndcg'])} in "
+            f"{seconds(inc['seconds_per_update'])} per update, a full retrain "
+            f"{number(full['ndcg'])} in {seconds(full['seconds_per_update'])}, the frozen model "
+            f"{number(frozen['ndcg'])}."
+        )
+    best = _best(summary.rename(columns={"strategy": "ranker"}))
+    parts.append(f"The best strategy overall is **{best['ranker']}** ({number(best['ndcg'])}).")
+    return " ".join(parts)
+
+
+def summary_paragraph(res: ContextResults, k: int) -> str:
+    """The stakeholder summary at the top of the report."""
+    parts = [describe_context(res.context_summary, k)]
+    if not res.recovery.empty:
+        parts.append(describe_recovery(res.recovery))
+    parts.append(describe_cold(res.cold_customers, res.cold_products, k))
+    if not res.repeat.empty:
+        parts.append(describe_repeat(res.repeat, k))
+    if not res.rolling_summary.empty:
+        parts.append(
+            describe_rolling(
+                res.rolling_summary,
+                int(res.info.get("rolling_steps", 0)),
+                float(res.info.get("rolling_step_days", 0)),
+            )
+        )
+    skipped = res.support[~res.support["runs"]]
+    if len(skipped):
+        parts.append(
+            "Not run on this data: "
+            + "; ".join(f"{p} ({n})" for p, n in zip(skipped["part"], skipped["note"], strict=True))
+            + "."
+        )
+    return "\n\n".join(parts)
