@@ -278,8 +278,11 @@ def test_buy_again_ranks_own_purchases_by_frequency_and_recency():
 
     day = 86_400.0
     m = sp.csr_matrix(np.array([[3, 1, 0, 0], [0, 0, 0, 0], [0, 1, 1, 0]], dtype=np.float32))
-    ts = sp.csr_matrix(np.where(m.toarray() > 0, 1e9 + np.array([[0, 30, 0, 0], [0, 0, 0, 0],
-                                                                [0, 30, 30, 0]]) * day, 0))
+    ts = sp.csr_matrix(
+        np.where(
+            m.toarray() > 0, 1e9 + np.array([[0, 30, 0, 0], [0, 0, 0, 0], [0, 30, 30, 0]]) * day, 0
+        )
+    )
     train = Interactions(m, np.array(["a", "b", "c"]), np.array(["p", "q", "r", "s"]),
                          timestamps=ts)  # fmt: skip
     # frequency only: a's 3 beats 1

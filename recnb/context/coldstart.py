@@ -238,9 +238,7 @@ def cold_customer_study(
         vec = sp.csr_matrix(normalize(vec), dtype=np.float32)
         prof = normalize(seen_first @ vec)
         s = np.asarray((prof @ vec.T).todense(), dtype=np.float32)
-        per["content from first views"] = compare.request_metrics(
-            _rank(s, k, seen_first), reqs, k
-        )
+        per["content from first views"] = compare.request_metrics(_rank(s, k, seen_first), reqs, k)
 
     train = log.interactions(mask=train_mask)
     params = {"num_threads": 1, "random_state": seed, **(als_params or {})}

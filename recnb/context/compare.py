@@ -152,7 +152,16 @@ def by_context(
             rows.append((name, dim, v, n, metric, mean, lo, hi))
     return pd.DataFrame(
         rows,
-        columns=["ranker", "dimension", "value", "n_requests", "metric", "mean", "ci_low", "ci_high"],
+        columns=[
+            "ranker",
+            "dimension",
+            "value",
+            "n_requests",
+            "metric",
+            "mean",
+            "ci_low",
+            "ci_high",
+        ],
     )
 
 
@@ -172,8 +181,8 @@ def paired_uplift(
     Returns
     -------
     pandas.DataFrame
-        ``dimension``, ``value``, ``n_requests``, ``n_customers``, ``control``, ``treatment``,
-        ``uplift`` (treatment - control), ``ci_low``, ``ci_high`` (cluster bootstrap over
+        ``dimension``, ``value``, ``n_requests``, ``n_customers``, ``mean_control``,
+        ``mean_treatment``, ``uplift`` (treatment - control), ``ci_low``, ``ci_high`` (cluster bootstrap over
         customers) and ``relative`` (uplift / control).
     """
     if len(treatment) != len(control) or not np.array_equal(
@@ -203,6 +212,6 @@ def paired_uplift(
         )  # fmt: skip
     return pd.DataFrame(
         rows,
-        columns=["dimension", "value", "n_requests", "n_customers", "control", "treatment",
-                 "uplift", "ci_low", "ci_high", "relative"],
+        columns=["dimension", "value", "n_requests", "n_customers", "mean_control",
+                 "mean_treatment", "uplift", "ci_low", "ci_high", "relative"],
     )  # fmt: skip

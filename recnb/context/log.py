@@ -83,7 +83,6 @@ class RequestSet:
             self.requests.iloc[rows].reset_index(drop=True), self.truth[rows], self.repeat[rows]
         )
 
-
     def new_only(self) -> RequestSet:
         """Products seen before the window removed from the answers; requests left without an
         answer dropped (the mode of every model that never recommends what the customer had)."""

@@ -349,9 +349,7 @@ class ContextualLightFM:
                 values[dim]
             )
         ukey, first, pseudo = np.unique(key, return_index=True, return_inverse=True)
-        uf = self._rows(
-            log.customer[rows][first], {d: v[first] for d, v in values.items()}
-        )
+        uf = self._rows(log.customer[rows][first], {d: v[first] for d, v in values.items()})
         inter = sp.coo_matrix(
             (np.ones(len(rows), np.float32), (pseudo, log.product[rows])),
             shape=(len(ukey), log.n_products),

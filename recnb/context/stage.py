@@ -189,7 +189,7 @@ def run_studies(
         for treat, ctrl in pairs:
             up = compare.paired_uplift(st.per_request[treat], st.per_request[ctrl], req,
                                        [*dims, *placebo], "ndcg", nb, a, seed, s.min_requests)  # fmt: skip
-            up.insert(0, "control", ctrl)
+            up.insert(0, "versus", ctrl)
             up.insert(0, "ranker", treat)
             parts.append(up)
         out.context_uplift = pd.concat(parts, ignore_index=True)

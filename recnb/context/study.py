@@ -139,7 +139,9 @@ def context_study(
         lift_inner = ContextLift(dims).fit(log, inner_mask)
 
         w, table = tune_weight(
-            lambda w, li=lift_inner: PostFilter(inner, li, w, n_cand).rank(valid.requests, k, valid_cand),
+            lambda w, li=lift_inner: PostFilter(inner, li, w, n_cand).rank(
+                valid.requests, k, valid_cand
+            ),
             valid,
             _ndcg(k),
             weight_grid,
@@ -174,9 +176,7 @@ def context_study(
 def planted_dimensions(effects: pd.DataFrame) -> dict[str, bool]:
     """Which request features carry a planted effect, from ``SyntheticShop.context_effects``
     (``weekend`` never does)."""
-    out = {
-        str(dim): bool((g["effect"].abs() > 0).any()) for dim, g in effects.groupby("dimension")
-    }
+    out = {str(dim): bool((g["effect"].abs() > 0).any()) for dim, g in effects.groupby("dimension")}
     out["weekend"] = False
     return out
 
@@ -210,6 +210,7 @@ def recovery_table(
             {
                 "dimension": dim,
                 "planted": is_planted,
+                "n_requests": int(up["n_requests"]),
                 "uplift": float(up["uplift"]),
                 "ci_low": lo,
                 "ci_high": hi,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -29,7 +29,7 @@ def uplift_forest(uplift: pd.DataFrame, rankers: list[str], k: int = 10) -> plt.
         ax.scatter(sel["uplift"], y, c=colors, zorder=3)
         ax.axvline(0, color="black", linestyle="--", linewidth=0.8)
         ax.set_yticks(y, labels)
-        ax.set_title(f"{name}\nvs {sel['control'].iloc[0]}" if len(sel) else name, fontsize=9)
+        ax.set_title(f"{name}\nvs {sel['versus'].iloc[0]}" if len(sel) else name, fontsize=9)
         ax.set_xlabel(f"NDCG@{k} uplift")
     fig.tight_layout()
     return fig

@@ -451,7 +451,9 @@ class ContextSettings(StageSettings):
     def _dimensions(cls, v: list[str]) -> list[str]:
         bad = [d for d in v if d not in CONTEXT_DIMENSIONS]
         if bad:
-            raise ValueError(f"unknown context dimension(s) {bad}; allowed: {list(CONTEXT_DIMENSIONS)}")
+            raise ValueError(
+                f"unknown context dimension(s) {bad}; allowed: {list(CONTEXT_DIMENSIONS)}"
+            )
         if len(set(v)) != len(v):
             raise ValueError(f"a context dimension is listed twice: {v}")
         return v

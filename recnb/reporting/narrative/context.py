@@ -29,6 +29,14 @@ def _verdict(lo: float, hi: float) -> str:
     return "no measurable difference"
 
 
+def _versus(lo: float, hi: float, other: str) -> str:
+    if lo > 0:
+        return f"better than {other} beyond doubt"
+    if hi < 0:
+        return f"worse than {other} beyond doubt"
+    return f"no measurable difference from {other} (the 95% interval of the gain contains 0)"
+
+
 def _best(table: pd.DataFrame, name_col: str = "ranker", metric: str = "ndcg") -> pd.Series:
     return table.sort_values(metric, ascending=False, kind="stable").iloc[0]
 
@@ -60,9 +68,7 @@ def describe_context(summary: pd.DataFrame, k: int) -> str:
     else:
         parts.append("No way of using context beats the context-free list beyond doubt.")
     if len(losses):
-        parts.append(
-            "Worse than the context-free list: " + ", ".join(losses["ranker"]) + "."
-        )
+        parts.append("Worse than the context-free list: " + ", ".join(losses["ranker"]) + ".")
     return " ".join(parts)
 
 
@@ -76,11 +82,16 @@ def describe_recovery(recovery: pd.DataFrame) -> str:
     ok = bool(recovery["recovered"].all())
     planted = ", ".join(recovery.loc[recovery["planted"], "dimension"]) or "none"
     unplanted = ", ".join(recovery.loc[~recovery["planted"], "dimension"]) or "none"
-    head = (
-        "The check passes: " if ok else "**The check fails** for "
-        + ", ".join(recovery.loc[~recovery["recovered"], "dimension"])
-        + ": "
-    )
+    missed = recovery.loc[~recovery["recovered"]]
+    head = "The check passes: "
+    if not ok:
+        head = "**Not recovered**: " + ", ".join(missed["dimension"])
+        if "n_requests" in recovery.columns and missed["planted"].any():
+            head += (
+                f" (a planted effect missed on {int(recovery['n_requests'].iloc[0]):,} test "
+                "visits: too few to show a small effect, or a method too weak to find it)"
+            )
+        head += ". "
     return (
         f"{head}effects were planted for {planted} and not for {unplanted}; a dimension counts "
         "as recovered when re-ranking by it gains with a 95% interval above 0 where an effect "
@@ -88,7 +99,9 @@ def describe_recovery(recovery: pd.DataFrame) -> str:
     )
 
 
-def describe_cold(customers: pd.DataFrame, products: pd.DataFrame, k: int) -> str:
+def describe_cold(
+    customers: pd.DataFrame, products: pd.DataFrame, k: int, info: dict | None = None
+) -> str:
     """Which ranker serves new customers and new products, and how well."""
     parts = []
     if not customers.empty:
@@ -100,7 +113,7 @@ def describe_cold(customers: pd.DataFrame, products: pd.DataFrame, k: int) -> st
             f"{number(best['ndcg_ci_high'])}]) against {number(pop['ndcg'])} for the popularity "
             "fallback"
             + (
-                f": {_verdict(best['uplift_ci_low'], best['uplift_ci_high'])} than popularity."
+                ": " + _versus(best["uplift_ci_low"], best["uplift_ci_high"], "popularity") + "."
                 if best["ranker"] != "popularity"
                 else "; no feature-based ranker beats the fallback."
             )
@@ -109,11 +122,15 @@ def describe_cold(customers: pd.DataFrame, products: pd.DataFrame, k: int) -> st
         parts.append("The new-customer comparison did not run on this data.")
     if not products.empty:
         best = _best(products)
+        n_new = (info or {}).get("cold_products", {}).get("new_products")
+        among = f"the {n_new:,} new products" if n_new else "the new products"
         parts.append(
             f"Among products first sold in the test period, **{best['ranker']}** ranks best "
             f"(NDCG@{k} {number(best['ndcg'])} [{number(best['ndcg_ci_low'])}, "
-            f"{number(best['ndcg_ci_high'])}], ranking among the new products only)."
-        )
+            f"{number(best['ndcg_ci_high'])}], ranking among {among} only"
+            + ("; with so few new products any order scores alike)." if n_new and n_new <= k
+               else ").")
+        )  # fmt: skip
     else:
         parts.append("The new-product comparison did not run on this data.")
     return " ".join(parts)
@@ -161,7 +178,7 @@ def summary_paragraph(res: ContextResults, k: int) -> str:
     parts = [describe_context(res.context_summary, k)]
     if not res.recovery.empty:
         parts.append(describe_recovery(res.recovery))
-    parts.append(describe_cold(res.cold_customers, res.cold_products, k))
+    parts.append(describe_cold(res.cold_customers, res.cold_products, k, res.info))
     if not res.repeat.empty:
         parts.append(describe_repeat(res.repeat, k))
     if not res.rolling_summary.empty:
