@@ -104,7 +104,7 @@ class EventLog:
     ----------
     ds : Dataset
         A validated (and, in a run, privacy-scrubbed) dataset.
-    event_weights : mapping, optional
+    weights : mapping, optional
         Training weight per event type (default
         :data:`recnb.prep.weighting.DEFAULT_EVENT_WEIGHTS`).
     positive_events : sequence of str
@@ -114,7 +114,7 @@ class EventLog:
     def __init__(
         self,
         ds: Dataset,
-        event_weights_: Mapping[str, float] | None = None,
+        weights: Mapping[str, float] | None = None,
         positive_events: Sequence[str] = POSITIVE_EVENTS,
     ) -> None:
         ev = ds.events
@@ -129,7 +129,7 @@ class EventLog:
         self.product_ids = np.asarray(self.product_ids, dtype=object)
         self.time = ev["timestamp"].to_numpy(dtype="datetime64[ns]")
         self.weight = event_weights(
-            ev, DEFAULT_EVENT_WEIGHTS if event_weights_ is None else event_weights_
+            ev, DEFAULT_EVENT_WEIGHTS if weights is None else weights
         )
         kind = ev["event"].astype(object).to_numpy()
         self.positive = np.isin(kind, list(positive_events))

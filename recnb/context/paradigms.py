@@ -40,7 +40,9 @@ __all__ = [
     "ContextualLightFM",
     "PostFilter",
     "PreFilter",
+    "drop_seen",
     "event_context",
+    "fit_recnb_model",
     "tune_weight",
 ]
 
@@ -63,7 +65,7 @@ def event_context(log: EventLog, dimension: str, rows: np.ndarray | None = None)
     )
 
 
-def _drop_seen(idx: np.ndarray, seen: sp.csr_matrix, customers: np.ndarray, k: int) -> np.ndarray:
+def drop_seen(idx: np.ndarray, seen: sp.csr_matrix, customers: np.ndarray, k: int) -> np.ndarray:
     """Keep the first ``k`` entries of each row that the customer has not seen (pad with -1)."""
     n = idx.shape[0]
     rows = seen[customers]
@@ -258,7 +260,7 @@ class PreFilter:
             uniq, inv = np.unique(cust[rows], return_inverse=True)
             idx, _ = model.recommend_indices(uniq, k + extra, exclude_seen=self.exclude_seen)
             if self.exclude_seen:
-                idx = _drop_seen(idx, self.seen_, uniq, k)
+                idx = drop_seen(idx, self.seen_, uniq, k)
             out[rows] = idx[inv][:, :k]
         return out
 
@@ -267,8 +269,8 @@ class ContextualLightFM:
     """LightFM over (customer, context) pseudo-customers: contextual modelling.
 
     A training event of customer ``c`` in context ``(v_1, ..., v_D)`` is a positive pair of the
-    pseudo-customer with features ``{customer=c, d_1=v_1, ..., d_D=v_D}`` (rows L1-normalised, as
-    LightFM's ``Dataset`` does) and the product. At request time the request's own context values
+    pseudo-customer with features ``{customer=c, d_1=v_1, ..., d_D=v_D}`` (the identity weighs 1,
+    each context feature ``context_weight``) and the product. At request time the request's own context values
     build the row, so a customer's list moves with the context. ``dimensions=()`` gives the same
     model without context.
 
@@ -282,6 +284,9 @@ class ContextualLightFM:
         Seed (one thread: results repeat).
     exclude_seen : bool
         Leave out products the customer interacted with in training.
+    context_weight : float
+        Value of a context feature in the feature row (the customer's identity has 1); small
+        values keep the customer's own taste dominant.
     """
 
     def __init__(

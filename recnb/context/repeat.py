@@ -24,7 +24,7 @@ import pandas as pd
 
 from recnb.context import compare
 from recnb.context.log import EventLog, RequestSet
-from recnb.context.paradigms import ContextFree, _drop_seen, fit_recnb_model
+from recnb.context.paradigms import ContextFree, drop_seen, fit_recnb_model
 from recnb.data.interactions import Interactions
 from recnb.models._checks import check_nonnegative
 from recnb.models.base import Recommender
@@ -133,7 +133,7 @@ class RepeatMix:
         # the other slots: the base model's list (seen-but-not-bought products allowed), without
         # the products the customer bought (those are the repeat slots' business)
         cand, _ = self.base.recommend_indices(uniq, k + own.getnnz(axis=1).max(initial=0), False)
-        rest = _drop_seen(cand, own.tocsr(), np.arange(len(uniq)), k)
+        rest = drop_seen(cand, own.tocsr(), np.arange(len(uniq)), k)
         n_own = (out >= 0).sum(axis=1)
         for i in np.flatnonzero(n_own < k):
             out[i, n_own[i] :] = rest[i, : k - n_own[i]]

@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from recnb.context import compare
 from recnb.context.log import EventLog, RequestSet
-from recnb.context.paradigms import _drop_seen
+from recnb.context.paradigms import drop_seen
 from recnb.models.knn import ItemKNN
 from recnb.models.topk import topk_dense
 
@@ -252,7 +252,7 @@ def rolling_origin(
             else:  # a recnb model: its list, then the products seen by now dropped
                 extra = int(seen[cust].getnnz(axis=1).max(initial=0))
                 cand, _ = model.recommend_indices(cust, k + extra, exclude_seen=False)
-                topk = _drop_seen(cand, seen, cust, k)
+                topk = drop_seen(cand, seen, cust, k)
             pr = compare.request_metrics(topk, reqs, k)
             per[(name, p.step)] = pr
             rows.append(
