@@ -128,9 +128,7 @@ class EventLog:
         self.customer_ids = np.asarray(self.customer_ids, dtype=object)
         self.product_ids = np.asarray(self.product_ids, dtype=object)
         self.time = ev["timestamp"].to_numpy(dtype="datetime64[ns]")
-        self.weight = event_weights(
-            ev, DEFAULT_EVENT_WEIGHTS if weights is None else weights
-        )
+        self.weight = event_weights(ev, DEFAULT_EVENT_WEIGHTS if weights is None else weights)
         kind = ev["event"].astype(object).to_numpy()
         self.positive = np.isin(kind, list(positive_events))
         self.purchase = kind == "purchase"

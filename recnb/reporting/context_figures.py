@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["rolling_lines", "uplift_forest"]
+__all__ = ["rolling_lines", "update_time_bars", "uplift_forest"]
 
 
 def uplift_forest(uplift: pd.DataFrame, rankers: list[str], k: int = 10) -> plt.Figure:
@@ -36,20 +36,27 @@ def uplift_forest(uplift: pd.DataFrame, rankers: list[str], k: int = 10) -> plt.
 
 
 def rolling_lines(steps: pd.DataFrame, k: int = 10) -> plt.Figure:
-    """NDCG per rolling origin per strategy (left) and seconds per update (right, log scale)."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.2))
+    """NDCG per rolling origin per strategy; dashed lines are the frozen models."""
+    fig, a = plt.subplots(figsize=(9, 4.2))
     for name, g in steps.groupby("strategy", sort=False):
         style = "--" if "frozen" in name else "-"
         a.plot(g["cutoff"], g["ndcg"], style, marker="o", label=name)
     a.set_ylabel(f"NDCG@{k}")
     a.set_xlabel("training cut-off (origin)")
     a.tick_params(axis="x", rotation=30)
-    a.legend(fontsize=8)
-    upd = steps[steps["step"] > 0].groupby("strategy", sort=False)["update_seconds"].mean()
-    if upd.empty:
-        upd = steps.groupby("strategy", sort=False)["update_seconds"].mean()
+    a.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def update_time_bars(timing: pd.DataFrame) -> plt.Figure:
+    """Mean seconds per model update after the first origin, per strategy (log scale)."""
+    later = timing[timing["step"] > 0]
+    use = later if len(later) else timing
+    upd = use.groupby("strategy", sort=False)["update_seconds"].mean()
+    fig, b = plt.subplots(figsize=(7, 3.2))
     b.barh(upd.index[::-1], np.maximum(upd.to_numpy()[::-1], 1e-4), color="tab:blue")
     b.set_xscale("log")
-    b.set_xlabel("seconds per update (after the first origin)")
+    b.set_xlabel("seconds per update (measured on this machine)")
     fig.tight_layout()
     return fig

@@ -17,6 +17,7 @@ __all__ = [
     "describe_recovery",
     "describe_repeat",
     "describe_rolling",
+    "describe_update_cost",
     "summary_paragraph",
 ]
 
@@ -83,7 +84,7 @@ def describe_recovery(recovery: pd.DataFrame) -> str:
     planted = ", ".join(recovery.loc[recovery["planted"], "dimension"]) or "none"
     unplanted = ", ".join(recovery.loc[~recovery["planted"], "dimension"]) or "none"
     missed = recovery.loc[~recovery["recovered"]]
-    head = "The check passes: "
+    head = "The check passes. "
     if not ok:
         head = "**Not recovered**: " + ", ".join(missed["dimension"])
         if "n_requests" in recovery.columns and missed["planted"].any():
@@ -93,7 +94,7 @@ def describe_recovery(recovery: pd.DataFrame) -> str:
             )
         head += ". "
     return (
-        f"{head}effects were planted for {planted} and not for {unplanted}; a dimension counts "
+        f"{head}Effects were planted for {planted} and not for {unplanted}; a dimension counts "
         "as recovered when re-ranking by it gains with a 95% interval above 0 where an effect "
         "was planted, and its interval contains 0 where none was."
     )
@@ -155,22 +156,41 @@ def describe_repeat(repeat: pd.DataFrame, k: int) -> str:
 
 
 def describe_rolling(summary: pd.DataFrame, steps: int, step_days: float) -> str:
-    """Incremental vs full retrain vs frozen: quality and time per update."""
+    """Incremental vs full retrain vs frozen, and the other strategies: quality over the origins."""
     if summary.empty:
         return "The rolling-origin comparison did not run on this data."
     t = summary.set_index("strategy")
-    parts = [f"Over {steps} origins {step_days:g} day(s) apart:"]
+    parts = [f"Over {steps} rolling origins {step_days:g} day(s) apart:"]
     if {"ALS frozen", "ALS full retrain", "ALS incremental"} <= set(t.index):
         inc, full, frozen = t.loc["ALS incremental"], t.loc["ALS full retrain"], t.loc["ALS frozen"]
         parts.append(
-            f"ALS updated incrementally reaches NDCG@10 {number(inc['ndcg'])} in "
-            f"{seconds(inc['seconds_per_update'])} per update, a full retrain "
-            f"{number(full['ndcg'])} in {seconds(full['seconds_per_update'])}, the frozen model "
-            f"{number(frozen['ndcg'])}."
+            f"ALS updated incrementally reaches NDCG@10 {number(inc['ndcg'])} "
+            f"[{number(inc['ndcg_ci_low'])}, {number(inc['ndcg_ci_high'])}], a full retrain "
+            f"{number(full['ndcg'])} [{number(full['ndcg_ci_low'])}, "
+            f"{number(full['ndcg_ci_high'])}], the frozen model {number(frozen['ndcg'])} "
+            f"[{number(frozen['ndcg_ci_low'])}, {number(frozen['ndcg_ci_high'])}]."
         )
-    best = _best(summary.rename(columns={"strategy": "ranker"}))
-    parts.append(f"The best strategy overall is **{best['ranker']}** ({number(best['ndcg'])}).")
+    best = summary.sort_values("ndcg", ascending=False, kind="stable").iloc[0]
+    parts.append(f"The best strategy overall is **{best['strategy']}** ({number(best['ndcg'])}).")
     return " ".join(parts)
+
+
+def describe_update_cost(timing: pd.DataFrame) -> str:
+    """Measured seconds per update (kept apart from the results: they vary between runs)."""
+    if timing.empty:
+        return ""
+    later = timing[timing["step"] > 0]
+    use = later if len(later) else timing
+    mean = use.groupby("strategy", sort=False)["update_seconds"].mean()
+    wanted = [s for s in ("ALS incremental", "ALS full retrain", "item-kNN refit",
+                          "trending window") if s in mean.index]  # fmt: skip
+    if not wanted:
+        return ""
+    return (
+        "One model update took "
+        + ", ".join(f"{seconds(float(mean[s]))} ({s})" for s in wanted)
+        + " on this machine."
+    )
 
 
 def summary_paragraph(res: ContextResults, k: int) -> str:
