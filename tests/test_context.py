@@ -373,3 +373,45 @@ def test_rolling_origin_never_tests_at_or_before_the_cutoff():
                        bad.truth, bad.repeat)  # fmt: skip
     with pytest.raises(AssertionError, match="not after the training data"):
         check_periods(log, [log.mask(None, cuts[1].cutoff)], [early], [cuts[1]])
+
+
+# ---- what runs on which data, and the report's sentences ----------------------------------------
+
+
+def test_support_says_what_a_ratings_only_source_skips():
+    from recnb.context.stage import support
+
+    ev = _events().drop(columns=["device", "location", "session_id"])
+    ev["event"] = "rating"
+    log = EventLog(_dataset(ev))
+    sup = support(log, ["device", "daypart", "location"], False, 1.0, True).set_index("part")
+    assert sup.loc["context", "runs"] and sup.loc["context", "note"].startswith(
+        "dimensions: daypart (the events have no device, location column)"
+    )
+    assert not sup.loc["planted effects", "runs"]
+    assert not sup.loc["repeat purchases", "runs"]
+    assert "ratings only" in sup.loc["repeat purchases", "note"]
+
+
+def test_narrative_calls_a_gain_only_when_the_interval_excludes_zero():
+    from recnb.reporting.narrative.context import describe_context, describe_recovery
+
+    summary = pd.DataFrame(
+        {
+            "ranker": ["context-free", "post-filter: all", "pre-filter: device"],
+            "n_requests": [100, 100, 100],
+            "ndcg": [0.10, 0.12, 0.11],
+            "uplift": [np.nan, 0.02, 0.01],
+            "uplift_ci_low": [np.nan, 0.005, -0.01],
+            "uplift_ci_high": [np.nan, 0.03, 0.02],
+        }
+    )
+    text = describe_context(summary, 10)
+    assert "post-filter: all +0.020 [0.005, 0.030]" in text and "pre-filter: device +" not in text
+    rec = pd.DataFrame(
+        {"dimension": ["device", "weekend"], "planted": [True, False], "n_requests": [50, 50],
+         "uplift": [0.01, 0.0], "ci_low": [-0.01, 0.0], "ci_high": [0.02, 0.0],
+         "recovered": [False, True]}
+    )  # fmt: skip
+    assert describe_recovery(rec).startswith("**Not recovered**: device (a planted effect missed")
+    assert describe_recovery(rec.assign(recovered=True)).startswith("The check passes.")
