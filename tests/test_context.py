@@ -399,6 +399,7 @@ def test_narrative_calls_a_gain_only_when_the_interval_excludes_zero():
     summary = pd.DataFrame(
         {
             "ranker": ["context-free", "post-filter: all", "pre-filter: device"],
+            "versus": ["", "context-free", "context-free"],
             "n_requests": [100, 100, 100],
             "ndcg": [0.10, 0.12, 0.11],
             "uplift": [np.nan, 0.02, 0.01],
@@ -407,7 +408,8 @@ def test_narrative_calls_a_gain_only_when_the_interval_excludes_zero():
         }
     )
     text = describe_context(summary, 10)
-    assert "post-filter: all +0.020 [0.005, 0.030]" in text and "pre-filter: device +" not in text
+    assert "post-filter: all +0.020, 20% [0.005, 0.030] over context-free" in text
+    assert "pre-filter: device +" not in text
     rec = pd.DataFrame(
         {"dimension": ["device", "weekend"], "planted": [True, False], "n_requests": [50, 50],
          "uplift": [0.01, 0.0], "ci_low": [-0.01, 0.0], "ci_high": [0.02, 0.0],

@@ -125,17 +125,22 @@ class ContextResults:
 
 
 def _summary(per: Mapping[str, pd.DataFrame], n_boot: int, alpha: float, seed: int,
-             reference: str | None = None) -> pd.DataFrame:  # fmt: skip
-    """Mean ndcg and hit rate per ranker with CIs; paired uplift over ``reference``."""
+             reference: str | None = None,
+             versus: Mapping[str, str | None] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Mean ndcg and hit rate per ranker with CIs; paired uplift over ``reference`` (or over the
+    ranker ``versus`` names for it; ``None`` there: no uplift)."""
     rows = []
+    versus = dict(versus or {})
     for name, pr in per.items():
-        row: dict[str, Any] = {"ranker": name, "n_requests": int(pr["ndcg"].notna().sum())}
+        ref = versus.get(name, reference) if name != reference else None
+        row: dict[str, Any] = {"ranker": name, "versus": ref or "",
+                               "n_requests": int(pr["ndcg"].notna().sum())}  # fmt: skip
         for m in ("ndcg", "hit_rate"):
             mean, lo, hi = compare.cluster_mean_ci(pr[m].to_numpy(), pr["customer"].to_numpy(),
                                                    n_boot, alpha, seed)  # fmt: skip
             row.update({m: mean, f"{m}_ci_low": lo, f"{m}_ci_high": hi})
-        if reference is not None and name != reference:
-            diff = pr["ndcg"].to_numpy() - per[reference]["ndcg"].to_numpy()
+        if ref is not None:
+            diff = pr["ndcg"].to_numpy() - per[ref]["ndcg"].to_numpy()
             mean, lo, hi = compare.cluster_mean_ci(diff, pr["customer"].to_numpy(), n_boot, alpha,
                                                    seed)  # fmt: skip
             row.update({"uplift": mean, "uplift_ci_low": lo, "uplift_ci_high": hi})
@@ -193,7 +198,10 @@ def run_studies(
             log, cutoff, s.valid_days, factory, dims, placebo, s.k, s.weight_grid,
             lightfm=lightfm, on_step=step))  # fmt: skip
         info["context_requests"] = len(st.requests)
-        out.context_summary = _summary(st.per_request, nb, a, seed, "context-free")
+        out.context_summary = _summary(
+            st.per_request, nb, a, seed, "context-free",
+            {"LightFM without context": None, "LightFM with context": "LightFM without context"},
+        )  # fmt: skip
         req = st.requests.requests
         parts = []
         pairs = [(n, "context-free") for n in st.per_request if n.startswith(("post", "pre"))]

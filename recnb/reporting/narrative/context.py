@@ -43,33 +43,42 @@ def _best(table: pd.DataFrame, name_col: str = "ranker", metric: str = "ndcg") -
 
 
 def describe_context(summary: pd.DataFrame, k: int) -> str:
-    """Which way of using context wins over the context-free list, with the uplift CI."""
+    """Which way of using context wins over its context-free twin, with the uplift CI."""
     if summary.empty:
         return "The context comparison did not run on this data (see the table of parts above)."
-    ctx = summary[summary["ranker"] != "context-free"].dropna(subset=["uplift"])
     base = summary.set_index("ranker").loc["context-free"]
-    best = _best(summary)
+    ctx = summary[summary["versus"].astype(str) != ""].dropna(subset=["uplift"])
     parts = [
         f"Without context the base model reaches NDCG@{k} {number(base['ndcg'])} on "
-        f"{int(base['n_requests']):,} test visits. The best ranker is **{best['ranker']}** "
-        f"(NDCG@{k} {number(best['ndcg'])})."
+        f"{int(base['n_requests']):,} test visits."
     ]
-    gains = ctx[ctx["uplift_ci_low"] > 0]
+
+    def gain(r: object) -> str:
+        ref = summary.set_index("ranker").loc[r.versus, "ndcg"]  # type: ignore[attr-defined]
+        rel = f", {percent(r.uplift / ref)}" if ref else ""  # type: ignore[attr-defined]
+        return (
+            f"{r.ranker} +{number(r.uplift)}{rel} [{number(r.uplift_ci_low)}, "  # type: ignore[attr-defined]
+            f"{number(r.uplift_ci_high)}] over {r.versus}"  # type: ignore[attr-defined]
+        )
+
+    gains = ctx[ctx["uplift_ci_low"] > 0].sort_values("uplift", ascending=False)
     losses = ctx[ctx["uplift_ci_high"] < 0]
     if len(gains):
         parts.append(
-            "Proven gains over the context-free list (95% interval above 0): "
-            + "; ".join(
-                f"{r.ranker} +{number(r.uplift)} [{number(r.uplift_ci_low)}, "
-                f"{number(r.uplift_ci_high)}]"
-                for r in gains.itertuples()
-            )
+            "**Context helps**: proven gains (95% interval above 0): "
+            + "; ".join(gain(r) for r in gains.itertuples())
             + "."
         )
     else:
-        parts.append("No way of using context beats the context-free list beyond doubt.")
+        parts.append("No way of using context beats its context-free twin beyond doubt.")
     if len(losses):
-        parts.append("Worse than the context-free list: " + ", ".join(losses["ranker"]) + ".")
+        parts.append(
+            "Worse than without context: "
+            + ", ".join(
+                f"{r} (vs {v})" for r, v in zip(losses["ranker"], losses["versus"], strict=True)
+            )  # fmt: skip
+            + "."
+        )
     return " ".join(parts)
 
 
@@ -87,7 +96,15 @@ def describe_recovery(recovery: pd.DataFrame) -> str:
     head = "The check passes. "
     if not ok:
         head = "**Not recovered**: " + ", ".join(missed["dimension"])
-        if "n_requests" in recovery.columns and missed["planted"].any():
+        off = missed[missed["planted"] & (missed["ci_low"] == 0) & (missed["ci_high"] == 0)]
+        if len(off):
+            head += (
+                " (the validation window did not prove a gain from re-ranking by "
+                + ", ".join(off["dimension"])
+                + ", so that re-ranking stayed off: the planted effect is too small to show in "
+                "one validation week)"
+            )
+        elif "n_requests" in recovery.columns and missed["planted"].any():
             head += (
                 f" (a planted effect missed on {int(recovery['n_requests'].iloc[0]):,} test "
                 "visits: too few to show a small effect, or a method too weak to find it)"
