@@ -417,3 +417,22 @@ def test_narrative_calls_a_gain_only_when_the_interval_excludes_zero():
     )  # fmt: skip
     assert describe_recovery(rec).startswith("**Not recovered**: device (a planted effect missed")
     assert describe_recovery(rec.assign(recovered=True)).startswith("The check passes.")
+
+
+def test_run_studies_repeats_exactly_and_writes_no_measured_time():
+    from recnb.context.stage import ContextResults, run_studies
+    from recnb.workflow.settings import ContextSettings
+
+    s = ContextSettings(test_days=7, valid_days=4, lightfm_epochs=2, lightfm_components=8,
+                        rolling_steps=2, als_factors=8, als_iterations=3, n_bootstrap=100,
+                        min_requests=10)  # fmt: skip
+    outs = []
+    for _ in range(2):
+        shop, ds = make_shop(n_customers=600, n_products=200, n_days=30, seed=7)
+        outs.append(run_studies(EventLog(ds, s.event_weights), s, 7, shop.context_effects))
+    for name in ContextResults.TABLES:
+        a, b = getattr(outs[0], name), getattr(outs[1], name)
+        assert not [c for c in a.columns if "seconds" in c], name  # times live in timing_*
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert outs[0].support["runs"].all()
+    assert (outs[0].timing_rolling["update_seconds"] >= 0).all()
