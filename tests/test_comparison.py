@@ -348,6 +348,9 @@ def test_cost_is_kept_apart_from_the_repeatable_tables(rng):
     tt = pd.DataFrame({"model": ["als", "als"], "trial": [0, 1], "seconds": [1.0, 2.0]})
     assert "in 2 trials, 3.0 s" in narrative.describe_tuning(ts, tt)
     assert narrative.describe_tuning(ts).endswith("in 2 trials.")
+    pruned = narrative.describe_tuning(ts.assign(n_pruned=[1]), tt)
+    assert "in 2 trials (1 stopped early by pruning), 3.0 s" in pruned
+    assert "pruning" not in narrative.describe_tuning(ts.assign(n_pruned=[0]))
 
 
 def test_sources_sentence_names_each_origin_and_flags_edits():

@@ -655,15 +655,19 @@ def test_taobao_bad_input_names_the_file(taobao):
 
 
 def test_every_loader_returns_known_event_types(
-    retail_csv, ml_latest, retailrocket, rees46, taobao
+    retail_csv, ml_latest, retailrocket, rees46, taobao, tmp_path
 ):
     import yaml
 
+    from recnb.serving.store import EventStore, StoredEvent
     from recnb.workflow.params import REPO_ROOT
 
+    store = tmp_path / "events.sqlite"  # what the recommendation service writes
+    with EventStore(store) as s:
+        s.append([StoredEvent("0123456789abcdef", "P1", "purchase", "2026-02-01T10:00:00")])
     paths = {"online_retail": retail_csv.parent, "movielens": ml_latest,
              "retailrocket": retailrocket, "rees46": rees46, "taobao": taobao,
-             "csv": REPO_ROOT / "examples" / "my_shop"}  # fmt: skip
+             "csv": REPO_ROOT / "examples" / "my_shop", "events_db": store}  # fmt: skip
     example = yaml.safe_load((REPO_ROOT / "params" / "my_shop_example.yaml").read_text())
     options = {"csv": example["data"]["options"]}
     assert set(paths) == set(SOURCE_NAMES)

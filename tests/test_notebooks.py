@@ -64,6 +64,22 @@ def test_reports_hold_no_raw_identifiers(ci_run):
     assert_no_identifiers(ci_run, forbidden_from_raw(raw))
 
 
+def test_stage_03_exports_its_chosen_model_for_serving(ci_run):
+    """``python -m recnb serve reports/ci`` serves what stage 03 chose: the export is the winner of
+    the significance table, loads with its checksums, and the report says how to serve it."""
+    from recnb.serving import find_export, load_export
+
+    significance = pd.read_parquet(
+        ci_run / "results" / "03_model_comparison" / "significance.parquet"
+    )
+    e = load_export(find_export(ci_run))
+    assert e.folder == ci_run / "models" / "model_comparison"
+    assert e.spec.label == significance["reference"].iloc[0]
+    assert e.spec.run_name == "ci" and e.spec.customer_ids.form == "pseudonym"
+    html = (ci_run / "03_model_comparison.html").read_text()
+    assert f"python -m recnb serve {ci_run.resolve().as_posix()}" in html
+
+
 def test_same_params_same_bytes_and_a_quiet_terminal(ci_run, tmp_path):
     """Observed: leaderboard, tuning_history and tuning_summary differed (wall-clock columns);
     every stage printed the kernel's "running over TCP without encryption" WARNING."""
@@ -82,7 +98,8 @@ def test_same_params_same_bytes_and_a_quiet_terminal(ci_run, tmp_path):
     assert r.returncode == 0, r.stderr
     alarming = [ln for ln in r.stderr.splitlines() if "WARNING" in ln or "ERROR" in ln]
     assert not alarming, alarming
-    assert "tuning als · 0/4 trials done" in r.stdout  # progress lines from stage 03
+    # progress lines from stage 03 (searches run side by side: one line per finished search)
+    assert "searches finished" in r.stdout
     assert "fit on train, score test mult_vae" in r.stdout
     again = tmp_path / "ci"
     c = compare_runs(ci_run, again)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,6 +37,7 @@ import scipy.sparse as sp
 
 from recnb.data.interactions import Interactions, as_csr, check_same_ids
 from recnb.evaluation.cost import PeakMemory
+from recnb.evaluation.parallel import model_executor, resolve_n_jobs
 from recnb.evaluation.segments import customer_segments, segment_summary
 from recnb.evaluation.specs import ModelSpec, order_by_models
 from recnb.metrics import (
@@ -197,10 +198,15 @@ def run_model(
     seed: int | None = 0,
     features: dict[str, Any] | None = None,
     exclude_seen: bool = True,
+    watcher: Callable[[Recommender, int], None] | None = None,
 ) -> ModelRun:
-    """Fit ``spec`` on ``train`` and recommend ``k`` products to ``customer_idx``, timed."""
+    """Fit ``spec`` on ``train`` and recommend ``k`` products to ``customer_idx``, timed.
+
+    ``watcher`` is called after each pass of an iterative fit (see
+    :meth:`recnb.models.base.Recommender.watching`); it may raise to stop the fit.
+    """
     model = spec.build(seed)
-    with PeakMemory() as mem_fit:
+    with PeakMemory() as mem_fit, model.watching(watcher):
         t0, c0 = time.perf_counter(), time.process_time()
         model.fit(train, features=features)
         fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -294,9 +300,11 @@ class Evaluation:
         ``model, metric, value, ci_low, ci_high, n`` (RMSE/MAE; empty without rating models).
     timing : pandas.DataFrame
         ``model, fit_seconds, recommend_seconds, customers_per_second, fit_peak_mb,
-        recommend_peak_mb, fit_cpu_seconds, recommend_cpu_seconds, n_customers``: wall-clock
-        seconds, peak resident-memory increase (MB) and CPU seconds of this process (all
-        threads; less sensitive than wall time to other load on the machine).
+        recommend_peak_mb, fit_cpu_seconds, recommend_cpu_seconds, scoring_seconds,
+        n_customers``: wall-clock seconds, peak resident-memory increase (MB) and CPU seconds
+        of the process that ran the model (all threads; less sensitive than wall time to other
+        load on the machine); ``scoring_seconds`` is the time to compute the per-customer
+        metrics of its lists.
     segments : pandas.DataFrame
         ``model, segment_kind ("activity" or "device"), segment, metric, k, value, ci_low,
         ci_high, n``.
@@ -358,6 +366,30 @@ def _rating_metrics(
     return df
 
 
+def _evaluate_one(
+    spec: ModelSpec,
+    train: Interactions,
+    test: Interactions,
+    cidx: np.ndarray,
+    ks: tuple[int, ...],
+    seed: int | None,
+    metrics: Sequence[str],
+    features: dict[str, Any] | None,
+    item_categories: np.ndarray | None,
+    exclude_seen: bool,
+    rating_metrics: bool,
+    n_bootstrap: int,
+) -> tuple[ModelRun, pd.DataFrame, float, pd.DataFrame | None]:
+    """One model of :func:`evaluate_models`: fit, lists, per-customer metrics (and their
+    seconds), rating error. A task of :func:`recnb.evaluation.parallel.model_executor`."""
+    run = run_model(spec, train, cidx, max(ks), seed, features, exclude_seen)
+    t0 = time.perf_counter()
+    pc = per_customer_metrics(run.topk, test, train, cidx, ks, metrics, spec.label, item_categories)
+    scored = time.perf_counter() - t0
+    rating = _rating_metrics(run, test, cidx, n_bootstrap, seed) if rating_metrics else None
+    return run, pc, scored, rating
+
+
 def evaluate_models(
     specs: Sequence[ModelSpec],
     train: Interactions,
@@ -378,6 +410,7 @@ def evaluate_models(
     rating_metrics: bool = True,
     progress: ProgressCallback | None = None,
     min_group_size: int = 10,
+    n_jobs: int = 1,
 ) -> Evaluation:
     """Fit every model on ``train``, recommend to the test customers and measure everything.
 
@@ -424,6 +457,10 @@ def evaluate_models(
     min_group_size : int
         Smallest customer segment reported in :attr:`Evaluation.segments` (see
         :func:`recnb.evaluation.segments.segment_summary`).
+    n_jobs : int
+        Models fitted and scored side by side on this many worker processes
+        (:func:`recnb.evaluation.parallel.model_executor`); the results are identical for any
+        ``n_jobs`` (measured times aside).
 
     Returns
     -------
@@ -442,6 +479,7 @@ def evaluate_models(
             f"unknown metric(s) {unknown}; ranking metrics are {RANKING_METRICS}, "
             f"beyond-accuracy metrics are {BEYOND_METRICS}"
         )
+    resolve_n_jobs(n_jobs)
     check_same_ids({"train": train, "test": test}, "evaluate_models")
     if item_categories is not None and len(item_categories) != train.n_products:
         raise ValueError(
@@ -449,7 +487,6 @@ def evaluate_models(
             f"({train.n_products})"
         )
     ks = check_ks(k_values, name="k_values")
-    k_max = max(ks)
     cidx = evaluation_customers(test, max_customers, seed)
     if len(cidx) == 0:
         raise ValueError("evaluate_models: no customer has a relevant held-out item in test")
@@ -465,40 +502,47 @@ def evaluate_models(
 
     runs: dict[str, ModelRun] = {}
     per_customer, rating_parts, timing = [], [], []
-    for i, spec in enumerate(specs):
-        if progress is not None:
-            progress("fit on train, score test", spec.label, i, len(specs))
-        run = run_model(spec, train, cidx, k_max, seed, features, exclude_seen)
-        runs[spec.label] = run
-        per_customer.append(
-            per_customer_metrics(
-                run.topk,
-                test,
+    with model_executor(n_jobs, len(specs)) as executor:
+        futures = [
+            executor.submit(
+                _evaluate_one,
+                spec,
                 train,
+                test,
                 cidx,
                 ks,
+                seed,
                 [*metrics, *beyond_metrics],
-                spec.label,
+                features,
                 item_categories,
+                exclude_seen,
+                rating_metrics,
+                n_bootstrap,
             )
-        )
-        timing.append(
-            {
-                "model": spec.label,
-                "fit_seconds": run.fit_seconds,
-                "recommend_seconds": run.recommend_seconds,
-                "customers_per_second": run.customers_per_second,
-                "fit_peak_mb": run.fit_peak_mb,
-                "recommend_peak_mb": run.recommend_peak_mb,
-                "fit_cpu_seconds": run.fit_cpu_seconds,
-                "recommend_cpu_seconds": run.recommend_cpu_seconds,
-                "n_customers": int(len(cidx)),
-            }
-        )
-        if rating_metrics:
-            r = _rating_metrics(run, test, cidx, n_bootstrap, seed)
-            if r is not None:
-                rating_parts.append(r)
+            for spec in specs
+        ]
+        for i, (spec, future) in enumerate(zip(specs, futures, strict=True)):
+            if progress is not None:
+                progress("fit on train, score test", spec.label, i, len(specs))
+            run, pc_one, scored, rating_one = future.result()
+            runs[spec.label] = run
+            per_customer.append(pc_one)
+            timing.append(
+                {
+                    "model": spec.label,
+                    "fit_seconds": run.fit_seconds,
+                    "recommend_seconds": run.recommend_seconds,
+                    "customers_per_second": run.customers_per_second,
+                    "fit_peak_mb": run.fit_peak_mb,
+                    "recommend_peak_mb": run.recommend_peak_mb,
+                    "fit_cpu_seconds": run.fit_cpu_seconds,
+                    "recommend_cpu_seconds": run.recommend_cpu_seconds,
+                    "scoring_seconds": scored,
+                    "n_customers": int(len(cidx)),
+                }
+            )
+            if rating_one is not None:
+                rating_parts.append(rating_one)
 
     pc = pd.concat(per_customer, ignore_index=True)
     if progress is not None:

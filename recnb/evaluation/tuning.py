@@ -33,6 +33,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +42,18 @@ import optuna
 import pandas as pd
 
 from recnb.data.interactions import Interactions, check_same_ids
-from recnb.evaluation.evaluate import ProgressCallback, evaluation_customers, run_model
+from recnb.evaluation.evaluate import (
+    ProgressCallback,
+    evaluation_customers,
+    recommend_topk,
+    run_model,
+)
+from recnb.evaluation.parallel import model_executor, resolve_n_jobs
 from recnb.evaluation.specs import ModelSpec
 from recnb.metrics import RANKING_METRICS, ranking_metric_arrays
+from recnb.models.base import Recommender
 from recnb.models.blend import inherit_member_params
-from recnb.models.registry import hyperparameters
+from recnb.models.registry import REGISTRY, hyperparameters
 from recnb.prep.split import load_split
 
 __all__ = [
@@ -56,6 +64,8 @@ __all__ = [
     "TuningResult",
     "load_validation_parts",
     "parse_space",
+    "pruning_startup",
+    "scoring_only",
     "suggest",
     "tune_model",
     "tune_models",
@@ -65,7 +75,19 @@ __all__ = [
 #: accepted values of the ``method`` argument
 METHODS = ("tpe", "random")
 #: columns of a tuning history (no measured times: those are in the timing table)
-HISTORY_COLUMNS = ["model", "trial", "metric", "k", "value", "best_so_far", "configured", "params"]
+HISTORY_COLUMNS = [
+    "model",
+    "trial",
+    "metric",
+    "k",
+    "value",
+    "best_so_far",
+    "configured",
+    "params",
+    "pruned",
+]
+#: progress step reported after each finished search when searches run on worker processes
+SEARCHES_DONE = "searches finished"
 #: columns of the tuning timing table
 TIMING_COLUMNS = ["model", "trial", "seconds"]
 _RANGE_KEYS = {"low", "high", "log", "step", "type"}
@@ -252,10 +274,24 @@ def validation_score(
     """
     t0 = time.perf_counter()
     run = run_model(spec, train_inner, customer_idx, k, seed, features, exclude_seen)
-    values = ranking_metric_arrays(run.topk, valid.matrix[customer_idx], ks=(k,), metrics=[metric])[
-        (metric, k)
-    ]
-    return float(np.nanmean(values)), time.perf_counter() - t0
+    return _mean_metric(run.topk, valid, customer_idx, metric, k), time.perf_counter() - t0
+
+
+def _mean_metric(
+    topk: np.ndarray, valid: Interactions, customer_idx: np.ndarray, metric: str, k: int
+) -> float:
+    values = ranking_metric_arrays(topk, valid.matrix[customer_idx], ks=(k,), metrics=[metric])
+    return float(np.nanmean(values[(metric, k)]))
+
+
+def scoring_only(model: str, names: Sequence[str]) -> bool:
+    """Whether hyperparameters ``names`` of registry model ``model`` are read only when scoring.
+
+    Such a search (a blend's ``weight``: :attr:`recnb.models.base.Recommender.scoring_params`)
+    fits the model once and re-scores it per trial; the lists are those of a refit.
+    """
+    own = set(getattr(REGISTRY[model], "scoring_params", ()))
+    return bool(names) and set(names) <= own
 
 
 def load_validation_parts(split_dir: str | os.PathLike) -> tuple[Interactions, Interactions]:
@@ -284,7 +320,8 @@ class TuningResult:
         Validation score of the configured (untuned) values when they lie in the space.
     history : pandas.DataFrame
         One row per trial: ``model, trial, metric, k, value, best_so_far, configured`` (True for
-        the trial of the configured values) and ``params`` (JSON).
+        the trial of the configured values), ``params`` (JSON) and ``pruned`` (stopped early:
+        ``value`` is its score at the pass it stopped, and it is never chosen).
     timing : pandas.DataFrame
         ``model, trial, seconds``: wall-clock seconds of each trial's fit and scoring (0 for a
         point already scored).
@@ -307,6 +344,54 @@ def _sampler(method: str, seed: int | None, n_trials: int) -> optuna.samplers.Ba
     raise ValueError(f"tuning method {method!r} is unknown; allowed: {list(METHODS)}")
 
 
+def pruning_startup(n_trials: int) -> int:
+    """Trials that always run to the end before the pruner may stop one (as many as the TPE
+    sampler draws at random: a third of the budget, at least 2)."""
+    return max(2, n_trials // 3)
+
+
+#: first pass at which a trial may be pruned; passes 4, 8, 16, ... are scored
+FIRST_PRUNING_PASS = 4
+
+
+def _pruner(n_trials: int) -> optuna.pruners.BasePruner:
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=pruning_startup(n_trials), n_warmup_steps=FIRST_PRUNING_PASS - 1
+    )
+
+
+class _Pruned(Exception):
+    """Raised by a watcher to stop a fit; carries the score at the pass it stopped."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+def _watcher(
+    trial: optuna.trial.Trial,
+    valid: Interactions,
+    cidx: np.ndarray,
+    metric: str,
+    k: int,
+    exclude_seen: bool,
+) -> Any:
+    """Score the model after passes 4, 8, 16, ...; stop the fit when optuna prunes the trial."""
+
+    def watch(model: Recommender, n_done: int) -> None:
+        if n_done < FIRST_PRUNING_PASS or n_done & (n_done - 1):  # not a power of two
+            return
+        if n_done >= getattr(model, model.passes_param):  # the last pass: scored after the fit
+            return
+        topk = recommend_topk(model, cidx, k, exclude_seen=exclude_seen)
+        value = _mean_metric(topk, valid, cidx, metric, k)
+        trial.report(value, n_done)
+        if trial.should_prune():
+            raise _Pruned(value)
+
+    return watch
+
+
 def tune_model(
     spec: ModelSpec,
     train_inner: Interactions,
@@ -321,6 +406,7 @@ def tune_model(
     features: dict[str, Any] | None = None,
     exclude_seen: bool = True,
     progress: ProgressCallback | None = None,
+    pruning: bool = False,
 ) -> TuningResult:
     """Search ``space`` for ``spec`` on the validation split.
 
@@ -349,6 +435,14 @@ def tune_model(
     progress : callable, optional
         ``progress("tuning", label, n_done, n_trials)`` before the first and after every trial
         (a :class:`~recnb.evaluation.evaluate.ProgressCallback`).
+    pruning : bool
+        Stop hopeless trials of iterative models early (models with
+        :attr:`~recnb.models.base.Recommender.passes_param`: ALS, BPR, LightFM, Mult-VAE): the
+        model is scored on the validation customers after passes 4, 8, 16, ... and optuna's
+        median pruner stops a trial whose score there is below the median of the earlier trials
+        at the same pass (never during the first :func:`pruning_startup` trials). A pruned trial
+        is recorded with its last score and ``pruned=True`` and is never chosen. Without
+        pruning (or for other models) every trial runs to the end, as before.
 
     Returns
     -------
@@ -371,34 +465,57 @@ def tune_model(
     configured_in_space = all(d.contains(start[d.name]) for d in dims)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=_sampler(method, seed, n_trials))
+    prune = bool(pruning) and getattr(REGISTRY[spec.model], "passes_param", None) is not None
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=_sampler(method, seed, n_trials),
+        pruner=_pruner(n_trials) if prune else optuna.pruners.NopPruner(),
+    )
     if configured_in_space:
         study.enqueue_trial(start)
     records: list[dict[str, Any]] = []
     times: list[dict[str, Any]] = []
 
-    cache: dict[str, float] = {}
+    cache: dict[str, tuple[float, bool]] = {}
+    # a search over hyperparameters that only the scoring reads (a blend's weight) fits once
+    fitted: list[Recommender] = []
+    reuse = scoring_only(spec.model, [d.name for d in dims])
     if progress is not None:
         progress("tuning", spec.label, 0, n_trials)
 
     def objective(trial: optuna.trial.Trial) -> float:
         params = suggest(trial, dims)
         key = json.dumps(params, sort_keys=True)
+        pruned = False
         if key in cache:  # a point already scored (small discrete spaces): no refit
-            value, seconds = cache[key], 0.0
+            (value, pruned), seconds = cache[key], 0.0
+        elif reuse and fitted:
+            t0 = time.perf_counter()
+            model = fitted[0].set_params(**params)
+            model.check_params()
+            topk = recommend_topk(model, cidx, k, exclude_seen=exclude_seen)
+            value = _mean_metric(topk, valid, cidx, metric, k)
+            seconds = time.perf_counter() - t0
         else:
-            value, seconds = validation_score(
-                spec.with_params(**params),
-                train_inner,
-                valid,
-                cidx,
-                metric,
-                k,
-                seed,
-                features,
-                exclude_seen,
-            )
-            cache[key] = value
+            t0 = time.perf_counter()
+            try:
+                run = run_model(
+                    spec.with_params(**params),
+                    train_inner,
+                    cidx,
+                    k,
+                    seed,
+                    features,
+                    exclude_seen,
+                    _watcher(trial, valid, cidx, metric, k, exclude_seen) if prune else None,
+                )
+                value = _mean_metric(run.topk, valid, cidx, metric, k)
+                if reuse:
+                    fitted.append(run.model)
+            except _Pruned as stop:
+                value, pruned = stop.value, True
+            seconds = time.perf_counter() - t0
+        cache[key] = (value, pruned)
         records.append(
             {
                 "model": spec.label,
@@ -406,6 +523,7 @@ def tune_model(
                 "value": value,
                 "configured": bool(configured_in_space and trial.number == 0),
                 "params": key,
+                "pruned": pruned,
             }
         )
         times.append({"model": spec.label, "trial": trial.number, "seconds": seconds})
@@ -415,19 +533,22 @@ def tune_model(
             raise ValueError(
                 f"tuning {spec.label!r}: validation {metric}@{k} is {value} for {params}"
             )
+        if pruned:
+            raise optuna.TrialPruned(f"pass score {value:.4f} below the median")
         return value
 
     study.optimize(objective, n_trials=n_trials)
     history = pd.DataFrame(records)
-    history["best_so_far"] = history["value"].cummax()
+    complete = history["value"].where(~history["pruned"])
+    history["best_so_far"] = complete.cummax()
     history["metric"] = metric
     history["k"] = int(k)
     history = history[HISTORY_COLUMNS]
-    best = json.loads(history.loc[history["value"].idxmax(), "params"])
+    best = json.loads(history.loc[complete.idxmax(), "params"])
     return TuningResult(
         spec=spec.with_params(**best),
         best_params=best,
-        best_value=float(history["value"].max()),
+        best_value=float(complete.max()),
         configured_value=float(history["value"].iloc[0]) if configured_in_space else None,
         history=history,
         timing=pd.DataFrame(times, columns=TIMING_COLUMNS),
@@ -446,7 +567,8 @@ class Tuning:
         ``model, hyperparameter, value, source``: one row per hyperparameter that is searched
         (``source = "tuned"``) or fixed in params (``"fixed"``); ``value`` as JSON text.
     summary : pandas.DataFrame
-        ``model, n_trials, metric, k, configured_value, best_value``.
+        ``model, n_trials, metric, k, configured_value, best_value, n_pruned`` (trials stopped
+        early by the pruner).
     history : pandas.DataFrame
         All trials (see :class:`TuningResult`).
     timing : pandas.DataFrame
@@ -479,6 +601,8 @@ def tune_models(
     exclude_seen: bool = True,
     progress: ProgressCallback | None = None,
     n_trials_per_model: Mapping[str, int] | None = None,
+    n_jobs: int = 1,
+    pruning: bool = False,
 ) -> Tuning:
     """Tune every model that has a search space; keep the others as configured.
 
@@ -503,11 +627,19 @@ def tune_models(
     n_trials_per_model : mapping, optional
         ``{label: budget}`` overriding ``n_trials`` for some models (e.g. fewer trials for a model
         that is slow to fit and has a one-dimensional space).
+    n_jobs : int
+        Searches run side by side on this many worker processes
+        (:func:`recnb.evaluation.parallel.model_executor`); each search is sequential and seeded,
+        so the results are identical for any ``n_jobs``. With ``n_jobs > 1`` progress is reported
+        per finished search (step :data:`SEARCHES_DONE`) instead of per trial.
+    pruning : bool
+        Stop hopeless trials of iterative models early (see :func:`tune_model`).
 
     Returns
     -------
     Tuning
     """
+    resolve_n_jobs(n_jobs)
     specs = list(specs)
     labels = [s.label for s in specs]
     search_space = dict(search_space or {})
@@ -529,54 +661,74 @@ def tune_models(
         if s.label in search_space:
             parse_space(s.model, search_space[s.label], s.label)
 
+    def searched(s: ModelSpec) -> bool:
+        return budgets.get(s.label, n_trials) > 0 and bool(search_space.get(s.label))
+
+    def submit(executor: Executor, s: ModelSpec) -> Future:
+        return executor.submit(
+            tune_model,
+            s,
+            train_inner,
+            valid,
+            search_space[s.label],
+            budgets.get(s.label, n_trials),
+            metric,
+            k,
+            method,
+            seed,
+            max_customers,
+            features,
+            exclude_seen,
+            progress if n_jobs == 1 else None,  # a callback stays in this process
+            pruning,
+        )
+
+    n_searches = sum(searched(s) for s in specs)
     out_specs, results, chosen, summary = [], {}, [], []
-    for s in specs:
-        # a blend listed after its members takes their values chosen on validation
-        s = inherit_member_params(s, out_specs)
-        space = search_space.get(s.label) or {}
-        budget = budgets.get(s.label, n_trials)
-        if budget > 0 and space:
-            res = tune_model(
-                s,
-                train_inner,
-                valid,
-                space,
-                budget,
-                metric,
-                k,
-                method,
-                seed,
-                max_customers,
-                features,
-                exclude_seen,
-                progress,
-            )
-            results[s.label] = res
-            out_specs.append(res.spec)
-            summary.append(
-                {
-                    "model": s.label,
-                    "n_trials": len(res.history),
-                    "metric": metric,
-                    "k": int(k),
-                    "configured_value": res.configured_value,
-                    "best_value": res.best_value,
-                }
-            )
-            tuned = set(res.best_params)
-        else:
-            out_specs.append(s)
-            tuned = set()
-        final = out_specs[-1].params
-        for name in sorted(set(final) | tuned):
-            chosen.append(
-                {
-                    "model": s.label,
-                    "hyperparameter": name,
-                    "value": json.dumps(final[name]),
-                    "source": "tuned" if name in tuned else "fixed",
-                }
-            )
+    with model_executor(n_jobs, n_searches) as executor:
+        # every search that depends on no other starts now; a blend's waits for its members
+        futures = {
+            s.label: submit(executor, s) for s in specs if searched(s) and not _waits_for_members(s)
+        }
+        done = 0
+        if progress is not None and n_jobs > 1:
+            progress(SEARCHES_DONE, None, 0, n_searches)
+        for s in specs:
+            # a blend listed after its members takes their values chosen on validation
+            s = inherit_member_params(s, out_specs)
+            if not searched(s):
+                out_specs.append(s)
+                tuned: set[str] = set()
+            else:
+                future = futures.pop(s.label, None) or submit(executor, s)
+                res = future.result()
+                done += 1
+                if progress is not None and n_jobs > 1:  # per search: trials run elsewhere
+                    progress(SEARCHES_DONE, s.label, done, n_searches)
+                results[s.label] = res
+                out_specs.append(res.spec)
+                summary.append(
+                    {
+                        "model": s.label,
+                        "n_trials": len(res.history),
+                        "metric": metric,
+                        "k": int(k),
+                        "configured_value": res.configured_value,
+                        "best_value": res.best_value,
+                        "n_pruned": int(res.history["pruned"].sum()),
+                    }
+                )
+                tuned = set(res.best_params)
+            final = out_specs[-1].params
+            for name in sorted(set(final) | tuned):
+                chosen.append(
+                    {
+                        "model": s.label,
+                        "hyperparameter": name,
+                        "value": json.dumps(final[name]),
+                        "source": "tuned" if name in tuned else "fixed",
+                    }
+                )
     history = (
         pd.concat([r.history for r in results.values()], ignore_index=True)
         if results
@@ -599,12 +751,21 @@ def tune_models(
                 "k",
                 "configured_value",
                 "best_value",
+                "n_pruned",
             ],
         ),
         history=history,
         timing=timing,
         results=results,
     )
+
+
+def _waits_for_members(spec: ModelSpec) -> bool:
+    """Whether ``spec`` takes values chosen for other models (a blend without member params)."""
+    try:
+        return inherit_member_params(spec, []) is not spec
+    except ValueError:  # members not among the (empty) list: it needs them
+        return True
 
 
 def plan(

@@ -17,6 +17,8 @@ implements only
   from the ``__init__`` annotations) and ``_check_state()`` (consistency of a loaded state);
 - optionally ``parallel_scoring = True`` when ``_score`` only reads fitted state, so chunks of
   customers may be scored on several threads at once.
+- optionally ``scoring_params``: hyperparameters that ``_fit`` never reads (only scoring does), so
+  a search over them alone fits the model once.
 
 Rules (scikit-learn conventions): hyperparameters are ``__init__`` arguments stored unchanged and
 annotated with their types; ``random_state`` is turned into ``numpy.random.default_rng(random_state)``
@@ -44,12 +46,13 @@ checks everything before it returns a model; a damaged or mismatched file raises
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import os
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +189,13 @@ class Recommender(BaseEstimator):
     #: float32 scores per chunk when ``batch_size`` is None; None means ``CHUNK_BUDGET`` for a
     #: model with ``parallel_scoring`` (threads, BLAS at one thread) and ``SCORE_BUDGET`` otherwise
     score_budget: ClassVar[int | None] = None
+    #: hyperparameters read only when scoring, never by ``_fit`` (a blend's weight): changing
+    #: them on a fitted model gives the lists of a refit, so a search over them fits once
+    scoring_params: ClassVar[tuple[str, ...]] = ()
+    #: hyperparameter counting the passes over the data (``epochs``, ``iterations``) of a model
+    #: whose ``_fit`` calls :meth:`_pass_done` after each pass with its fitted state up to date,
+    #: so a watcher can score the model so far (early pruning of tuning trials); None for others
+    passes_param: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -253,6 +263,34 @@ class Recommender(BaseEstimator):
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _fit")
+
+    @contextlib.contextmanager
+    def watching(self, watcher: Callable[[Recommender, int], None] | None) -> Iterator[None]:
+        """Within the block, :meth:`fit` calls ``watcher(self, n)`` after its pass ``n``.
+
+        Only models with :attr:`passes_param` call it; their state after pass ``n`` is that of
+        a model fitted with ``n`` passes and can be scored. The watcher may raise to stop the fit
+        (the exception propagates from :meth:`fit`). Watching never changes the fitted model:
+        the passes and their random draws are the same as without a watcher.
+        """
+        if watcher is None:
+            yield
+            return
+        self._pass_watcher = watcher
+        try:
+            yield
+        finally:
+            del self._pass_watcher
+
+    def _watched(self) -> bool:
+        """Whether a watcher waits for :meth:`_pass_done` (so storing state per pass is worth it)."""
+        return getattr(self, "_pass_watcher", None) is not None
+
+    def _pass_done(self, n_done: int) -> None:
+        """Iterative models call this after pass ``n_done`` (1-based), state stored."""
+        watcher = getattr(self, "_pass_watcher", None)
+        if watcher is not None:
+            watcher(self, int(n_done))
 
     def check_params(self) -> None:
         """Validate every hyperparameter without fitting; raise ValueError naming the key.

@@ -56,6 +56,7 @@ class ScoreBlend(Recommender):
 
     name: ClassVar[str] = "blend"
     can_explain: ClassVar[bool] = True  # when both members can (checked in explain)
+    scoring_params: ClassVar[tuple[str, ...]] = ("weight",)  # _fit fits the members only
 
     def __init__(
         self,

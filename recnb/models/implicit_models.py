@@ -45,6 +45,7 @@ class _ImplicitFactorization(Recommender):
     """Shared fitting and scoring of the ``implicit`` factor models."""
 
     parallel_scoring: ClassVar[bool] = True  # _score is a read-only dot product
+    passes_param: ClassVar[str | None] = "iterations"
 
     def _check_params(self) -> None:
         """Checks of the hyperparameters both adapters share (subclasses add their own)."""
@@ -61,7 +62,16 @@ class _ImplicitFactorization(Recommender):
         user_items = train.matrix  # already CSR float32 with sorted indices
         with threadpool_limits(1, "blas"):
             model = self._new_model(rng)
-            model.fit(user_items, show_progress=False)
+            callback = None
+            if self._watched():
+
+                def callback(iteration: int, *_: Any) -> None:  # after each pass (0-based)
+                    # copies: implicit updates its factors in place in the next pass
+                    self.user_factors_ = np.array(model.user_factors, dtype=np.float32)
+                    self.item_factors_ = np.array(model.item_factors, dtype=np.float32)
+                    self._pass_done(iteration + 1)
+
+            model.fit(user_items, show_progress=False, callback=callback)
             self._after_fit(model, user_items)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)

@@ -92,6 +92,7 @@ class LightFMRecommender(Recommender):
     can_explain: ClassVar[bool] = True
     serves_cold_products: ClassVar[bool] = True
     parallel_scoring: ClassVar[bool] = True  # _score is a read-only dot product plus biases
+    passes_param: ClassVar[str | None] = "epochs"
 
     def __init__(
         self,
@@ -168,14 +169,32 @@ class LightFMRecommender(Recommender):
             max_sampled=int(self.max_sampled),
             random_state=np.random.RandomState(int(rng.integers(0, 2**31 - 1))),
         )
-        model.fit(
-            self.seen_.tocoo(),
-            user_features=self.customer_features_,
-            item_features=self.product_features_,
-            sample_weight=weights,
-            epochs=int(self.epochs),
-            num_threads=int(self.num_threads),
-        )
+        interactions = self.seen_.tocoo()
+        if not self._watched():
+            model.fit(
+                interactions,
+                user_features=self.customer_features_,
+                item_features=self.product_features_,
+                sample_weight=weights,
+                epochs=int(self.epochs),
+                num_threads=int(self.num_threads),
+            )
+        else:  # one epoch at a time (LightFM.fit is a reset then the same epochs), scored between
+            for epoch in range(int(self.epochs)):
+                model.fit_partial(
+                    interactions,
+                    user_features=self.customer_features_,
+                    item_features=self.product_features_,
+                    sample_weight=weights,
+                    epochs=1,
+                    num_threads=int(self.num_threads),
+                )
+                self._store(model)
+                self._pass_done(epoch + 1)
+        self._store(model)
+
+    def _store(self, model: LightFM) -> None:
+        """Keep the fitted state of the ``lightfm`` model (embeddings, biases, representations)."""
         self.user_embeddings_ = np.asarray(model.user_embeddings, dtype=np.float32)
         self.user_biases_ = np.asarray(model.user_biases, dtype=np.float32)
         self.item_embeddings_ = np.asarray(model.item_embeddings, dtype=np.float32)

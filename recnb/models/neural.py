@@ -120,6 +120,7 @@ class MultVAE(Recommender):
     """
 
     name: ClassVar[str] = "mult_vae"
+    passes_param: ClassVar[str | None] = "epochs"
     explain_note: ClassVar[str] = (
         "Mult-VAE scores pass through non-linear layers and have no additive decomposition"
     )
@@ -194,6 +195,11 @@ class MultVAE(Recommender):
                     step += 1
                     total += float(loss.detach()) * len(batch)
                 losses.append(total / max(1, len(order)))
+                if self._watched():  # score the net so far (no gradients, no random draws)
+                    self._net = net
+                    net.eval()
+                    self._pass_done(len(losses))
+                    net.train()
             net.eval()
         self._net = net
         self.train_loss_ = np.asarray(losses, dtype=np.float32)

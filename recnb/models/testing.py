@@ -60,6 +60,7 @@ TEST_PARAMS: dict[str, dict] = {
     "trending": {"window_days": 2.0},
     "als": {"factors": 4, "iterations": 10, "regularization": 0.01, "alpha": 10.0},
     "bpr": {"factors": 4, "iterations": 300, "learning_rate": 0.05},
+    "spark_als": {"factors": 4, "iterations": 10, "regularization": 0.01, "alpha": 10.0},
 }
 
 

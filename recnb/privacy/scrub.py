@@ -337,6 +337,7 @@ def scrub(
     min_region_size: int = 10,
     id_length: int = 16,
     phone_regions: Sequence[str] = PHONE_REGIONS,
+    pseudonymize_ids: bool = True,
 ) -> Dataset:
     """Remove direct identifiers, scrub free text, pseudonymize customer ids, coarsen quasi-identifiers.
 
@@ -359,6 +360,10 @@ def scrub(
     phone_regions : sequence of str
         Regions whose national phone formats the free-text scrub recognises (see
         :func:`scrub_free_text`).
+    pseudonymize_ids : bool
+        False for a dataset whose customer ids are already this key's pseudonyms (the serving
+        event store, ``data.source: events_db``; the caller checks the key): the ids are kept and
+        a note says so. Everything else is scrubbed as usual.
 
     Returns
     -------
@@ -431,25 +436,25 @@ def scrub(
         customers = customers.drop(columns=["postcode"])
         notes.append({"step": "privacy: coarsen postcode", "rows": n, "reason": what})
 
-    ev_ids = events["customer_id"]
-    ev_uniq = ev_ids.cat.categories if isinstance(ev_ids.dtype, pd.CategoricalDtype) else None
-    all_ids = pd.concat(
-        [
-            customers["customer_id"].astype(str),
-            pd.Series(ev_uniq if ev_uniq is not None else ev_ids.unique()).astype(str),
-        ]
-    )
-    mapping = _pseudonym_map(all_ids, key, id_length)
-    customers["customer_id"] = _map_ids(customers["customer_id"], mapping)
-    events["customer_id"] = _map_ids(ev_ids, mapping)
-    notes.append(
-        {
-            "step": "privacy: pseudonymize customer ids",
-            "rows": n,
-            "reason": f"customer ids replaced by keyed HMAC-SHA256 pseudonyms ({id_length} hex "
-            f"characters) in customers and events",
-        }
-    )
+    if pseudonymize_ids:
+        ev_ids = events["customer_id"]
+        ev_uniq = ev_ids.cat.categories if isinstance(ev_ids.dtype, pd.CategoricalDtype) else None
+        all_ids = pd.concat(
+            [
+                customers["customer_id"].astype(str),
+                pd.Series(ev_uniq if ev_uniq is not None else ev_ids.unique()).astype(str),
+            ]
+        )
+        mapping = _pseudonym_map(all_ids, key, id_length)
+        customers["customer_id"] = _map_ids(customers["customer_id"], mapping)
+        events["customer_id"] = _map_ids(ev_ids, mapping)
+        what = (
+            f"customer ids replaced by keyed HMAC-SHA256 pseudonyms ({id_length} hex characters) "
+            "in customers and events"
+        )
+    else:
+        what = "customer ids kept: they are already pseudonyms under this key (key check matched)"
+    notes.append({"step": "privacy: pseudonymize customer ids", "rows": n, "reason": what})
     meta = dict(ds.meta)
     meta["privacy"] = {
         "pseudonymized": True,

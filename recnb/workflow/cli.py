@@ -1,4 +1,5 @@
-"""Command line: ``python -m recnb run params/<name>.yaml [--stages ...]`` and ``python -m recnb check``.
+"""Command line: ``python -m recnb run params/<name>.yaml [--stages ...]``, ``python -m recnb check``
+and ``python -m recnb serve reports/<run>`` (the recommendation service, :mod:`recnb.serving.cli`).
 
 ``recnb/__main__.py`` (``python -m recnb``) and the ``recnb`` console script call :func:`main`.
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from recnb.serving.cli import add_parser as add_serve_parser  # argparse only: loads nothing heavy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--reports-dir", default=None, help="parent of the run folder (reports/)")
     p_check = sub.add_parser("check", help="validate a params file without running anything")
     p_check.add_argument("params")
+    add_serve_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
 
     # imported after parsing: `--help` and a usage error answer without loading the package
     from recnb.privacy import PrivacyError
@@ -42,3 +48,18 @@ def main(argv: list[str] | None = None) -> int:
         print("recnb: interrupted; the run folder marks the interrupted stage", file=sys.stderr)
         return 130
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """``python -m recnb serve``: a folder that cannot be served is an error message, not a
+    traceback."""
+    from recnb.serving import ExportError
+    from recnb.serving.cli import serve
+
+    try:
+        return serve(args)
+    except (ExportError, ValueError, OSError) as e:
+        print(f"recnb: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

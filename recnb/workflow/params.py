@@ -30,7 +30,16 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 RESERVED_PARAMETERS = ("params_file", "run_dir")
 """Parameters every stage notebook has, set by the runner (never in a params section)."""
 
-SOURCES = ("synthetic", "online_retail", "movielens", "retailrocket", "rees46", "taobao", "csv")
+SOURCES = (
+    "synthetic",
+    "online_retail",
+    "movielens",
+    "retailrocket",
+    "rees46",
+    "taobao",
+    "csv",
+    "events_db",
+)
 
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # used with fullmatch: no trailing newline
 

@@ -21,9 +21,11 @@ from typing import Any
 
 from recnb.data.io import files_fingerprint, read_json, write_json
 from recnb.data.loaders import load_source, resolve_data_path
+from recnb.data.loaders.events_db import read_store_meta
 from recnb.data.schema import Dataset, load_dataset, save_dataset, validate_dataset
 from recnb.data.synthetic import ShopConfig, SyntheticShop
-from recnb.privacy import resolve_key, scrub
+from recnb.privacy import DEMO_KEY, PrivacyError, resolve_key, scrub
+from recnb.serving import key_check
 from recnb.workflow.params import DataSettings, Settings
 
 DATA_SUBDIR = "data"
@@ -42,13 +44,62 @@ def load_raw(settings: Settings) -> Dataset:
     if data.source == "synthetic":
         ds = SyntheticShop(shop_config(settings)).generate()
     else:
-        ds = load_source(data.source, data.path, **data.options)
+        ds = load_source(data.source, data.path, **source_options(settings))
     return validate_dataset(ds)
 
 
+def source_options(settings: Settings) -> dict[str, Any]:
+    """``data.options`` as the loader gets them: the ``events_db`` source's ``base_run``, when
+    relative, is relative to the params file (as ``data.path`` is)."""
+    options = dict(settings.data.options)
+    base = options.get("base_run")
+    if settings.data.source == "events_db" and isinstance(base, str) and base.strip():
+        p = Path(os.path.expandvars(os.path.expanduser(base)))
+        if not p.is_absolute() and settings.source_file is not None:
+            p = (settings.source_file.parent / p).resolve()
+        options["base_run"] = str(p)
+    return options
+
+
+def events_db_key(settings: Settings) -> bytes:
+    """The key of a run on the serving event store (``data.source: events_db``).
+
+    The store's customer ids are already pseudonyms; the run's key must be the one that made them
+    (its key check equals the store's). The synthetic shop's public demo key is accepted without
+    configuration when the store says its ids were made with it.
+
+    Raises
+    ------
+    recnb.privacy.PrivacyError
+        The store records no key check, or the configured key is another one; the message names
+        the store.
+    """
+    path = resolve_data_path("events_db", settings.data.path)
+    check = read_store_meta(path).get("key_check")
+    if not check:
+        raise PrivacyError(
+            f"{path}: the event store records no key check, so nothing tells which key made its "
+            "customer ids; serve an export written with the run's key (stage 03 writes one)"
+        )
+    key = resolve_key(settings.data.pseudonym_key, allow_demo=check == key_check(DEMO_KEY))
+    if key_check(key) != check:
+        raise PrivacyError(
+            f"{path}: the event store's customer ids are pseudonyms under another key (key check "
+            f"{check}, the configured key gives {key_check(key)}); set RECNB_PSEUDONYM_KEY to the "
+            "key of the run whose model served them"
+        )
+    return key
+
+
 def build_dataset(settings: Settings) -> Dataset:
-    """Load, validate and privacy-scrub the run's data."""
+    """Load, validate and privacy-scrub the run's data.
+
+    The serving event store's customer ids are already the run's pseudonyms: they are kept (after
+    :func:`events_db_key` checked the key), everything else is scrubbed as for any source.
+    """
     ds = load_raw(settings)
+    if settings.data.source == "events_db":
+        return validate_dataset(scrub(ds, events_db_key(settings), pseudonymize_ids=False))
     key = resolve_key(settings.data.pseudonym_key, allow_demo=settings.data.source == "synthetic")
     return validate_dataset(scrub(ds, key))
 
@@ -86,6 +137,13 @@ def _source_paths(settings: Settings) -> list[Path]:
     """The files and folders a real source is read from (its data path, and any existing path
     named in ``data.options``)."""
     paths = [Path(resolve_data_path(settings.data.source, settings.data.path))]
+    if settings.data.source == "events_db":
+        # the store, its write-ahead log (recent commits live there until a checkpoint) and the
+        # base run's dataset record (not the whole run folder: its reports change on every run)
+        wal = paths[0].with_name(paths[0].name + "-wal")
+        base_run = source_options(settings).get("base_run")
+        extra = [wal, Path(base_run) / DATA_SUBDIR / "dataset.json"] if base_run else [wal]
+        return paths + [p for p in extra if p.is_file()]
     base = settings.source_file.parent if settings.source_file else Path.cwd()
     for v in settings.data.options.values():
         if isinstance(v, str) and v and len(v) < 4096:

@@ -49,7 +49,7 @@ from recnb.workflow.provenance import (
     stage_outputs,
     upstream_problem,
 )
-from recnb.workflow.run_data import data_settings_hash, load_raw
+from recnb.workflow.run_data import data_settings_hash, events_db_key, load_raw, source_options
 from recnb.workflow.settings import ARTEFACTS, stage_spec
 
 KERNEL_NAME = "recnb"
@@ -162,10 +162,14 @@ def preflight(settings: Settings) -> None:
     if settings.data.source == "synthetic":
         return
     origin = f"{settings.source_file}: data.options"
-    check_options(settings.data.source, settings.data.options, None, origin)
+    options = source_options(settings)
+    check_options(settings.data.source, options, None, origin)
     path = resolve_data_path(settings.data.source, settings.data.path)
-    check_options(settings.data.source, settings.data.options, path, origin)
-    resolve_key(settings.data.pseudonym_key, allow_demo=False)
+    check_options(settings.data.source, options, path, origin)
+    if settings.data.source == "events_db":
+        events_db_key(settings)  # the key that made the store's pseudonyms
+    else:
+        resolve_key(settings.data.pseudonym_key, allow_demo=False)
 
 
 def check_data(settings: Settings) -> list[str]:
@@ -189,16 +193,21 @@ def check_data(settings: Settings) -> list[str]:
     if settings.data.source == "synthetic":
         return []
     origin = f"{settings.source_file}: data.options"
-    check_options(settings.data.source, settings.data.options, None, origin)
+    options = source_options(settings)
+    check_options(settings.data.source, options, None, origin)
     notes = []
     try:
         path = resolve_data_path(settings.data.source, settings.data.path)
     except FileNotFoundError as e:
         notes.append(f"data files not checked: {e}")
+        path = None
     else:
-        check_options(settings.data.source, settings.data.options, path, origin)
+        check_options(settings.data.source, options, path, origin)
     try:
-        resolve_key(settings.data.pseudonym_key, allow_demo=False)
+        if settings.data.source != "events_db":
+            resolve_key(settings.data.pseudonym_key, allow_demo=False)
+        elif path is not None:
+            events_db_key(settings)  # the key that made the store's pseudonyms
     except PrivacyError as e:
         notes.append(f"a run needs a pseudonym key: {e}")
     return notes

@@ -22,6 +22,7 @@ the same defaults; ``tests/test_settings.py`` checks that for every registered s
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,8 +36,10 @@ from recnb.prep.settings import PrepSettings
 
 __all__ = [
     "ARTEFACTS",
+    "ENGINES",
     "STAGES",
     "DataUnderstandingSettings",
+    "FairnessBiasSettings",
     "ContextSettings",
     "ModelComparisonSettings",
     "PreprocessingSettings",
@@ -161,12 +164,60 @@ class DataUnderstandingSettings(StageSettings):
 # ----------------------------------------------------------------------------------------------
 
 
+#: where stage 02 builds the split: ``memory`` (:func:`recnb.prep.split.build_split`) or ``spark``
+#: (:func:`recnb.backends.spark.stage.build_split_spark`: same split, heavy part on Spark)
+ENGINES: tuple[str, ...] = ("memory", "spark")
+
+
 @register_stage("02_preprocessing", reads=("dataset",), writes=("split",))
 class PreprocessingSettings(StageSettings, PrepSettings):
     """``preprocessing:`` section: :class:`recnb.prep.settings.PrepSettings` (every key, its default
     and its allowed values) as a stage; the notebook builds one from its parameters cell
     (:meth:`recnb.workflow.stage.StageContext.parameters`) and passes it to ``clean`` and
-    :func:`recnb.prep.split.build_split`."""
+    :func:`recnb.workflow.engines.build_split_on_engine`.
+
+    Beside the preprocessing settings, where the split runs:
+
+    Attributes
+    ----------
+    engine : {"memory", "spark"}
+        ``"spark"``: the signal, the split, the training filters and the aggregation run on Apache
+        Spark (the ``spark`` extra and Java 17+; split kinds ``temporal`` and ``stratified``); the
+        saved split is the same as in memory.
+    spark_master : str or None
+        ``spark.master`` of the session (``local[2]``, ``spark://host:7077``, ``yarn``, ...); None:
+        ``$RECNB_SPARK_MASTER``, else ``local[2]``, or spark-submit's master under spark-submit.
+    spark_conf : dict of str -> str or int
+        Further Spark settings (``spark.executor.memory``, ...), over recnb's defaults
+        (:data:`recnb.backends.spark.session.DEFAULT_CONF`).
+    """
+
+    engine: Literal[*ENGINES] = "memory"  # type: ignore[valid-type]
+    spark_master: str | None = None
+    spark_conf: dict[str, str | int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _engine(self) -> PreprocessingSettings:
+        if self.engine != "spark":
+            if self.spark_master is not None or self.spark_conf:
+                raise ValueError(
+                    "key 'spark_master' / 'spark_conf' set but key 'engine' is "
+                    f"{self.engine!r}: they apply to engine: spark only"
+                )
+            return self
+        from recnb.backends.spark.prep import SPARK_SPLIT_KINDS
+
+        if self.split_kind not in SPARK_SPLIT_KINDS:
+            raise ValueError(
+                f"key 'split_kind' {self.split_kind!r} is not available with key 'engine' spark; "
+                f"it runs {list(SPARK_SPLIT_KINDS)} (engine: memory runs every kind)"
+            )
+        if importlib.util.find_spec("pyspark") is None:
+            raise ValueError(
+                "key 'engine' is spark but pyspark is not installed: pip install -e '.[spark]' "
+                "(make reports installs it when the params file says engine: spark)"
+            )
+        return self
 
 
 # ----------------------------------------------------------------------------------------------
@@ -177,12 +228,26 @@ class PreprocessingSettings(StageSettings, PrepSettings):
 def _registry() -> Mapping[str, Any]:
     from recnb.models.registry import REGISTRY
 
+    load_backend_models()
     return REGISTRY
+
+
+def load_backend_models() -> None:
+    """Register the models that live in :mod:`recnb.backends` (``spark_als``).
+
+    The model catalogue (:mod:`recnb.models.catalog`) lists only the modules of
+    :mod:`recnb.models`, which may not import the backends above them; the workflow, which may,
+    imports them here so that a params file can name them. Importing needs no optional dependency
+    (pyspark is imported when a Spark model is fitted).
+    """
+    import recnb.backends.spark.als  # noqa: F401  (registers spark_als)
 
 
 def _build(model: str, params: Mapping[str, Any], where: str) -> None:
     """Construct the model to run its own hyperparameter checks; re-raise naming ``where``."""
     from recnb.models.registry import make_model
+
+    load_backend_models()
 
     try:
         m = make_model(model, **params)
@@ -279,6 +344,8 @@ class ModelComparisonSettings(StageSettings):
     products_table: bool = True
     min_group_size: int = Field(10, ge=1)
     reference_table: str | None = None
+    n_jobs: int = Field(2, ge=1)
+    tuning_pruning: bool = True
 
     @field_validator("reference_table")
     @classmethod
@@ -367,6 +434,60 @@ class ModelComparisonSettings(StageSettings):
                 "(null for no baseline)"
             )
         return self
+
+
+# ----------------------------------------------------------------------------------------------
+# 04 fairness, bias and transparency
+# ----------------------------------------------------------------------------------------------
+
+
+@register_stage("04_fairness_bias", reads=("dataset", "split", "model_comparison"))
+class FairnessBiasSettings(StageSettings):
+    """``fairness_bias:`` section (notebook ``04_fairness_bias``).
+
+    The list length and primary metric are stage 03's (read from its results); the models are the
+    ones stage 03 compared, so ``mitigation_models`` is checked against them when the stage runs.
+    """
+
+    attributes: list[str] | None = None
+    min_group_size: int = Field(10, ge=2)
+    n_bootstrap: int = Field(1000, ge=1)
+    n_permutations: int = Field(1000, ge=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    n_candidates: int = Field(100, ge=1)
+    mitigation_models: list[str] | None = None
+    strengths: list[float] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0], min_length=1
+    )
+    fair_proportions: list[float] = Field(
+        default_factory=lambda: [0.0, 0.2, 0.4, 0.6], min_length=1
+    )
+    max_ndcg_loss: float = Field(0.05, ge=0, lt=1)
+    n_simulated_lists: int = Field(2000, ge=0)
+    explain_customers: int = Field(30, ge=1)
+    stability_models: list[str] | None = None
+    decorrelate: bool = True
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes(cls, v: list[str] | None) -> list[str] | None:
+        from recnb.fairness.groups import ATTRIBUTES
+
+        if v is not None:
+            bad = [a for a in v if a not in ATTRIBUTES]
+            if bad:
+                raise ValueError(
+                    f"unknown customer attribute(s) {bad}; allowed: {list(ATTRIBUTES)}"
+                )
+        return v
+
+    @field_validator("strengths", "fair_proportions")
+    @classmethod
+    def _unit(cls, v: list[float]) -> list[float]:
+        bad = [x for x in v if not 0.0 <= x <= 1.0]
+        if bad:
+            raise ValueError(f"values must lie in [0, 1], got {bad}")
+        return v
 
 
 def _check_hyperparameters(model: str, params: Mapping[str, Any], where: str) -> None:

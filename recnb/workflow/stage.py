@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from recnb.data import io
 from recnb.data.schema import Dataset
 from recnb.data.synthetic import SyntheticShop
+from recnb.privacy import resolve_key
+from recnb.serving import export_model
 from recnb.workflow.params import NOTEBOOK_DIR, Settings, load_params, section_name
 from recnb.workflow.progress import Progress
 from recnb.workflow.provenance import check_notebook_inputs
@@ -142,6 +144,35 @@ class StageContext:
                 f"this run's data.source is {self.settings.data.source!r}"
             )
         return SyntheticShop(shop_config(self.settings))
+
+    def export_model(
+        self, model: Any, name: str, *, train: Any = None, label: str | None = None
+    ) -> Path:
+        """Export a fitted model for serving to ``<run_dir>/models/<name>/`` (atomically).
+
+        :func:`recnb.serving.export_model` with the run's pseudonymization key, of which only the
+        key check is written: ``python -m recnb serve <run_dir>`` then serves it, and a service
+        given the shop's own ids can prove it pseudonymizes them with the same key.
+
+        Parameters
+        ----------
+        model : recnb.models.base.Recommender
+            Fitted on ``train``.
+        name : str
+            Folder name under ``models/`` (stage 03: ``"model_comparison"``).
+        train : recnb.data.interactions.Interactions, optional
+            The part the model was fitted on; default ``<run_dir>/split/train``.
+        label : str, optional
+            The model's label in this run (e.g. ``"lightfm_warp_cf"``).
+
+        Returns
+        -------
+        pathlib.Path
+            The export folder.
+        """
+        data = self.settings.data
+        key = resolve_key(data.pseudonym_key, allow_demo=data.source == "synthetic")
+        return export_model(model, self.run_dir, name, train=train, label=label, key=key)
 
     def path(self, *parts: str) -> Path:
         return self.run_dir.joinpath(*parts)

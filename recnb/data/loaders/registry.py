@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recnb.data.loaders import csv_source, movielens, online_retail, rees46, retailrocket, taobao
+from recnb.data.loaders import (
+    csv_source,
+    events_db,
+    movielens,
+    online_retail,
+    rees46,
+    retailrocket,
+    taobao,
+)
 from recnb.data.loaders._common import PathLike, check_nrows
 from recnb.data.schema import Dataset
 
@@ -128,6 +136,17 @@ _SOURCES: dict[str, Source] = {
             how_to_get=(
                 "export your shop's events (and optionally customers and products) as CSV and "
                 "describe them in data.options; see the README section 'Your own data'"
+            ),
+        ),
+        Source(
+            name="events_db",
+            loader=events_db.load_events_db,
+            folders=(),
+            holds=lambda p: _safe_check(p, lambda q: q.is_file()),
+            expected="the SQLite event store of the recommendation service (data.path)",
+            how_to_get=(
+                "serve a run (python -m recnb serve reports/<run>): the service commits every "
+                "event it accepts to events/<run>.sqlite (or its --store file)"
             ),
         ),
     )
@@ -248,6 +267,12 @@ def check_options(
             csv_source.csv_options(options, origin)
         else:
             csv_source.check_csv_source(path, options, origin)
+        return
+    if name == "events_db":
+        if path is None:
+            events_db.events_db_options(options, origin)
+        else:
+            events_db.check_events_db(path, options, origin)
         return
     allowed = src.options()
     for key in options:

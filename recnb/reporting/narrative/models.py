@@ -329,7 +329,8 @@ def describe_tuning(tuning_summary: pd.DataFrame, timing: pd.DataFrame | None = 
     """Per tuned model: validation score of the configured and of the chosen values.
 
     ``timing`` (``Tuning.timing``: ``model, trial, seconds``) adds the seconds spent per model;
-    a ``seconds`` column of ``tuning_summary`` is used when no timing table is given.
+    a ``seconds`` column of ``tuning_summary`` is used when no timing table is given. An
+    ``n_pruned`` column (trials stopped early) is mentioned when non-zero.
     """
     if tuning_summary.empty:
         return "No model was tuned."
@@ -353,7 +354,9 @@ def describe_tuning(tuning_summary: pd.DataFrame, timing: pd.DataFrame | None = 
         else:
             change = f"best {number(r.best_value)} (configured values outside the space)"
         took = f", {seconds(float(spent[r.model]))}" if r.model in spent else ""
-        items.append(f"{r.model}: {change} in {int(r.n_trials)} trials{took}")
+        pruned = int(getattr(r, "n_pruned", 0) or 0)
+        stopped = f" ({pruned} stopped early by pruning)" if pruned else ""
+        items.append(f"{r.model}: {change} in {int(r.n_trials)} trials{stopped}{took}")
     return f"Validation {label}, configured -> chosen: " + "; ".join(items) + "."
 
 
