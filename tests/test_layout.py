@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "backends": 2,
     "serving": 2,
     "experiments": 2,
+    "context": 2,
     "reporting": 3,
     "workflow": 4,
 }

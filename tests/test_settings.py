@@ -55,6 +55,10 @@ def _ab(extra: str) -> str:
     return CI.replace("  ope_seeds: 1\n", f"  ope_seeds: 1\n  {extra}\n")
 
 
+def _ctx(extra: str) -> str:
+    return CI.replace("  min_requests: 10\n", f"  min_requests: 10\n  {extra}\n")
+
+
 # (name, params text, regex the message must match): each passed `check` before this change
 BAD_VALUES = [
     ("k=0", _mc("k: 0"), r"key 'model_comparison\.k': .*greater than or equal to 1, got 0"),
@@ -257,6 +261,33 @@ BAD_VALUES = [
         "run name with a tab",
         CI.replace("run_name: ci", 'run_name: "c\\ti"'),
         r"key 'run_name' must be a folder-safe name",
+    ),
+    (
+        "context dimension",
+        _ctx("dimensions: [device, weather]"),
+        r"key 'context\.dimensions': .*unknown context dimension\(s\) \['weather'\]",
+    ),
+    (
+        "rolling too long",
+        CI.replace("  rolling_steps: 3\n", "  rolling_steps: 9\n"),
+        r"key 'context\.rolling_steps' x 'rolling_step_days' \(9 x 2 days\) must fit in "
+        r"'test_days' \(7\)",
+    ),
+    (
+        "context base model",
+        _ctx("base_model: nope"),
+        r"key 'context\.base_model': unknown model 'nope'",
+    ),
+    (
+        "context base params",
+        _ctx("base_params: {n_neighbours: 5}"),
+        r"key 'context\.base_params\.n_neighbours': not a hyperparameter of model 'item_knn'",
+    ),
+    ("cold share", _ctx("cold_share: 1.0"), r"key 'context\.cold_share': .*less than 1"),
+    (
+        "post-filter weight",
+        _ctx("weight_grid: [0.0, -1.0]"),
+        r"key 'context\.weight_grid': post-filter weights must be finite and >= 0, got \[-1\.0\]",
     ),
 ]
 

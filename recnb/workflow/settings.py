@@ -42,6 +42,7 @@ __all__ = [
     "AbSimulationSettings",
     "DataUnderstandingSettings",
     "FairnessBiasSettings",
+    "ContextSettings",
     "ModelComparisonSettings",
     "PreprocessingSettings",
     "StageSettings",
@@ -532,3 +533,95 @@ class AbSimulationSettings(StageSettings, StudySettings):
     default and its allowed values) as a stage; the notebook builds one from its parameters cell
     and passes it to :func:`recnb.experiments.stage.run_shop_study` (synthetic shop) or
     :func:`recnb.experiments.stage.run_log_study` (real logs)."""
+
+
+# 06 context, cold start, repeat purchases, dynamic updates
+# ----------------------------------------------------------------------------------------------
+
+CONTEXT_DIMENSIONS: tuple[str, ...] = ("device", "location", "daypart", "weekend")
+
+
+@register_stage("06_context", reads=("dataset",))
+class ContextSettings(StageSettings):
+    """``context:`` section (the logic is :mod:`recnb.context`; :func:`recnb.context.stage.run_studies`
+    reads these values)."""
+
+    test_days: float = Field(14.0, gt=0)
+    valid_days: float = Field(7.0, gt=0)
+    event_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "click": 2.0,
+            "wishlist": 3.0,
+            "add_to_cart": 4.0,
+            "purchase": 8.0,
+            "rating": 5.0,
+        }
+    )
+    base_model: str = "item_knn"
+    base_params: dict[str, Any] = Field(default_factory=dict)
+    dimensions: list[str] = Field(
+        default_factory=lambda: ["device", "daypart", "location"], min_length=1
+    )
+    k: int = Field(10, ge=1)
+    weight_grid: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0], min_length=1)
+    lightfm: bool = True
+    lightfm_epochs: int = Field(10, ge=1)
+    lightfm_components: int = Field(32, ge=1)
+    lightfm_context_weight: float = Field(0.1, gt=0)
+    cold_share: float = Field(0.1, gt=0, lt=1)
+    repeat_aware: bool = True
+    repeat_half_life_days: float = Field(30.0, gt=0)
+    rolling_steps: int = Field(7, ge=1)
+    rolling_step_days: float = Field(2.0, gt=0)
+    als_factors: int = Field(64, ge=1)
+    als_regularization: float = Field(10.0, gt=0)
+    als_iterations: int = Field(15, ge=1)
+    trend_days: float = Field(7.0, gt=0)
+    n_bootstrap: int = Field(1000, ge=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    min_requests: int = Field(30, ge=1)
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dimensions(cls, v: list[str]) -> list[str]:
+        bad = [d for d in v if d not in CONTEXT_DIMENSIONS]
+        if bad:
+            raise ValueError(
+                f"unknown context dimension(s) {bad}; allowed: {list(CONTEXT_DIMENSIONS)}"
+            )
+        if len(set(v)) != len(v):
+            raise ValueError(f"a context dimension is listed twice: {v}")
+        return v
+
+    @field_validator("event_weights")
+    @classmethod
+    def _event_weights(cls, v: dict[str, float]) -> dict[str, float]:
+        from recnb.prep.weighting import check_event_weights
+
+        check_event_weights(v)
+        return v
+
+    @field_validator("weight_grid")
+    @classmethod
+    def _weight_grid(cls, v: list[float]) -> list[float]:
+        bad = [w for w in v if not (math.isfinite(w) and w >= 0)]
+        if bad:
+            raise ValueError(f"post-filter weights must be finite and >= 0, got {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> ContextSettings:
+        if self.rolling_steps * self.rolling_step_days > self.test_days:
+            raise ValueError(
+                f"key 'rolling_steps' x 'rolling_step_days' ({self.rolling_steps} x "
+                f"{self.rolling_step_days:g} days) must fit in 'test_days' ({self.test_days:g})"
+            )
+        registry = _registry()
+        if self.base_model not in registry:
+            raise ValueError(
+                f"key 'base_model': unknown model {self.base_model!r}; registered models are "
+                f"{sorted(registry)}"
+            )
+        _check_hyperparameters(self.base_model, self.base_params, "base_params")
+        _build(self.base_model, dict(self.base_params), "key 'base_params'")
+        return self
