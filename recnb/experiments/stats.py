@@ -22,7 +22,7 @@ case whose answer is known:
 - :func:`adjust_pvalues`: Holm or Benjamini-Hochberg across metrics;
 - :func:`noninferiority_test`: a one-sided test that treatment is not worse than control by more
   than a margin (guardrails);
-- :func:`relative_lift`: treatment / control - 1 with a delta-method interval on the log ratio.
+- :func:`relative_lift`: treatment / control - 1 with the test's interval relative to control.
 
 Sample sizes and power are in :mod:`recnb.experiments.power`, sequential monitoring in
 :mod:`recnb.experiments.sequential`.
@@ -307,24 +307,33 @@ def ratio_test(
 
 
 def relative_lift(comparison: Comparison, alpha: float = 0.05) -> tuple[float, float, float]:
-    """``treatment / control - 1`` with a delta-method interval on the log of the ratio.
+    """``treatment / control - 1`` with the test's own interval, relative to the control's value.
 
-    The arms are independent, so ``Var(log(T / C)) ~ se_T^2 / T^2 + se_C^2 / C^2``; the interval
-    is ``exp(log(T / C) +- z sd) - 1`` (asymmetric, never below -100%).
+    The interval is ``(ci_low, ci_high) / control``: the interval of the difference that the
+    metric's test computed, expressed relative to the control arm. It excludes 0 exactly when the
+    test rejects, so a report never shows a relative interval that contradicts its p-value. (A
+    delta-method interval on the log ratio can: on the ci shop, revenue per visitor with a
+    heavy-tailed control arm gave a log-ratio interval of -97% to -31% beside a Welch p of 0.06.)
+    It treats the control's value as known, so it is a little narrower than an interval for the
+    ratio itself when the control arm is noisy; the test and its interval are the evidence.
+
+    ``alpha`` is accepted for symmetry with the other functions; the interval's level is the
+    one the comparison was computed at.
 
     Returns
     -------
     (lift, low, high) : tuple of float
-        NaN when either arm's value is not positive.
+        NaN when the control's value is not positive.
     """
-    alpha = _check_alpha(alpha)
-    c, t = comparison.control, comparison.treatment
-    if not (c > 0 and t > 0):
+    _check_alpha(alpha)
+    c = comparison.control
+    if not c > 0:
         return float("nan"), float("nan"), float("nan")
-    se_log = float(np.hypot(comparison.se_treatment / t, comparison.se_control / c))
-    z = stats.norm.ppf(1 - alpha / 2)
-    lr = np.log(t / c)
-    return float(t / c - 1), float(np.exp(lr - z * se_log) - 1), float(np.exp(lr + z * se_log) - 1)
+    return (
+        float(comparison.treatment / c - 1),
+        float(comparison.ci_low / c),
+        float(comparison.ci_high / c),
+    )
 
 
 def bootstrap_diff(
