@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "prep": 1,
     "privacy": 1,
     "evaluation": 2,
+    "monitoring": 2,
     "reporting": 3,
     "workflow": 4,
 }

@@ -126,9 +126,9 @@ def test_planted_shift_alarms_on_its_day_and_not_before():
 
 
 def test_stationary_shop_alarms_no_more_than_nominal(stationary_scores):
-    per_day = pd.concat(
-        [s.groupby("day")["alarm"].any().reset_index() for s in stationary_scores]
-    )["alarm"]
+    per_day = pd.concat([s.groupby("day")["alarm"].any().reset_index() for s in stationary_scores])[
+        "alarm"
+    ]
     n, alarms = len(per_day), int(per_day.sum())
     assert n >= 100
     # the rate is not significantly above the nominal daily budget

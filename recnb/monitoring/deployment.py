@@ -232,6 +232,7 @@ def simulate_deployment(
     warmup_days: int = 28,
     period_days: int = 7,
     retrain_every: int = 1,
+    max_periods: int | None = None,
     k: int = 10,
     group_column: str | None = "age_band",
     min_group_size: int = 30,
@@ -257,6 +258,9 @@ def simulate_deployment(
         Length of a period (7: weekly monitoring).
     retrain_every : int
         Retrain the scheduled strategy every this many periods (>= 1).
+    max_periods : int, optional
+        Replay at most this many periods, the last ones of the log (the models still train on
+        everything before each period); default: every full period after the warm-up.
     k : int
         List length.
     group_column : str, optional
@@ -291,7 +295,10 @@ def simulate_deployment(
             raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
     day = event_days(events["timestamp"], start)
     last = int(day.max())
-    n_periods = (last + 1 - warmup_days) // period_days
+    first = warmup_days
+    if max_periods is not None:
+        first = max(first, last + 1 - max_periods * period_days)
+    n_periods = (last + 1 - first) // period_days
     if n_periods < 2:
         raise ValueError(
             f"simulate_deployment: the log has {last + 1} days; warmup_days={warmup_days} and "
@@ -310,7 +317,7 @@ def simulate_deployment(
     deployed: dict[str, tuple[Recommender, Interactions, int]] = {}
     previous_lists: dict[str, dict[str, np.ndarray]] = {s: {} for s in strategies}
     for p in range(n_periods):
-        lo = warmup_days + p * period_days
+        lo = first + p * period_days
         hi = lo + period_days
         in_period = (day >= lo) & (day < hi)
         ev_p = events.loc[in_period]
@@ -340,9 +347,7 @@ def simulate_deployment(
             )
             recall = met[("recall", k)]
             ids = np.asarray(model.product_ids_, dtype=object)
-            current = {
-                c: ids[row[row >= 0]] for c, row in zip(active.tolist(), lists, strict=True)
-            }
+            current = {c: ids[row[row >= 0]] for c, row in zip(active.tolist(), lists, strict=True)}
             churn = list_churn(previous_lists[strategy], current)
             previous_lists[strategy] = current
             gap = {"gap": np.nan, "ci_low": np.nan, "ci_high": np.nan, "se": np.nan}
@@ -416,6 +421,7 @@ def simulate_deployment(
             "period_days": period_days,
             "retrain_every": retrain_every,
             "n_periods": n_periods,
+            "first_day": first,
             "k": k,
             "group_column": group_column if groups_of is not None else None,
         },

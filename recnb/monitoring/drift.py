@@ -200,9 +200,7 @@ def daily_counts(
     return pd.DataFrame(table, index=pd.Index(days, name="day"), columns=list(cat.categories))
 
 
-def _dispersion_null(
-    window: np.ndarray, statistic: str, eps: float
-) -> tuple[float, int, int]:
+def _dispersion_null(window: np.ndarray, statistic: str, eps: float) -> tuple[float, int, int]:
     """Dispersion factor, degrees of freedom and number of days of the leave-one-day-out null."""
     n_day = window.sum(axis=1)
     window = window[n_day > 0]

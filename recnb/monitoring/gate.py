@@ -69,7 +69,9 @@ def noninferiority(
     a = np.asarray(champion, dtype=np.float64)
     b = np.asarray(challenger, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
-        raise ValueError(f"noninferiority: need two equal 1-d arrays of >= 2, got {a.shape} {b.shape}")
+        raise ValueError(
+            f"noninferiority: need two equal 1-d arrays of >= 2, got {a.shape} {b.shape}"
+        )
     if not 0 <= margin < 1:
         raise ValueError(f"margin: must be in [0, 1), got {margin!r}")
     d = b - a

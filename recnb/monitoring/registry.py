@@ -161,9 +161,7 @@ def append_record(
     return full
 
 
-def export_champion(
-    model: Recommender, run_dir: str | os.PathLike, version: int
-) -> dict[str, Any]:
+def export_champion(model: Recommender, run_dir: str | os.PathLike, version: int) -> dict[str, Any]:
     """Save the champion in the models' format to ``registry/champions/v<version>/``.
 
     The folder is written under a temporary name and renamed into place; an existing folder of

@@ -3,5 +3,7 @@
 - :mod:`recnb.reporting.narrative.data`: stage 01 (data understanding);
 - :mod:`recnb.reporting.narrative.prep`: stage 02 (cleaning, signal, k-core, split, features);
 - :mod:`recnb.reporting.narrative.models`: stage 03 (winner, significance, segments, cost,
-  tuning, reference tables).
+  tuning, reference tables);
+- :mod:`recnb.reporting.narrative.monitoring`: stage 07 (false alarms, the drill, retraining, the
+  champion/challenger gate).
 """
