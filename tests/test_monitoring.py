@@ -406,3 +406,41 @@ def test_registry_damaged_line_is_named_and_nothing_appended(tmp_path):
     with pytest.raises(RegistryError, match="line 2 is incomplete"):
         append_record(tmp_path, {"config_hash": "h", "data_fingerprint": "d", "seed": 1})
     assert path.read_bytes() == before
+
+
+# ---- stage settings and building blocks ------------------------------------------------------
+
+
+def test_monitoring_settings_name_the_bad_key():
+    from recnb.workflow.settings import MonitoringSettings
+
+    assert MonitoringSettings().champion["model"] == "als"
+    with pytest.raises(ValueError, match="challengers.knn.model': unknown model 'nope'"):
+        MonitoringSettings(challengers={"knn": {"model": "nope"}})
+    with pytest.raises(ValueError, match="champion.factorz"):
+        MonitoringSettings(champion={"model": "als", "factorz": 3})
+    with pytest.raises(ValueError, match="reserved"):
+        MonitoringSettings(challengers={"champion": {"model": "popularity"}})
+
+
+def test_gate_without_a_shop_promotes_nobody(drill):
+    from recnb.monitoring.stage import champion_challenger
+
+    shop, ds = drill
+    res = champion_challenger(
+        ds.events,
+        ds.customers,
+        {"model": "als", "factors": 16, "iterations": 8},
+        {
+            "random": {"model": "random"},
+            "als_again": {"model": "als", "factors": 16, "iterations": 8},
+        },
+        start=shop.config.start,
+        n_boot=50,
+    )
+    assert res.winner is None and not res.ab_available
+    t = res.table.set_index("challenger")
+    assert t.loc["random", "decision"] == "rejected"
+    # the same configuration and seed: identical lists, non-inferior, never promoted offline
+    assert t.loc["als_again", "recall_difference"] == 0.0
+    assert t.loc["als_again", "decision"] == "not promoted"

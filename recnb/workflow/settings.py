@@ -423,7 +423,7 @@ class MonitoringSettings(StageSettings):
     """``monitoring:`` section (see :mod:`recnb.monitoring` and notebook 07)."""
 
     reference_days: int = Field(28, ge=2)
-    alert_rate: float = Field(0.01, gt=0.0, lt=0.5)
+    alert_rate: float = Field(0.002, gt=0.0, lt=0.5)
     smoothing_eps: float = Field(0.0001, ge=0.0, le=0.01)
     new_customer_days: int = Field(30, ge=1)
     drill_shift_day: int | None = Field(60, ge=1)
@@ -437,6 +437,7 @@ class MonitoringSettings(StageSettings):
     )
     challengers: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {
+            "als_64": {"model": "als", "factors": 64, "iterations": 10},
             "item_knn": {"model": "item_knn"},
             "popularity": {"model": "popularity"},
         }
