@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from recnb.workflow.compare import compare_runs
 from recnb.workflow.params import REPO_ROOT, load_params
 from recnb.workflow.runner import run
 
@@ -63,34 +64,6 @@ def test_reports_hold_no_raw_identifiers(ci_run):
     assert_no_identifiers(ci_run, forbidden_from_raw(raw))
 
 
-#: files that legitimately differ between two runs of the same params and seed: they hold measured
-#: times (wall clock, memory) or execution metadata (papermill's timestamps in the notebooks, the
-#: manifest's start and end times, which the index and the reports also show)
-MEASURED = (
-    "*.ipynb",  # execution timestamps and durations per cell
-    "*.html",  # the executed notebooks and the index: the same timestamps and measured tables
-    "manifest.json",  # started, finished, seconds per stage
-    "results/*/timing*",  # timing.parquet/csv, timing_tuning.parquet/csv
-    "figures/*/timing*",  # the cost chart
-    "summaries/*.timing.md",  # the cost sentences of the summary
-)
-
-
-def _differing(a: Path, b: Path) -> tuple[list[str], list[str]]:
-    """(files that differ byte for byte and are not measured, files present in one run only)."""
-    import fnmatch
-
-    fa = {p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file()}
-    fb = {p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file()}
-    differ = [
-        f
-        for f in sorted(fa & fb)
-        if not any(fnmatch.fnmatch(f, pat) for pat in MEASURED)
-        and (a / f).read_bytes() != (b / f).read_bytes()
-    ]
-    return differ, sorted(fa ^ fb)
-
-
 def test_same_params_same_bytes_and_a_quiet_terminal(ci_run, tmp_path):
     """Observed: leaderboard, tuning_history and tuning_summary differed (wall-clock columns);
     every stage printed the kernel's "running over TCP without encryption" WARNING."""
@@ -112,9 +85,9 @@ def test_same_params_same_bytes_and_a_quiet_terminal(ci_run, tmp_path):
     assert "tuning als · 0/4 trials done" in r.stdout  # progress lines from stage 03
     assert "fit on train, score test mult_vae" in r.stdout
     again = tmp_path / "ci"
-    differ, only_one = _differing(ci_run, again)
-    assert not only_one, only_one
-    assert not differ, differ  # parquet compared as bytes: embedded metadata included
+    c = compare_runs(ci_run, again)
+    assert not (c.only_a or c.only_b), (c.only_a, c.only_b)
+    assert not c.differ, c.differ  # parquet compared as bytes: embedded metadata included
     checked = [p for p in again.rglob("*.parquet") if not p.name.startswith("timing")]
     assert len(checked) > 30
     res = again / "results" / "03_model_comparison"

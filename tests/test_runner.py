@@ -474,3 +474,25 @@ def test_notebook_opened_alone_refuses_a_stale_split(tmp_path):
     with pytest.raises(StaleInputError, match=r"written by 02_preprocessing, which is stale"):
         StageContext(p, run_dir, "03_model_comparison")
     StageContext(p, run_dir, "01_data_understanding")  # reads no split: not affected
+
+
+def test_compare_runs_reports_differing_measured_and_one_sided_files(tmp_path):
+    from recnb.workflow.compare import compare_runs
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root, value in ((a, b"1"), (b, b"2")):
+        (root / "results" / "03_x").mkdir(parents=True)
+        (root / "results" / "03_x" / "same.csv").write_bytes(b"x")
+        (root / "results" / "03_x" / "changed.csv").write_bytes(value)
+        (root / "results" / "03_x" / "timing.csv").write_bytes(value)
+        (root / "manifest.json").write_bytes(value)
+    (a / "split").mkdir()
+    (a / "split" / "split.json").write_bytes(b"{}")
+    c = compare_runs(a, b)
+    assert c.identical == ["results/03_x/same.csv"]
+    assert c.differ == ["results/03_x/changed.csv"]
+    assert c.measured == ["manifest.json", "results/03_x/timing.csv"]
+    assert (c.only_a, c.only_b) == (["split/split.json"], [])
+    assert not c.same
+    with pytest.raises(FileNotFoundError, match="missing"):
+        compare_runs(a, tmp_path / "missing")

@@ -8,5 +8,6 @@
 - :mod:`recnb.workflow.provenance`: input fingerprints and stale stages;
 - :mod:`recnb.workflow.progress`: progress lines of a long stage;
 - :mod:`recnb.workflow.runner`: run the stage notebooks with papermill, write the run folder;
+- :mod:`recnb.workflow.compare`: compare two run folders byte for byte;
 - :mod:`recnb.workflow.cli`: ``python -m recnb``.
 """

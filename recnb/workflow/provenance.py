@@ -4,8 +4,8 @@ Every stage of a run records, in ``manifest.json``, the fingerprints of its inpu
 
 - ``params``: its params section as the notebook received it, and the run seed;
 - ``notebook``: the stage notebook's file;
-- ``data``: the run's data source (:func:`recnb.data.source_fingerprint`: settings, data file
-  content, generator or loader code);
+- ``data``: the run's data source (:func:`recnb.workflow.run_data.source_fingerprint`: settings,
+  data file content, generator or loader code);
 - one entry per run-folder artefact it reads (``split``: the split folder written by stage 02),
 
 and the fingerprints of the artefacts it writes. A stage whose recorded inputs differ from the
@@ -95,7 +95,7 @@ def current_inputs(
     notebook_dir : path
         Folder of the stage notebooks.
     data_hash : str
-        :func:`recnb.data.data_settings_hash` of the run (computed once by the caller).
+        :func:`recnb.workflow.run_data.data_settings_hash` of the run (computed once by the caller).
     """
     nb = notebook_dir / f"{stage}.ipynb"
     out: dict[str, str | None] = {
