@@ -444,3 +444,28 @@ def test_gate_without_a_shop_promotes_nobody(drill):
     # the same configuration and seed: identical lists, non-inferior, never promoted offline
     assert t.loc["als_again", "recall_difference"] == 0.0
     assert t.loc["als_again", "decision"] == "not promoted"
+
+
+def test_narrative_sentences_follow_the_numbers():
+    from recnb.reporting.narrative import monitoring as text
+
+    scores = pd.DataFrame({"day": [10, 11, 12, 13, 14], "alarm": [False, True, False, True, True]})
+    s = text.drift_sentence(scores, 13)
+    assert "raised the alarm on that same day" in s and "1 of 3 monitored days" in s
+    assert "day 11" in s
+    late = text.drift_sentence(scores.assign(alarm=[False, False, False, False, True]), 13)
+    assert "detected on day 14 (a delay of 1 days)" in late and "No day before it" in late
+    summary = pd.DataFrame(
+        [
+            {
+                "feature": "any",
+                "days": 50,
+                "alarm_days": 0,
+                "rate": 0.0,
+                "ci_low": 0.0,
+                "ci_high": 0.07,
+                "nominal": 0.01,
+            }
+        ]
+    )
+    assert "within the false-alarm budget of 1.0%" in text.stationary_sentence(summary, "Log")

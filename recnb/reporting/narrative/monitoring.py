@@ -30,24 +30,30 @@ def stationary_sentence(summary: pd.DataFrame, label: str) -> str:
     )
 
 
-def drift_sentence(first_alarm: int | None, shift_day: int, first_scored: int | None) -> str:
-    """Did the drill's planted change raise the alarm on its day, and not before?"""
-    if first_alarm is None:
-        return f"The change planted on day {shift_day} raised no alarm: monitoring missed it."
-    if first_alarm == shift_day:
-        return (
-            f"The change planted on day {shift_day} raised the alarm on that same day (delay 0 "
-            f"days), and no day before it alarmed (monitoring from day {first_scored})."
+def drift_sentence(scores: pd.DataFrame, shift_day: int) -> str:
+    """Did the drill's planted change raise the alarm on its day, and did any day before it?"""
+    if scores.empty:
+        return "No day of the drill could be scored (the log is shorter than the reference window)."
+    per_day = scores.groupby("day")["alarm"].any()
+    early = per_day[(per_day.index < shift_day) & per_day].index.tolist()
+    after = per_day[(per_day.index >= shift_day) & per_day].index.tolist()
+    first_scored = int(per_day.index.min())
+    if not after:
+        found = f"The change planted on day {shift_day} raised no alarm: monitoring missed it."
+    elif after[0] == shift_day:
+        found = f"The change planted on day {shift_day} raised the alarm on that same day."
+    else:
+        found = (
+            f"The change planted on day {shift_day} was detected on day {after[0]} (a delay of "
+            f"{after[0] - shift_day} days)."
         )
-    if first_alarm < shift_day:
-        return (
-            f"A false alarm came on day {first_alarm}, before the change planted on day "
-            f"{shift_day}."
+    if early:
+        days = ", ".join(str(d) for d in early)
+        return found + (
+            f" Before it, {len(early)} of {shift_day - first_scored} monitored days raised a false "
+            f"alarm (day {days})."
         )
-    return (
-        f"The change planted on day {shift_day} was detected on day {first_alarm} (a delay of "
-        f"{first_alarm - shift_day} days)."
-    )
+    return found + f" No day before it alarmed (monitored from day {first_scored})."
 
 
 def deployment_sentence(periods: pd.DataFrame, after_day: int | None = None) -> str:
