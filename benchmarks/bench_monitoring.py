@@ -3,6 +3,8 @@ planted change, for the calibrated thresholds of recnb.monitoring.drift and two 
 
 Peers, on the same daily PSI values:
 
+- ``calibrated two_moment`` (the default) and ``calibrated dispersion``: the two null laws of
+  :func:`recnb.monitoring.drift.drift_scores`;
 - ``naive``: the chi-square threshold assuming independent events (dispersion 1), i.e. what a
   textbook test on the day's counts would use;
 - ``psi>0.1`` and ``psi>0.25``: the folklore fixed PSI cut-offs ("moderate" and "major" shift).
@@ -26,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from recnb.data.synthetic import make_shop
-from recnb.monitoring.drift import drift_scores
+from recnb.monitoring.drift import NULL_MODELS, drift_scores
 from recnb.monitoring.signals import input_counts
 
 
@@ -42,7 +44,7 @@ def _counts(n_customers: int, n_days: int, seed: int, shift_day: int | None):
 
 
 def _alarms(s: pd.DataFrame, method: str) -> pd.Series:
-    if method == "calibrated":
+    if method.startswith("calibrated"):
         hit = s["alarm"]
     elif method == "naive":
         hit = s["value"] > s["threshold"] / s["dispersion"]
@@ -67,29 +69,33 @@ def main() -> None:
         for shift in (None, args.shift_day):
             counts = _counts(args.customers, args.days, seed, shift)
             for rate in args.alert_rates:
-                runs[(seed, shift, rate)] = drift_scores(
-                    counts, reference_days=28, alert_rate=rate, statistics=("psi",)
-                )
+                for null in NULL_MODELS:
+                    runs[(seed, shift, rate, null)] = drift_scores(
+                        counts, reference_days=28, alert_rate=rate, statistics=("psi",), null=null
+                    )
     rows = []
-    methods = [("calibrated", r) for r in args.alert_rates] + [
-        ("naive", args.alert_rates[0]),
-        ("psi>0.1", args.alert_rates[0]),
-        ("psi>0.25", args.alert_rates[0]),
+    first = args.alert_rates[0]
+    methods = [(f"calibrated {n}", r, n) for r in args.alert_rates for n in NULL_MODELS] + [
+        ("naive", first, "dispersion"),
+        ("psi>0.1", first, "dispersion"),
+        ("psi>0.25", first, "dispersion"),
     ]
-    for method, rate in methods:
-        stationary = pd.concat([_alarms(runs[(s, None, rate)], method) for s in range(args.seeds)])
+    for method, rate, null in methods:
+        stationary = pd.concat(
+            [_alarms(runs[(s, None, rate, null)], method) for s in range(args.seeds)]
+        )
         n, a = len(stationary), int(stationary.sum())
         ci = stats.binomtest(a, n).proportion_ci(method="exact")
         early, delays = 0, []
         for s in range(args.seeds):
-            hit = _alarms(runs[(s, args.shift_day, rate)], method)
+            hit = _alarms(runs[(s, args.shift_day, rate, null)], method)
             early += int(hit[hit.index < args.shift_day].any())
             after = hit[(hit.index >= args.shift_day) & hit]
             delays.append(int(after.index.min()) - args.shift_day if len(after) else np.nan)
         rows.append(
             {
                 "method": method,
-                "budget/day": rate if method in ("calibrated", "naive") else np.nan,
+                "budget/day": rate if not method.startswith("psi") else np.nan,
                 "stationary days": n,
                 "false-alarm rate": a / n,
                 "95% CI": f"{ci.low:.4f}-{ci.high:.4f}",
