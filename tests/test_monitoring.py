@@ -478,3 +478,12 @@ def test_narrative_sentences_follow_the_numbers():
         ]
     )
     assert "within the false-alarm budget of 1.0%" in text.stationary_sentence(summary, "Log")
+
+
+def test_drift_monitor_leaves_out_a_partial_last_day(drill):
+    from recnb.monitoring.stage import drift_monitor
+
+    shop, ds = drill
+    counts, scores = drift_monitor(ds, shop.config.start, reference_days=14)
+    assert counts["event_mix"].index.max() == shop.config.n_days - 1
+    assert scores["day"].max() == shop.config.n_days - 1

@@ -84,8 +84,18 @@ def drift_monitor(
     new_days: int = 30,
     first_day: int | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Input count tables and drift scores of a dataset's log (days from ``start``)."""
+    """Input count tables and drift scores of a dataset's log (days from ``start``).
+
+    Trailing days with fewer than half the median day's customers (a log cut in the middle of a
+    day, visits running past the last midnight) are left out: a partial day is not drift.
+    """
     counts = input_counts(ds.events, ds.products, ds.customers, start=start, new_days=new_days)
+    active = next(iter(counts.values())).sum(axis=1)
+    if "new_customer_share" in counts:
+        active = counts["new_customer_share"].sum(axis=1)
+    full = active >= 0.5 * float(active[active > 0].median()) if (active > 0).any() else active > 0
+    last = int(active.index[full.to_numpy()].max()) if full.any() else int(active.index.max())
+    counts = {name: table.loc[:last] for name, table in counts.items()}
     scores = drift_scores(
         counts, reference_days=reference_days, alert_rate=alert_rate, eps=eps, start_day=first_day
     )
