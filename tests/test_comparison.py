@@ -26,7 +26,7 @@ def _per_customer(rng, means: dict[str, float], n: int = 400, noise: float = 0.0
                     pd.DataFrame(
                         {
                             "model": model,
-                            "customer": np.arange(n),
+                            "customer_row": np.arange(n),
                             "metric": metric,
                             "k": k,
                             "value": v,
@@ -105,7 +105,7 @@ def test_summary_when_the_baseline_wins_and_when_a_tied_model_is_cheaper(rng):
     pc = pd.concat(
         [
             pd.DataFrame(
-                {"model": m, "customer": np.arange(n), "metric": "ndcg", "k": 10, "value": v}
+                {"model": m, "customer_row": np.arange(n), "metric": "ndcg", "k": 10, "value": v}
             )
             for m, v in (("ease", ease), ("als", als), ("popularity", pop))
         ],
@@ -371,7 +371,7 @@ def test_sources_sentence_names_each_origin_and_flags_edits():
     )
     quiet = narrative.describe_sources(config.iloc[[2]], "x.yaml")
     assert quiet == "Set by the params file (x.yaml): none. Notebook defaults: `k`."
-    customers = pd.DataFrame({"customer": [0, 3, 5]})
+    customers = pd.DataFrame({"customer_row": [0, 3, 5]})
     assert narrative.describe_evaluation(customers, ["a", "b"], (5, 10)) == (
         "2 models were refitted on the training period and scored on 3 test customers "
         "(customers with a relevant held-out product) at k = 5, 10."

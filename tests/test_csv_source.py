@@ -412,3 +412,32 @@ def test_full_ci_sized_run_through_the_csv_source(shop_files, tmp_path, monkeypa
     assert {"popularity", "random"} <= set(board["model"])
     ids = set(pd.read_parquet(run_dir / "data" / "customers.parquet")["customer_id"])
     assert not ids & set(pd.read_csv(shop_files["customers"])["visitor_id"])  # pseudonymised
+
+
+def test_check_names_a_bad_mapping_and_notes_missing_data(
+    shop_files, tmp_path, monkeypatch, capsys
+):
+    """`python -m recnb check` checks data.options (and the files when found), like `run`'s preflight."""
+    from recnb.workflow.cli import main
+
+    folder = copy_export(shop_files, tmp_path)
+    raw = yaml.safe_load(EXAMPLE_PARAMS.read_text())
+    raw["data"]["path"] = str(folder)
+    raw["data"]["options"]["event_names"]["order"] = "checkout"
+    params = tmp_path / "my_shop.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("RECNB_PSEUDONYM_KEY", "k" * 32)
+    assert main(["check", str(params)]) == 2
+    assert "data.options.event_names.order: 'checkout'" in capsys.readouterr().err
+    raw["data"]["options"]["event_names"]["order"] = "purchase"
+    raw["data"]["options"]["columns"]["events"]["timestamp"] = "no_such_column"
+    params.write_text(yaml.safe_dump(raw))
+    assert main(["check", str(params)]) == 2
+    assert "no_such_column" in capsys.readouterr().err
+    del raw["data"]["options"]["columns"]["events"]["timestamp"]
+    raw["data"]["path"] = str(tmp_path / "missing")
+    params.write_text(yaml.safe_dump(raw))
+    monkeypatch.delenv("RECNB_PSEUDONYM_KEY")
+    assert main(["check", str(params)]) == 0
+    err = capsys.readouterr().err
+    assert "note: data files not checked" in err and "note: a run needs a pseudonym key" in err

@@ -93,7 +93,7 @@ def test_known_answers_on_the_checkerboard():
     assert s[("item_knn", "ndcg", 5)] == 1.0
     # the lists never contain a seen product, and their rows are the evaluated customers
     topk = ev.runs["item_knn"].topk
-    cidx = ev.customers["customer"].to_numpy()
+    cidx = ev.customers["customer_row"].to_numpy()
     assert list(cidx) == sorted(held)
     assert topk[:, 0].tolist() == [held[u] for u in cidx]
     seen = train.matrix[cidx].toarray() > 0
@@ -102,8 +102,8 @@ def test_known_answers_on_the_checkerboard():
     assert s[("popularity", "hit_rate", 1)] < 1.0
     # per-customer table holds one value per model, customer, metric and k
     pc = ev.per_customer
-    assert not pc.duplicated(["model", "customer", "metric", "k"]).any()
-    assert set(pc["customer"]) == set(held)
+    assert not pc.duplicated(["model", "customer_row", "metric", "k"]).any()
+    assert set(pc["customer_row"]) == set(held)
 
 
 def test_summary_has_intervals_beyond_accuracy_and_timing():
@@ -190,7 +190,7 @@ def test_segment_summary_with_non_text_device_labels():
     per_customer = pd.DataFrame(
         {
             "model": "m",
-            "customer": np.arange(6),
+            "customer_row": np.arange(6),
             "metric": "ndcg",
             "k": 1,
             "value": [1.0, 0.0, 1.0, 1.0, 0.0, 0.0],
@@ -198,7 +198,7 @@ def test_segment_summary_with_non_text_device_labels():
     )
     customers = pd.DataFrame(
         {
-            "customer": np.arange(6),
+            "customer_row": np.arange(6),
             "segment": pd.Categorical(["light"] * 6, categories=list(SEGMENTS), ordered=True),
             "device": np.array([1, 1, 2, 2, 2, None], dtype=object),
         }

@@ -54,17 +54,19 @@ def test_evaluate_frame_has_every_metric_for_evaluated_customers(shop: dict) -> 
         item_embeddings=shop["embeddings"],
         scores={m: shop["scores"] for m in shop["models"]},
     )
-    assert list(frame.columns) == ["model", "customer", "metric", "k", "value"]
+    assert list(frame.columns) == ["model", "customer_row", "metric", "k", "value"]
     assert set(frame["metric"]) == set(RANKING_METRICS) | set(BEYOND_METRICS) | {"auc"}
     evaluated = np.flatnonzero(np.diff(shop["truth"].indptr) > 0)
     assert 5 <= evaluated[0] and len(evaluated) > 60
-    assert set(frame["customer"]) == set(evaluated)  # customers without truth dropped
+    assert set(frame["customer_row"]) == set(evaluated)  # customers without truth dropped
     assert set(frame.loc[frame.metric == "auc", "k"]) == {0}
     size = 3 * len(evaluated) * (2 * (len(RANKING_METRICS) + len(BEYOND_METRICS)) + 1)
     assert len(frame) == size
     # values are those of the underlying functions
     scored = (
-        frame[frame.model == "scored"].set_index(["metric", "k", "customer"])["value"].sort_index()
+        frame[frame.model == "scored"]
+        .set_index(["metric", "k", "customer_row"])["value"]
+        .sort_index()
     )
     items, truth, train = shop["models"]["scored"], shop["truth"], shop["train"]
     direct = ranking_metric_arrays(items, truth, ks=(3, 6))
@@ -89,10 +91,10 @@ def test_evaluate_defaults_selection_and_errors(shop: dict) -> None:
     plain = evaluate(shop["models"], shop["truth"], ks=5)
     assert set(plain["metric"]) == set(RANKING_METRICS)
     kept = evaluate(shop["models"], shop["truth"], ks=5, metrics=["recall"], drop_empty=False)
-    assert kept["customer"].nunique() == 80
+    assert kept["customer_row"].nunique() == 80
     no_truth = np.flatnonzero(np.diff(shop["truth"].indptr) == 0)
-    assert kept.loc[kept.customer.isin(no_truth), "value"].isna().all()
-    assert kept.loc[~kept.customer.isin(no_truth), "value"].notna().all()
+    assert kept.loc[kept.customer_row.isin(no_truth), "value"].isna().all()
+    assert kept.loc[~kept.customer_row.isin(no_truth), "value"].notna().all()
     named = evaluate(
         {"scored": shop["models"]["scored"], "popularity": shop["models"]["popularity"]},
         shop["truth"],

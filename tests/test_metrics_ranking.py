@@ -119,10 +119,10 @@ def test_relevance_matrix() -> None:
 
 def test_tidy_frame_layout_and_labels() -> None:
     frame = ranking_metrics(TOPK, TRUTH, ks=(2, 4), metrics=["precision", "ndcg"])
-    assert list(frame.columns) == ["customer", "metric", "k", "value"]
+    assert list(frame.columns) == ["customer_row", "metric", "k", "value"]
     assert len(frame) == 4 * 2 * 2
     assert frame["k"].dtype == np.int64
-    row = frame[(frame.customer == 1) & (frame.metric == "precision") & (frame.k == 4)]
+    row = frame[(frame.customer_row == 1) & (frame.metric == "precision") & (frame.k == 4)]
     assert row["value"].item() == 0.25
     labelled = ranking_metrics(
         TOPK, TRUTH, ks=4, metrics=["recall"], customers=["a", "b", "c", "d"], drop_empty=True
@@ -360,7 +360,7 @@ def test_long_frame_matches_arrays(rng: np.random.Generator) -> None:
     frame = ranking_metrics(topk, truth, ks=(2, 5))
     arrays = ranking_metric_arrays(topk, truth, ks=(2, 5))
     wide = frame.pivot_table(
-        index="customer", columns=["metric", "k"], values="value", dropna=False
+        index="customer_row", columns=["metric", "k"], values="value", dropna=False
     )
     for (metric, k), expected in arrays.items():
         got = wide[(metric, k)].reindex(range(topk.shape[0])).to_numpy()

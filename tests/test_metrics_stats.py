@@ -54,7 +54,13 @@ def _frame(rng: np.random.Generator, n: int = 300) -> pd.DataFrame:
             v = np.clip(vals + offset, 0, 1)
             rows.append(
                 pd.DataFrame(
-                    {"model": model, "customer": np.arange(n), "metric": metric, "k": k, "value": v}
+                    {
+                        "model": model,
+                        "customer_row": np.arange(n),
+                        "metric": metric,
+                        "k": k,
+                        "value": v,
+                    }
                 )
             )
     return pd.concat(rows, ignore_index=True)
@@ -62,7 +68,7 @@ def _frame(rng: np.random.Generator, n: int = 300) -> pd.DataFrame:
 
 def test_summarize_matches_bootstrap_ci_per_group(rng: np.random.Generator) -> None:
     frame = _frame(rng)
-    frame.loc[(frame.model == "b") & (frame.customer < 10), "value"] = np.nan
+    frame.loc[(frame.model == "b") & (frame.customer_row < 10), "value"] = np.nan
     table = summarize(frame, n_boot=300, seed=4)
     assert list(table.columns) == ["model", "metric", "k", "value", "ci_low", "ci_high", "n"]
     assert len(table) == 6
@@ -149,3 +155,14 @@ def test_compare_models_table(rng: np.random.Generator) -> None:
         compare_models(frame, "ndcg", 5)
     with pytest.raises(ValueError, match="baseline"):
         compare_models(frame, "ndcg", 10, baseline="zzz")
+
+
+def test_the_customer_column_is_the_row_index_or_labels_never_both() -> None:
+    rows = pd.DataFrame(
+        {"customer_row": [0, 1, 2], "metric": "ndcg", "k": 5, "value": [0.1, 0.2, 0.3]}
+    )
+    labelled = rows.rename(columns={"customer_row": "customer"})
+    assert summarize(rows, n_boot=20).equals(summarize(labelled, n_boot=20))
+    for bad in (rows.drop(columns="customer_row"), rows.assign(customer=["a", "b", "c"])):
+        with pytest.raises(ValueError, match="exactly one of the columns 'customer_row'"):
+            summarize(bad, n_boot=20)

@@ -336,17 +336,30 @@ def test_raw_numeric_ids_in_an_integer_customer_column_are_found_when_distinctiv
 
 
 def test_the_projects_row_index_column_is_not_a_customer_id(tmp_path):
-    """``customer`` as an integer column is the row index into the split (metrics per customer):
-    0..609 on MovieLens, the same numbers as the user ids, and not an identifier."""
+    """``customer_row`` is the row index into the split (metrics per customer): 0..609 on
+    MovieLens, the same numbers as the user ids, and not an identifier."""
     run = tmp_path / "run"
     run.mkdir()
-    per_customer = pd.DataFrame({"customer": np.arange(610), "ndcg": np.linspace(0, 1, 610)})
+    per_customer = pd.DataFrame({"customer_row": np.arange(610), "ndcg": np.linspace(0, 1, 610)})
     per_customer.to_parquet(run / "customers.parquet")
     per_customer.to_csv(run / "customers.csv", index=False)
     assert privacy.scan_run_folder(run, ML_IDS) == []
-    # a CSV without a Parquet twin says nothing of types: read strictly
-    per_customer.to_csv(run / "alone.csv", index=False)
-    assert _kinds(privacy.scan_run_folder(run, ML_IDS)) == [("alone.csv", "customer id")]
+
+
+def test_an_integer_customer_column_is_a_customer_column(tmp_path):
+    """Observed: an integer column named ``customer`` was exempt from the id rules (it was the
+    project's row index), so raw MovieLens user ids stored that way were not found. With the row
+    index renamed ``customer_row``, ``customer`` is checked like any customer column, in Parquet
+    and in a CSV with a Parquet twin alike."""
+    run = tmp_path / "run"
+    run.mkdir()
+    raw = pd.DataFrame({"customer": np.arange(1, 611), "ndcg": np.linspace(0, 1, 610)})
+    raw.to_parquet(run / "customers.parquet")
+    raw.to_csv(run / "customers.csv", index=False)
+    assert _kinds(privacy.scan_run_folder(run, ML_IDS)) == [
+        ("customers.csv", "customer id"),
+        ("customers.parquet", "customer id"),
+    ]
 
 
 def test_raw_id_in_a_visitorid_column_is_found(tmp_path):

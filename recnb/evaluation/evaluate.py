@@ -6,8 +6,8 @@ One call, :func:`evaluate_models`, takes the models configured in a params file 
 top-``K`` lists for the evaluation customers in batches through
 :meth:`~recnb.models.base.Recommender.recommend_indices`, and turns the lists into tidy tables:
 
-- per-customer ranking metrics (``model, customer, metric, k, value``; ``customer`` is the row
-  index shared by every part of the split);
+- per-customer ranking metrics (``model, customer_row, metric, k, value``; ``customer_row`` is
+  the row index shared by every part of the split);
 - their means with percentile-bootstrap 95% confidence intervals over customers (the same
   resamples for every model, so intervals are paired);
 - beyond-accuracy metrics of the lists: per customer (novelty, popularity bias, serendipity,
@@ -248,7 +248,7 @@ def per_customer_metrics(
     Returns
     -------
     pandas.DataFrame
-        Columns ``model, customer, metric, k, value`` (``customer`` = row index).
+        Columns ``model, customer_row, metric, k, value`` (``customer_row`` = row of ``test``).
     """
     cidx = np.asarray(customer_idx, dtype=np.int64)
     n = test.n_customers
@@ -282,10 +282,10 @@ class Evaluation:
     Attributes
     ----------
     customers : pandas.DataFrame
-        ``customer`` (row index), ``customer_id``, ``n_train``, ``segment`` and, when known,
+        ``customer_row`` (row index), ``customer_id``, ``n_train``, ``segment`` and, when known,
         ``device``: one row per evaluation customer.
     per_customer : pandas.DataFrame
-        ``model, customer, metric, k, value`` (ranking and per-customer beyond-accuracy metrics).
+        ``model, customer_row, metric, k, value`` (ranking and per-customer beyond-accuracy metrics).
     summary : pandas.DataFrame
         ``model, metric, k, value, ci_low, ci_high, n, kind``: every metric's mean with its
         bootstrap interval over customers, plus catalogue coverage and Gini of exposure

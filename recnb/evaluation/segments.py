@@ -47,7 +47,7 @@ def customer_segments(
     Returns
     -------
     (pandas.DataFrame, int)
-        Columns ``customer`` (row index), ``n_train`` (distinct products with value > 0),
+        Columns ``customer_row`` (row index), ``n_train`` (distinct products with value > 0),
         ``segment`` (categorical in :data:`SEGMENTS` order); and the ``light_max`` used.
     """
     m = as_csr(train)
@@ -61,7 +61,7 @@ def customer_segments(
     seg = np.where(n_train == 0, "cold", np.where(n_train <= light_max, "light", "heavy"))
     df = pd.DataFrame(
         {
-            "customer": cidx,
+            "customer_row": cidx,
             "n_train": n_train,
             "segment": pd.Categorical(seg, categories=list(SEGMENTS), ordered=True),
         }
@@ -130,9 +130,9 @@ def segment_summary(
     Parameters
     ----------
     per_customer : pandas.DataFrame
-        ``model, customer, metric, k, value``.
+        ``model, customer_row, metric, k, value``.
     customers : pandas.DataFrame
-        ``customer``, ``segment`` and optionally ``device`` (see :class:`Evaluation`).
+        ``customer_row``, ``segment`` and optionally ``device`` (see :class:`Evaluation`).
     n_bootstrap, alpha, seed
         Bootstrap settings.
     min_group_size : int
@@ -150,16 +150,16 @@ def segment_summary(
         kinds.append(("device", "device"))
     out = []
     for kind, column in kinds:
-        labels = customers.set_index("customer")[column]
+        labels = customers.set_index("customer_row")[column]
         if not isinstance(labels.dtype, pd.CategoricalDtype):
             # compare as text, as _segment_order lists them (e.g. integer device codes)
             labels = labels.where(labels.isna(), labels.astype(str))
-        seg = per_customer["customer"].map(labels).to_numpy()
+        seg = per_customer["customer_row"].map(labels).to_numpy()
         for value in _segment_order(labels):
             sel = per_customer[seg == value]
             if sel.empty or sel["value"].notna().sum() == 0:
                 continue
-            if sel["customer"].nunique() < min_group_size:
+            if sel["customer_row"].nunique() < min_group_size:
                 continue
             s = summarize(sel, n_boot=n_bootstrap, alpha=alpha, seed=seed)
             s.insert(1, "segment_kind", kind)

@@ -18,10 +18,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import sparse
 
-__all__ = ["check_topk", "check_truth", "check_ks", "lookup", "row_ids"]
+__all__ = [
+    "CUSTOMER_LABEL",
+    "CUSTOMER_ROW",
+    "check_ks",
+    "check_topk",
+    "check_truth",
+    "customer_column",
+    "lookup",
+    "row_ids",
+]
 
 
 def check_topk(topk: ArrayLike, n_products: int | None = None, name: str = "topk") -> np.ndarray:
@@ -152,6 +162,32 @@ def check_ks(
             raise ValueError(f"{name}: cut-off k={k} exceeds the top-K width {width}")
         out.append(int(k))
     return tuple(sorted(set(out)))
+
+
+#: the column of a tidy per-customer frame holding the customer's row index (into ``truth``, and in
+#: recnb's evaluation into the split's ``customers.parquet``): a position, never a customer id
+CUSTOMER_ROW = "customer_row"
+
+#: the column of a tidy per-customer frame holding caller-given customer labels (see ``customers=``)
+CUSTOMER_LABEL = "customer"
+
+
+def customer_column(frame: pd.DataFrame) -> str:
+    """The customer column of a tidy per-customer frame: :data:`CUSTOMER_ROW` (row indices) or
+    :data:`CUSTOMER_LABEL` (labels given by the caller).
+
+    Raises
+    ------
+    ValueError
+        The frame has neither column, or both.
+    """
+    have = [c for c in (CUSTOMER_ROW, CUSTOMER_LABEL) if c in frame.columns]
+    if len(have) != 1:
+        raise ValueError(
+            f"a per-customer frame needs exactly one of the columns {CUSTOMER_ROW!r} (row index) "
+            f"or {CUSTOMER_LABEL!r} (labels); it has {list(frame.columns)}"
+        )
+    return have[0]
 
 
 def row_ids(csr: sparse.csr_matrix) -> np.ndarray:

@@ -1,6 +1,7 @@
 """One call for the notebooks: every per-customer metric of every model in one tidy frame.
 
-:func:`evaluate` returns columns ``model, customer, metric, k, value``; feed it to
+:func:`evaluate` returns columns ``model, customer_row, metric, k, value`` (``customer`` when the
+caller gives customer labels); feed it to
 :func:`recnb.metrics.summarize` for means with confidence intervals and to
 :func:`recnb.metrics.compare_models` for the significance table. Catalogue-level metrics
 (coverage, Gini) come from :func:`recnb.metrics.aggregate_metrics`, which returns the summary
@@ -21,7 +22,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import sparse
 
-from recnb.metrics._common import check_ks, check_topk, check_truth
+from recnb.metrics._common import CUSTOMER_LABEL, CUSTOMER_ROW, check_ks, check_topk, check_truth
 from recnb.metrics.auc import ScoreSource, auc_per_customer
 from recnb.metrics.beyond import (
     aplt,
@@ -116,14 +117,15 @@ def evaluate(
     head_share : float
         Interaction share of the popularity head for ``aplt``.
     customers : array-like, optional
-        Labels for the ``customer`` column (default: row index).
+        Customer labels for a ``customer`` column; without them the frame has a
+        ``customer_row`` column holding the row index of ``truth``.
     drop_empty : bool
         Drop customers without a relevant held-out item (all their values are NaN).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``model``, ``customer``, ``metric``, ``k``, ``value``.
+        Columns ``model``, ``customer_row`` (or ``customer``), ``metric``, ``k``, ``value``.
     """
     truth = check_truth(truth)
     n, n_products = truth.shape
@@ -194,7 +196,8 @@ def evaluate(
             arrays[("auc", 0)] = auc_per_customer(scores[name], truth, exclude=train)
         for value in arrays.values():
             value[~evaluated] = np.nan
-        frame = tidy_metrics(arrays, labels, evaluated if drop_empty else None)
+        column = CUSTOMER_ROW if customers is None else CUSTOMER_LABEL
+        frame = tidy_metrics(arrays, labels, evaluated if drop_empty else None, column=column)
         frame.insert(0, "model", name)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)

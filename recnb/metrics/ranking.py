@@ -49,7 +49,15 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import sparse
 
-from recnb.metrics._common import check_ks, check_topk, check_truth, lookup, row_ids
+from recnb.metrics._common import (
+    CUSTOMER_LABEL,
+    CUSTOMER_ROW,
+    check_ks,
+    check_topk,
+    check_truth,
+    lookup,
+    row_ids,
+)
 
 __all__ = [
     "RANKING_METRICS",
@@ -217,28 +225,32 @@ def ranking_metrics(
     topk, truth, ks, metrics, graded, gain
         As in :func:`ranking_metric_arrays`; definitions in the module docstring.
     customers : array-like, optional
-        Labels for the ``customer`` column, one per row (default: the row index 0..n-1).
+        Customer labels, one per row, for a ``customer`` column; without them the frame has a
+        ``customer_row`` column holding the row index 0..n-1 instead.
     drop_empty : bool
         Drop customers without a relevant held-out item (their values are all NaN).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``customer``, ``metric`` (str), ``k`` (int64), ``value`` (float64); one row per
-        customer, metric and cut-off, ordered by metric, k, customer.
+        Columns ``customer_row`` (or ``customer``, see ``customers``), ``metric`` (str), ``k``
+        (int64), ``value`` (float64); one row per customer, metric and cut-off, ordered by
+        metric, k, customer.
     """
     arrays = ranking_metric_arrays(topk, truth, ks, metrics, graded, gain)
     n = truth.shape[0]
     keep = None
     if drop_empty:
         keep = np.diff(check_truth(truth).indptr) > 0
-    return tidy_metrics(arrays, _labels(customers, n), keep)
+    column = CUSTOMER_ROW if customers is None else CUSTOMER_LABEL
+    return tidy_metrics(arrays, _labels(customers, n), keep, column=column)
 
 
 def tidy_metrics(
     arrays: dict[tuple[str, int], np.ndarray],
     customers: np.ndarray,
     keep: np.ndarray | None = None,
+    column: str = CUSTOMER_ROW,
 ) -> pd.DataFrame:
     """Turn ``{(metric, k): per-customer values}`` into the tidy frame used across recnb.
 
@@ -247,14 +259,17 @@ def tidy_metrics(
     arrays : dict
         ``{(metric, k): values}``; every ``values`` has one entry per customer.
     customers : numpy.ndarray
-        Customer labels, same length as every value array.
+        Customer row indices or labels, same length as every value array.
     keep : numpy.ndarray of bool, optional
         Customers to keep (default: all).
+    column : str
+        Name of the customer column: ``"customer_row"`` for row indices (the default),
+        ``"customer"`` for labels given by the caller.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``customer``, ``metric``, ``k``, ``value``.
+        Columns ``<column>``, ``metric``, ``k``, ``value``.
     """
     customers = np.asarray(customers)
     if keep is not None:
@@ -274,7 +289,7 @@ def tidy_metrics(
         raise ValueError("every metric array must have one value per customer")
     return pd.DataFrame(
         {
-            "customer": np.tile(customers, len(keys)),
+            column: np.tile(customers, len(keys)),
             "metric": np.repeat(np.array([m for m, _ in keys], dtype=object), n),
             "k": np.repeat(np.array([k for _, k in keys], dtype=np.int64), n),
             "value": values,

@@ -25,6 +25,8 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from recnb.metrics._common import customer_column
+
 __all__ = [
     "bootstrap_ci",
     "bootstrap_counts",
@@ -140,8 +142,8 @@ def summarize(
     Parameters
     ----------
     per_customer : pandas.DataFrame
-        Tidy per-customer frame with columns ``customer``, ``metric``, ``k``, ``value`` and
-        optionally ``model`` (as returned by :func:`recnb.metrics.evaluate` or
+        Tidy per-customer frame with columns ``customer_row`` (or ``customer``), ``metric``,
+        ``k``, ``value`` and optionally ``model`` (as returned by :func:`recnb.metrics.evaluate` or
         :func:`recnb.metrics.ranking_metrics`).
     n_boot : int
         Number of bootstrap resamples of customers.
@@ -158,10 +160,11 @@ def summarize(
         dropped before resampling. In a group where some of the remaining customers are NaN,
         each resample's mean is taken over its non-NaN customers (ratio of resampled sums).
     """
-    needed = {"customer", "metric", "k", "value"}
+    needed = {"metric", "k", "value"}
     missing = needed - set(per_customer.columns)
     if missing:
         raise ValueError(f"per_customer frame lacks column(s) {sorted(missing)}")
+    customer = customer_column(per_customer)
     keys = (["model"] if "model" in per_customer.columns else []) + ["metric", "k"]
     columns = [*keys, "value", "ci_low", "ci_high", "n"]
     values = per_customer["value"].to_numpy(dtype=np.float64)
@@ -169,7 +172,7 @@ def summarize(
     if not keep.any():
         return pd.DataFrame(columns=columns)
     group_codes, groups = _group_codes(per_customer, keys, keep)
-    cust_codes, customers = pd.factorize(per_customer["customer"].to_numpy()[keep], sort=True)
+    cust_codes, customers = pd.factorize(per_customer[customer].to_numpy()[keep], sort=True)
     matrix = np.full((len(customers), len(groups)), np.nan)
     matrix[cust_codes, group_codes] = values[keep]
     if np.count_nonzero(~np.isnan(matrix)) != keep.sum():
@@ -335,7 +338,8 @@ def compare_models(
     Parameters
     ----------
     per_customer : pandas.DataFrame
-        Tidy frame with columns ``model``, ``customer``, ``metric``, ``k``, ``value``.
+        Tidy frame with columns ``model``, ``customer_row`` (or ``customer``), ``metric``, ``k``,
+        ``value``.
     metric : str
         Metric to compare (e.g. ``"ndcg"``).
     k : int
@@ -357,14 +361,15 @@ def compare_models(
         ``rank_biserial`` and ``significant`` (Holm-adjusted paired t-test p <= alpha: the mean
         difference is unlikely to be chance).
     """
-    needed = {"model", "customer", "metric", "k", "value"}
+    needed = {"model", "metric", "k", "value"}
     missing = needed - set(per_customer.columns)
     if missing:
         raise ValueError(f"per_customer frame lacks column(s) {sorted(missing)}")
+    customer = customer_column(per_customer)
     sel = per_customer[(per_customer["metric"] == metric) & (per_customer["k"] == k)]
     if sel.empty:
         raise ValueError(f"no rows for metric={metric!r}, k={k} in the per_customer frame")
-    wide = sel.pivot(index="customer", columns="model", values="value")
+    wide = sel.pivot(index=customer, columns="model", values="value")
     means = wide.mean(axis=0).sort_values(ascending=not higher_is_better, kind="stable")
     if len(means) < 2:
         raise ValueError(f"need at least two models to compare, got {list(means.index)}")

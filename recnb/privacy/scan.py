@@ -71,11 +71,11 @@ Not flagged, by design, because the same text is ordinary report content: an amb
 alone in prose or in a column not named for a customer ("610 customers", "k = 10", "hour 7", a column
 ``x`` holding MovieLens user ids); a single distinctive id in a numeric column whose other values are
 not ids (a count that equals an id); a number written with thousands separators in prose (reports
-write counts that way: ``12,346 events``); an id drawn in a figure; an ambiguous id in an integer
-column named exactly ``customer``, which is the project's row index into the split
-(:data:`ROW_INDEX_COLUMNS`). The result of a check records how
-many ids of the source are distinctive (``id_matching``), so a reader of the run sees how much of the
-scan is exact everywhere and how much relies on names and context.
+write counts that way: ``12,346 events``); an id drawn in a figure. A column named for a customer
+(``customer``, ``user_id``, ...) is a customer column whatever its type, with no exemption: the
+project's own row index into the split is named ``customer_row``, which is not a customer name. The
+result of a check records how many ids of the source are distinctive (``id_matching``), so a reader
+of the run sees how much of the scan is exact everywhere and how much relies on names and context.
 """
 
 from __future__ import annotations
@@ -133,16 +133,6 @@ of its distinct values are distinctive ids..."""
 
 ID_COLUMN_SHARE = 0.5
 """...and at least this share of its distinct values are."""
-
-ROW_INDEX_COLUMNS: tuple[str, ...] = ("customer",)
-"""Integer columns with these exact names are the project's row indices into the split's customer
-list (``recnb.metrics`` and ``recnb.evaluation`` write ``customer`` = row of
-``split/<part>/customers.parquet``), not customer ids: they get the rules of an ordinary numeric
-column. A text column of that name (how ids travel in the data model) is a customer column; so is a
-CSV table whose Parquet twin (same name, same folder) stores the column as text. MovieLens user ids
-and row indices are the same small numbers, so a raw MovieLens id stored as an *integer* column named
-exactly ``customer`` is not found: renaming the project's row-index column (``customer_row``) would
-close that gap."""
 
 TWIN_SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".tsv", ".json")
 """A results table is written in several formats with one name (``x.parquet`` and ``x.csv``): a
@@ -501,7 +491,7 @@ class _Collector:
         if texts:
             self.text("\n".join(texts), where)
 
-    def series(self, name: Any, s: pd.Series, where: str, row_index: bool = False) -> None:
+    def series(self, name: Any, s: pd.Series, where: str) -> None:
         if isinstance(s.dtype, pd.CategoricalDtype):
             values: Sequence[Any] = list(s.cat.categories)
         elif pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
@@ -530,15 +520,14 @@ class _Collector:
             ]
         else:
             return
-        self.column(name, values, where, customer=False if row_index else None)
+        self.column(name, values, where)
 
-    def frame(self, df: pd.DataFrame, where: str = "", row_index: Iterable[Any] = ()) -> None:
-        """Every column of a table; columns in ``row_index`` are integer row indices."""
+    def frame(self, df: pd.DataFrame, where: str = "") -> None:
+        """Every column of a table, and its index when it is not a plain row count."""
         pre = f"{where} " if where else ""
         self.text("\n".join(map(str, df.columns)), f"{pre}column names".strip())
-        row_index = set(row_index)
         for c in df.columns:
-            self.series(c, df[c], f"{pre}column {c!r}", row_index=c in row_index)
+            self.series(c, df[c], f"{pre}column {c!r}")
         if not isinstance(df.index, pd.RangeIndex):
             self.series(df.index.name or "index", df.index.to_series(), f"{pre}index")
 
@@ -806,28 +795,6 @@ def _read_npz(path: Path, col: _Collector) -> bool:
     return True
 
 
-def _row_index_columns(dtypes: Mapping[Any, Any]) -> set[Any]:
-    return {
-        c for c, t in dtypes.items() if c in ROW_INDEX_COLUMNS and pd.api.types.is_integer_dtype(t)
-    }
-
-
-def _twin_row_index_columns(path: Path) -> set[Any]:
-    """The row-index columns of a CSV table, as its Parquet twin types them (none without a twin)."""
-    twin = path.with_suffix(".parquet")
-    if not twin.is_file():
-        return set()
-    try:
-        import pyarrow.parquet as pq
-
-        schema = pq.read_schema(twin)
-    except Exception:  # noqa: BLE001 - an unreadable twin gives no typing; the CSV is read strictly
-        return set()
-    import pyarrow as pa
-
-    return {f.name for f in schema if f.name in ROW_INDEX_COLUMNS and pa.types.is_integer(f.type)}
-
-
 def _is_text(path: Path) -> bool:
     with open(path, "rb") as fh:
         head = fh.read(8192)
@@ -847,7 +814,7 @@ def _scan_one(path: Path, rel: str, ids: Identifiers, allow: set[str]) -> list[F
     try:
         if suffix == ".parquet":
             df = pd.read_parquet(path)
-            col.frame(df, row_index=_row_index_columns(df.dtypes.to_dict()))
+            col.frame(df)
             return col.findings()
         if suffix == ".npz":
             _read_npz(path, col)
@@ -863,7 +830,7 @@ def _scan_one(path: Path, rel: str, ids: Identifiers, allow: set[str]) -> list[F
             except (pd.errors.ParserError, pd.errors.EmptyDataError):
                 df = None
             if df is not None:
-                col.frame(df, row_index=_twin_row_index_columns(path))
+                col.frame(df)
                 return col.findings()
         if suffix == ".ipynb":
             try:

@@ -24,12 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     # imported after parsing: `--help` and a usage error answer without loading the package
     from recnb.privacy import PrivacyError
     from recnb.workflow.params import ParamsError, load_params
-    from recnb.workflow.runner import RunError, StageError, check_runnable, run
+    from recnb.workflow.runner import RunError, StageError, check_data, check_runnable, run
 
     try:
         if args.command == "check":
             s = load_params(args.params)
             check_runnable(s)
+            for note in check_data(s):
+                print(f"recnb: note: {note}", file=sys.stderr)
             print(f"{args.params}: ok (run {s.run_name!r}, stages {list(s.stages)})")
             return 0
         run(args.params, stages=args.stages, reports_dir=args.reports_dir)

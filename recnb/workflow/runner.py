@@ -168,6 +168,42 @@ def preflight(settings: Settings) -> None:
     resolve_key(settings.data.pseudonym_key, allow_demo=False)
 
 
+def check_data(settings: Settings) -> list[str]:
+    """What ``python -m recnb check`` can say about the data before a run, without loading it.
+
+    The source's options are always checked (unknown keys, wrong kinds, the csv source's mappings).
+    Where the data files are found, they are checked as :func:`preflight` checks them; where they
+    are not (a params file checked on another machine), the answer is a note, not an error, since
+    ``check`` validates the file and ``run`` stops at the same place before any stage.
+
+    Returns
+    -------
+    list of str
+        Notes on what could not be checked here.
+
+    Raises
+    ------
+    ValueError
+        A bad ``data.options`` key or value; the message names the params file and the key.
+    """
+    if settings.data.source == "synthetic":
+        return []
+    origin = f"{settings.source_file}: data.options"
+    check_options(settings.data.source, settings.data.options, None, origin)
+    notes = []
+    try:
+        path = resolve_data_path(settings.data.source, settings.data.path)
+    except FileNotFoundError as e:
+        notes.append(f"data files not checked: {e}")
+    else:
+        check_options(settings.data.source, settings.data.options, path, origin)
+    try:
+        resolve_key(settings.data.pseudonym_key, allow_demo=False)
+    except PrivacyError as e:
+        notes.append(f"a run needs a pseudonym key: {e}")
+    return notes
+
+
 class RunError(ValueError):
     """The run cannot start: nothing to run, a stage would read stale inputs, a bad folder."""
 
