@@ -487,3 +487,13 @@ def test_drift_monitor_leaves_out_a_partial_last_day(drill):
     counts, scores = drift_monitor(ds, shop.config.start, reference_days=14)
     assert counts["event_mix"].index.max() == shop.config.n_days - 1
     assert scores["day"].max() == shop.config.n_days - 1
+
+
+def test_a_single_category_feature_is_not_scored():
+    table = pd.DataFrame({"purchase": np.full(40, 100.0)}, index=pd.RangeIndex(40, name="day"))
+    other = pd.DataFrame(
+        np.random.default_rng(0).multinomial(500, [0.5, 0.5], size=40),
+        index=pd.RangeIndex(40, name="day"),
+    )
+    s = drift_scores({"event_mix": table, "other": other}, reference_days=14)
+    assert set(s["feature"]) == {"other"}

@@ -291,7 +291,8 @@ def drift_scores(
     pandas.DataFrame
         One row per (day, feature, statistic): ``day``, ``feature``, ``statistic``, ``value``,
         ``threshold``, ``alarm`` (bool), ``n`` (the day's count), ``n_reference``,
-        ``dispersion`` (the factor ``c`` of the null), ``alpha`` (the check's level).
+        ``dispersion`` (the factor ``c`` of the null), ``alpha`` (the check's level). A feature
+        with data in fewer than two bins cannot drift and is left out.
     """
     tables = {"value": counts} if isinstance(counts, pd.DataFrame) else dict(counts)
     if not tables:
@@ -308,7 +309,12 @@ def drift_scores(
     unknown = sorted(set(statistics) - set(STATISTICS))
     if unknown or not statistics:
         raise ValueError(f"statistics: {unknown or '[]'} not allowed; choose from {STATISTICS}")
-    alpha = alert_rate / (len(tables) * len(statistics))
+    # a feature with data in fewer than two bins (e.g. the event mix of a purchases-only log)
+    # cannot drift: it is left out, and out of the split of the budget
+    tables = {
+        f: t for f, t in tables.items() if (t.to_numpy(dtype=np.float64).sum(axis=0) > 0).sum() >= 2
+    }
+    alpha = alert_rate / (max(len(tables), 1) * len(statistics))
     rows = []
     for feature, table in tables.items():
         days = np.asarray(table.index, dtype=np.int64)
