@@ -152,7 +152,7 @@ def list_churn(previous: dict[str, np.ndarray], current: dict[str, np.ndarray]) 
     previous, current : dict of customer id to array of product ids
         The lists of two consecutive periods (order ignored: a re-ordering is not churn).
     """
-    both = previous.keys() & current.keys()
+    both = sorted(previous.keys() & current.keys())  # sorted: the sum repeats bit for bit
     if not both:
         return np.nan
     out = []
