@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "serving": 2,
     "experiments": 2,
     "context": 2,
+    "monitoring": 2,
     "reporting": 3,
     "workflow": 4,
 }

@@ -21,6 +21,7 @@ MEASURED: tuple[str, ...] = (
     "results/*/timing*",  # timing.parquet/csv, timing_tuning.parquet/csv
     "figures/*/timing*",  # the cost chart
     "summaries/*.timing.md",  # the cost sentences of the summary
+    "registry/registry.jsonl",  # the model registry: each record carries the time it was made
 )
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "FairnessBiasSettings",
     "ContextSettings",
     "ModelComparisonSettings",
+    "MonitoringSettings",
     "PreprocessingSettings",
     "StageSettings",
     "StageSpec",
@@ -624,4 +625,66 @@ class ContextSettings(StageSettings):
             )
         _check_hyperparameters(self.base_model, self.base_params, "base_params")
         _build(self.base_model, dict(self.base_params), "key 'base_params'")
+        return self
+
+
+# 07 monitoring
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_model_spec(spec: Any, where: str) -> None:
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("model"), str):
+        raise ValueError(f"key '{where}': expected a mapping with a 'model' name, got {spec!r}")
+    registry = _registry()
+    if spec["model"] not in registry:
+        raise ValueError(
+            f"key '{where}.model': unknown model {spec['model']!r}; registered models are "
+            f"{sorted(registry)}"
+        )
+    params = {k: v for k, v in spec.items() if k != "model"}
+    _check_hyperparameters(spec["model"], params, where)
+    _build(spec["model"], params, f"key '{where}'")
+
+
+@register_stage("07_monitoring", reads=("dataset",))
+class MonitoringSettings(StageSettings):
+    """``monitoring:`` section (see :mod:`recnb.monitoring` and notebook 07)."""
+
+    reference_days: int = Field(28, ge=2)
+    alert_rate: float = Field(0.002, gt=0.0, lt=0.5)
+    smoothing_eps: float = Field(0.0001, ge=0.0, le=0.01)
+    new_customer_days: int = Field(30, ge=1)
+    drill_shift_day: int | None = Field(60, ge=1)
+    warmup_days: int = Field(28, ge=1)
+    period_days: int = Field(7, ge=1)
+    retrain_every: int = Field(2, ge=1)
+    max_periods: int = Field(12, ge=2)
+    k: int = Field(10, ge=1)
+    champion: dict[str, Any] = Field(
+        default_factory=lambda: {"model": "als", "factors": 32, "iterations": 10}
+    )
+    challengers: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {
+            "als_64": {"model": "als", "factors": 64, "iterations": 10},
+            "item_knn": {"model": "item_knn"},
+            "popularity": {"model": "popularity"},
+        }
+    )
+    group_column: str | None = "age_band"
+    min_group_size: int = Field(30, ge=1)
+    noninferiority_margin: float = Field(0.05, ge=0.0, lt=1.0)
+    fairness_margin: float = Field(0.02, ge=0.0, le=1.0)
+    fairness_alert_margin: float = Field(0.02, ge=0.0, le=1.0)
+    ab_days: int = Field(14, ge=1)
+    n_boot: int = Field(200, ge=10)
+
+    @model_validator(mode="after")
+    def _cross(self) -> MonitoringSettings:
+        _check_model_spec(self.champion, "champion")
+        if not self.challengers:
+            raise ValueError("key 'challengers': give at least one challenger")
+        for name, spec in self.challengers.items():
+            if name == "champion":
+                raise ValueError("key 'challengers': the name 'champion' is reserved")
+            _check_model_spec(spec, f"challengers.{name}")
         return self

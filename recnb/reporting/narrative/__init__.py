@@ -7,5 +7,7 @@
 - :mod:`recnb.reporting.narrative.fairness`: stage 04 (groups served worse, exposure, sellers,
   mitigation cost, explanation fidelity);
 - :mod:`recnb.reporting.narrative.experiments`: stage 05 (design, decision, SRM, monitoring,
-  calibration, interleaving, off-policy evaluation, offline-online agreement).
+  calibration, interleaving, off-policy evaluation, offline-online agreement);
+- :mod:`recnb.reporting.narrative.monitoring`: stage 07 (false alarms, the drill, retraining, the
+  champion/challenger gate).
 """
