@@ -133,6 +133,7 @@ def test_relative_lift_interval_agrees_with_the_test():
     )
     lift, lo, hi = st.relative_lift(seen)
     assert lo < 0 < hi and lift == pytest.approx(0.279 / 1.914 - 1)
+    assert lo == -1.0  # -3.363 / 1.914 would read as a fall of 176%: never below -100%
     zero = st.Comparison("x", 0.0, 1.0, 1.0, 0.0, 2.0, 0.1, 0.5, 10, 10, 0.1, 0.4)
     assert np.isnan(st.relative_lift(zero)[0])
 

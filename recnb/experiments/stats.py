@@ -317,6 +317,8 @@ def relative_lift(comparison: Comparison, alpha: float = 0.05) -> tuple[float, f
     It treats the control's value as known, so it is a little narrower than an interval for the
     ratio itself when the control arm is noisy; the test and its interval are the evidence.
 
+    The metrics compared here are never negative, so the lower end is cut at -100%.
+
     ``alpha`` is accepted for symmetry with the other functions; the interval's level is the
     one the comparison was computed at.
 
@@ -331,7 +333,7 @@ def relative_lift(comparison: Comparison, alpha: float = 0.05) -> tuple[float, f
         return float("nan"), float("nan"), float("nan")
     return (
         float(comparison.treatment / c - 1),
-        float(comparison.ci_low / c),
+        max(float(comparison.ci_low / c), -1.0),
         float(comparison.ci_high / c),
     )
 

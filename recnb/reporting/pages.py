@@ -10,6 +10,15 @@ from typing import Any
 
 from recnb.data.io import write_text
 
+#: stage titles that the file name cannot spell (abbreviations)
+_TITLES = {"ab_simulation": "A/B simulation", "fairness_bias": "Fairness and bias"}
+
+
+def stage_title(stage: str) -> str:
+    """The reader's title of a stage: ``"05_ab_simulation"`` -> ``"A/B simulation"``."""
+    name = stage.split("_", 1)[-1]
+    return _TITLES.get(name, name.replace("_", " ").capitalize())
+
 
 def notebook_to_html(ipynb: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Convert an executed notebook to HTML with all code hidden (for stakeholders)."""
@@ -116,7 +125,7 @@ def write_index(run_dir: str | os.PathLike, manifest: dict[str, Any]) -> Path:
         measured = run_dir / "summaries" / f"{stage}.timing.md"
         if shown and measured.exists():
             summary += _md_to_html(measured.read_text(encoding="utf-8"))
-        title = html.escape(stage.split("_", 1)[-1].replace("_", " ").capitalize())
+        title = html.escape(stage_title(stage))
         link = (
             f'<a href="{html.escape(info["html"])}">{title}</a>'
             if shown and info.get("html") and (run_dir / info["html"]).exists()
