@@ -182,3 +182,16 @@ def test_time_budget_puts_seconds_beside_quality():
     assert row.loc["item_knn", "validation_gain"] == pytest.approx(
         summ.loc["item_knn", "best_value"] - summ.loc["item_knn", "configured_value"]
     )
+
+
+def test_workers_know_the_models_registered_outside_recnb_models():
+    """Observed in CI: params/spark_ci.yaml's stage 03 failed with "unknown model 'spark_als'":
+    the workflow registers spark_als (recnb.backends) in the notebook's process, and the spawned
+    workers knew only recnb.models' catalogue."""
+    pytest.importorskip("pyspark")
+    import recnb.backends.spark.als  # noqa: F401  (registers spark_als, as the workflow does)
+    from recnb.models.registry import hyperparameters
+
+    with parallel.model_executor(n_jobs=2, n_tasks=2) as ex:
+        got = ex.submit(hyperparameters, "spark_als").result()
+    assert got == hyperparameters("spark_als")

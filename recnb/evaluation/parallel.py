@@ -17,6 +17,7 @@ any number of workers (``tests/test_parallel.py`` checks it). The libraries' own
 from __future__ import annotations
 
 import atexit
+import importlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -88,6 +89,25 @@ def run_task(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             os.environ[THREADS_ENV] = before
 
 
+def _model_modules() -> tuple[str, ...]:
+    """The modules that define the registered models, as this process has them.
+
+    A spawned worker starts with the model catalogue of :mod:`recnb.models` only; a model
+    registered from elsewhere (``spark_als`` from :mod:`recnb.backends`, registered by the
+    workflow) must be imported there again before a task can name it.
+    """
+    from recnb.models.registry import REGISTRY
+
+    return tuple(sorted({REGISTRY[name].__module__ for name in REGISTRY}))
+
+
+def _run_registered(modules: tuple[str, ...], fn: Callable[..., Any], *args: Any, **kwargs: Any):
+    """In a worker: import the modules of the parent's registered models, then :func:`run_task`."""
+    for module in modules:
+        importlib.import_module(module)
+    return run_task(fn, *args, **kwargs)
+
+
 class _InlineExecutor(Executor):
     """Runs each task in this process at submission (``n_jobs=1``), under :func:`run_task`."""
 
@@ -131,7 +151,7 @@ class _TaskPool(Executor):
         self._futures: list[Future] = []
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        future = self._pool.submit(run_task, fn, *args, **kwargs)
+        future = self._pool.submit(_run_registered, _model_modules(), fn, *args, **kwargs)
         self._futures.append(future)
         return future
 
