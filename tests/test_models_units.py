@@ -19,7 +19,7 @@ from recnb.models.base import MissingModelFileError, ModelFileError
 from recnb.models.content import product_vectors
 from recnb.models.ease import EaseMemoryError
 from recnb.models.factorization import _als_side, _buckets
-from recnb.models.knn import top_similar, weight_rows
+from recnb.models.knn import top_similar, top_similar_blocks, weight_rows
 from recnb.models.testing import build, checkerboard, products_table, random_interactions
 from recnb.models.topk import (
     GROUP,
@@ -461,6 +461,27 @@ def test_top_similar_matches_dense_cosine(rng):
         if len(kept):  # nothing better was dropped
             assert full[r].max() <= sims[r, kept].max() + 1e-6
             assert np.sort(full[r])[::-1][len(kept) - 1] == pytest.approx(sims[r, kept].min())
+
+
+@pytest.mark.parametrize(
+    ("n_neighbors", "shrinkage", "weighting"),
+    [(1, 0.0, "none"), (3, 0.5, "none"), (7, 10.0, "bm25"), (500, 2.0, "tfidf")],
+)
+def test_top_similar_identical_to_the_block_version(n_neighbors, shrinkage, weighting):
+    # small integer counts: many exactly tied similarities, rows without any overlap, and
+    # n_neighbors above the row count; the compiled kernel keeps the same neighbours and values
+    gen = np.random.default_rng(n_neighbors)
+    dense = gen.integers(0, 3, size=(60, 25)) * (gen.random((60, 25)) < 0.2)
+    dense[5] = 0  # a row with nothing
+    dense[6] = dense[7]  # two identical rows
+    x = weight_rows(sp.csr_matrix(dense.astype(np.float32)), weighting)
+    new = top_similar(x, n_neighbors, shrinkage)
+    old = top_similar_blocks(x, n_neighbors, shrinkage, budget=64)
+    assert new.shape == old.shape == (60, 60)
+    np.testing.assert_array_equal(new.indptr, old.indptr)
+    np.testing.assert_array_equal(new.indices, old.indices)
+    np.testing.assert_array_equal(new.data, old.data)
+    assert new.dtype == np.float32 and new.has_sorted_indices
 
 
 def test_weight_rows_bm25_and_tfidf():

@@ -11,6 +11,8 @@ BM25 weighted) interaction vectors; only positive similarities are kept.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -21,7 +23,7 @@ from recnb.models.base import SCORE_BUDGET, Recommender
 from recnb.models.registry import register
 from recnb.models.topk import topk_dense
 
-__all__ = ["ItemKNN", "UserKNN", "top_similar", "weight_rows"]
+__all__ = ["ItemKNN", "UserKNN", "top_similar", "top_similar_blocks", "weight_rows"]
 
 WEIGHTINGS = ("none", "tfidf", "bm25")
 
@@ -73,22 +75,66 @@ def top_similar(
 ) -> sp.csr_matrix:
     """Sparse top-``n_neighbors`` shrunk-cosine similarity between the rows of ``x``.
 
+    Each row's co-occurrence counts are accumulated over the rows sharing one of its columns
+    (a sparse row-by-row product, compiled with numba), so the work is ``sum_c df_c^2`` over the
+    columns ``c`` of ``x`` plus one pass over each row's touched neighbours, and memory holds one
+    dense row of ``n`` floats, never an ``n x n`` block. The sums are taken in float32 in the
+    order of scipy's sparse product and the shrunk cosine in float64, so the similarities (and
+    the neighbours kept) are exactly those of the dense block computation it replaced
+    (:func:`top_similar_blocks`, kept as the reference of the tests).
+
     Parameters
     ----------
     x : scipy.sparse.csr_matrix, shape (n, d)
-        Row vectors to compare.
+        Row vectors to compare (non-negative weights).
     n_neighbors : int
         Neighbours kept per row (self excluded; only positive similarities are kept).
     shrinkage : float
         Added to the norm product in the denominator (>= 0).
     budget : int
-        Dense scores held at once (rows per block = budget // n).
+        Unused (kept for callers of the block version); memory is one row of ``n`` floats.
 
     Returns
     -------
     scipy.sparse.csr_matrix, shape (n, n), float32
         Row ``a`` holds ``sim(a, b)`` for its neighbours ``b``; ties broken by the lower index.
     """
+    x = sp.csr_matrix(x, dtype=np.float32)
+    n = x.shape[0]
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1), dtype=np.float64).ravel())
+    xt = sp.csr_matrix(x.T)  # column c: the rows that have it, in row order (as scipy's product)
+    kk = max(1, min(int(n_neighbors), n))
+    cols = np.full((n, kk), -1, dtype=np.int64)
+    vals = np.zeros((n, kk), dtype=np.float32)
+    counts = np.zeros(n, dtype=np.int64)
+    _similarity_kernel()(
+        x.indptr.astype(np.int64),
+        x.indices.astype(np.int64),
+        x.data,
+        xt.indptr.astype(np.int64),
+        xt.indices.astype(np.int64),
+        xt.data,
+        norms,
+        float(shrinkage),
+        kk,
+        cols,
+        vals,
+        counts,
+    )
+    keep = np.arange(kk)[None, :] < counts[:, None]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    m = sp.csr_matrix((vals[keep], cols[keep], indptr), shape=(n, n), dtype=np.float32)
+    m.sort_indices()
+    return m
+
+
+def top_similar_blocks(
+    x: sp.csr_matrix, n_neighbors: int, shrinkage: float, budget: int = SCORE_BUDGET
+) -> sp.csr_matrix:
+    """:func:`top_similar` computed on dense row blocks of the similarity (the former version,
+    slower: a sparse product into a dense block of ``budget`` scores at a time); the reference
+    the tests compare :func:`top_similar` with."""
     x = sp.csr_matrix(x, dtype=np.float32)
     n = x.shape[0]
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1), dtype=np.float64).ravel())
@@ -115,6 +161,85 @@ def top_similar(
     )
     m.sort_indices()
     return m
+
+
+_KERNEL: Any = None
+
+
+def _similarity_kernel() -> Any:
+    """The numba-compiled kernel of :func:`top_similar`, built on first use (cached on disk)."""
+    global _KERNEL
+    if _KERNEL is None:
+        import numba
+
+        _KERNEL = numba.njit(cache=True, nogil=True)(_top_similar_rows)
+    return _KERNEL
+
+
+def _top_similar_rows(
+    indptr, indices, data, t_indptr, t_indices, t_data, norms, shrinkage, kk, cols, vals, counts
+):  # pragma: no cover (compiled)
+    n = len(indptr) - 1
+    acc = np.zeros(n, dtype=np.float32)
+    sim = np.zeros(n, dtype=np.float32)
+    flag = np.zeros(n, dtype=np.bool_)
+    touched = np.empty(n, dtype=np.int64)
+    cand = np.empty(n, dtype=np.int64)
+    cval = np.empty(n, dtype=np.float32)
+    for i in range(n):
+        nt = 0
+        # float32 co-occurrence sums in the order of scipy's csr_matmat: row i's entries in
+        # storage order, for each the rows that have that column, in row order
+        for p in range(indptr[i], indptr[i + 1]):
+            c = indices[p]
+            v = data[p]
+            for q in range(t_indptr[c], t_indptr[c + 1]):
+                j = t_indices[q]
+                if not flag[j]:
+                    flag[j] = True
+                    touched[nt] = j
+                    nt += 1
+                acc[j] += v * t_data[q]
+        # shrunk cosine in float64, kept when positive, stored as float32
+        nc = 0
+        for t in range(nt):
+            j = touched[t]
+            s = np.float64(acc[j])
+            acc[j] = 0.0
+            flag[j] = False
+            if j == i:
+                continue
+            denom = norms[i] * norms[j] + shrinkage
+            if denom > 0:
+                s = s / denom
+            if s > 0:
+                cand[nc] = j
+                cval[nc] = np.float32(s)
+                sim[j] = np.float32(s)
+                nc += 1
+        if nc <= kk:
+            chosen = np.sort(cand[:nc])
+        else:
+            # the kk-th largest value: everything above it is kept, ties at it by lower index
+            thr = -np.partition(-cval[:nc], kk - 1)[kk - 1]
+            m = 0
+            n_tied = 0
+            for t in range(nc):
+                if cval[t] > thr:
+                    touched[m] = cand[t]
+                    m += 1
+            for t in range(nc):
+                if cval[t] == thr:
+                    cand[n_tied] = cand[t]
+                    n_tied += 1
+            tied = np.sort(cand[:n_tied])
+            for t in range(kk - m):
+                touched[m + t] = tied[t]
+            chosen = np.sort(touched[:kk])
+        counts[i] = len(chosen)
+        for t in range(len(chosen)):
+            cols[i, t] = chosen[t]
+            vals[i, t] = sim[chosen[t]]
 
 
 class _KNNBase(Recommender):
