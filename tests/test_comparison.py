@@ -351,6 +351,9 @@ def test_cost_is_kept_apart_from_the_repeatable_tables(rng):
     pruned = narrative.describe_tuning(ts.assign(n_pruned=[1]), tt)
     assert "in 2 trials (1 stopped early by pruning), 3.0 s" in pruned
     assert "pruning" not in narrative.describe_tuning(ts.assign(n_pruned=[0]))
+    cut = narrative.describe_tuning(ts.assign(budget=[10]), tt)
+    assert "in 2 of 10 trials (search stopped: no longer improving), 3.0 s" in cut
+    assert "stopped" not in narrative.describe_tuning(ts.assign(budget=[2]), tt)
 
 
 def test_sources_sentence_names_each_origin_and_flags_edits():

@@ -125,3 +125,75 @@ def test_pruning_stops_hopeless_trials_and_never_chooses_one():
     pd.testing.assert_series_equal(h["best_so_far"], expected, check_names=False)
     again = tune_model(ALS, train, valid, SPACE, n_trials=12, seed=4, pruning=True)
     pd.testing.assert_frame_equal(again.history, h)
+
+
+# -- stopping a search that no longer improves -----------------------------------------------
+def _expected_stop(history: pd.DataFrame, patience: int, min_trials: int) -> int:
+    """Trials a patience stop runs, replayed from a full search's history."""
+    best, since = None, 0
+    for n, (value, pruned) in enumerate(zip(history["value"], history["pruned"], strict=True), 1):
+        if not pruned and (best is None or value > best):
+            best, since = value, 0
+        else:
+            since += 1
+        if since >= patience and n >= min_trials:
+            return n
+    return len(history)
+
+
+@pytest.mark.parametrize("pruning", [False, True])
+def test_patience_runs_the_first_trials_of_the_full_search(pruning):
+    train, valid = _parts()
+    full = tune_model(ALS, train, valid, SPACE, n_trials=15, seed=4, pruning=pruning)
+    stops = 0
+    for patience in (1, 2, 3, 20):
+        cut = tune_model(
+            ALS, train, valid, SPACE, n_trials=15, seed=4, pruning=pruning, patience=patience
+        )
+        n = _expected_stop(full.history, patience, min_trials=5)  # pruning_startup(15) == 5
+        assert len(cut.history) == n
+        stops += n < 15
+        # the same trials, the same scores: a prefix of the full search
+        pd.testing.assert_frame_equal(cut.history, full.history.iloc[:n])
+        pd.testing.assert_frame_equal(
+            cut.timing[["model", "trial"]], full.timing.iloc[:n][["model", "trial"]]
+        )
+        # the chosen trial is the full search's whenever no later trial improved on it
+        done = full.history[~full.history["pruned"]]
+        if done["value"].idxmax() < n:
+            assert cut.best_params == full.best_params
+            assert cut.best_value == full.best_value
+    assert stops >= 1  # some patience actually stopped this search early
+
+
+def test_no_improvement_stop_counts_pruned_trials_and_waits_for_min_trials():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    values = [0.1, 0.3, 0.2, None, 0.3, 0.25, 0.9]  # None: pruned; 0.3 again is no gain
+
+    def run(patience: int, min_trials: int = 0) -> int:
+        from recnb.evaluation.tuning import NoImprovementStop
+
+        stop = NoImprovementStop(patience, min_trials)
+        study = optuna.create_study(direction="maximize")
+
+        def objective(trial):
+            v = values[trial.number]
+            if v is None:
+                raise optuna.TrialPruned()
+            return v
+
+        study.optimize(objective, n_trials=len(values), callbacks=[stop])
+        assert stop.stopped == (len(study.trials) < len(values))
+        return len(study.trials)
+
+    assert run(1) == 3  # 0.2 does not beat 0.3
+    assert run(3) == 5  # 0.2, pruned, 0.3 (a tie): three without gain
+    assert run(4) == 6
+    assert run(5) == 7  # never stopped: the 0.9 at the end runs
+    assert run(1, min_trials=6) == 6
+    from recnb.evaluation.tuning import NoImprovementStop
+
+    with pytest.raises(ValueError, match="patience"):
+        NoImprovementStop(0)

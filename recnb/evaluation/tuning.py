@@ -58,6 +58,7 @@ from recnb.prep.split import load_split
 
 __all__ = [
     "METHODS",
+    "NoImprovementStop",
     "plan",
     "Dimension",
     "Tuning",
@@ -392,6 +393,49 @@ def _watcher(
     return watch
 
 
+class NoImprovementStop:
+    """Optuna callback: stop a search when its best score has not improved for ``patience``
+    finished trials in a row.
+
+    A trial improves when it completes (not pruned) with a score strictly above every earlier
+    completed one. The trials run before the stop are those of the full search (each trial's
+    point depends only on the earlier ones), so the chosen trial is the full search's whenever
+    no later trial would have beaten it; a search that keeps improving runs its whole budget.
+    Deterministic: it counts trials, not seconds, so a stopped search repeats exactly.
+
+    Parameters
+    ----------
+    patience : int
+        Trials without improvement after which the search stops (>= 1).
+    min_trials : int
+        Trials that always run, e.g. the sampler's random start-up (the search never stops
+        before it has modelled anything).
+    """
+
+    def __init__(self, patience: int, min_trials: int = 0) -> None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"patience must be an int >= 1, got {patience!r}")
+        self.patience = patience
+        self.min_trials = int(min_trials)
+        self.n_seen = 0
+        self.best: float | None = None
+        self.since_best = 0
+        self.stopped = False
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        improved = trial.state == optuna.trial.TrialState.COMPLETE and (
+            self.best is None or trial.value > self.best
+        )
+        self.n_seen += 1
+        if improved:
+            self.best, self.since_best = float(trial.value), 0
+        else:
+            self.since_best += 1
+        if self.since_best >= self.patience and self.n_seen >= self.min_trials:
+            self.stopped = True
+            study.stop()
+
+
 def tune_model(
     spec: ModelSpec,
     train_inner: Interactions,
@@ -407,6 +451,7 @@ def tune_model(
     exclude_seen: bool = True,
     progress: ProgressCallback | None = None,
     pruning: bool = False,
+    patience: int | None = None,
 ) -> TuningResult:
     """Search ``space`` for ``spec`` on the validation split.
 
@@ -443,15 +488,25 @@ def tune_model(
         at the same pass (never during the first :func:`pruning_startup` trials). A pruned trial
         is recorded with its last score and ``pruned=True`` and is never chosen. Without
         pruning (or for other models) every trial runs to the end, as before.
+    patience : int, optional
+        Stop the search when the best validation score has not improved for this many trials
+        in a row (:class:`NoImprovementStop`), never before the sampler's random start-up
+        (:func:`pruning_startup` trials); the trials it runs are the first ones of the full
+        search. None runs the whole budget.
 
     Returns
     -------
     TuningResult
+        ``history`` has one row per trial that ran (fewer than ``n_trials`` when stopped).
     """
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise ValueError(f"n_trials must be a positive int, got {n_trials!r}")
     if metric not in RANKING_METRICS:
         raise ValueError(f"tuning metric {metric!r} unknown; choose from {RANKING_METRICS}")
+    # never before the sampler's random start-up trials are done
+    stopper = (
+        NoImprovementStop(patience, pruning_startup(n_trials)) if patience is not None else None
+    )
     check_same_ids({"train_inner": train_inner, "valid": valid}, "tune_model")
     dims = parse_space(spec.model, space, spec.label)
     if not dims:
@@ -537,7 +592,7 @@ def tune_model(
             raise optuna.TrialPruned(f"pass score {value:.4f} below the median")
         return value
 
-    study.optimize(objective, n_trials=n_trials)
+    study.optimize(objective, n_trials=n_trials, callbacks=[stopper] if stopper else None)
     history = pd.DataFrame(records)
     complete = history["value"].where(~history["pruned"])
     history["best_so_far"] = complete.cummax()
@@ -567,8 +622,9 @@ class Tuning:
         ``model, hyperparameter, value, source``: one row per hyperparameter that is searched
         (``source = "tuned"``) or fixed in params (``"fixed"``); ``value`` as JSON text.
     summary : pandas.DataFrame
-        ``model, n_trials, metric, k, configured_value, best_value, n_pruned`` (trials stopped
-        early by the pruner).
+        ``model, n_trials`` (trials run), ``budget`` (trials allowed: more than ``n_trials`` when
+        the search stopped for lack of improvement), ``metric, k, configured_value, best_value,
+        n_pruned`` (trials stopped early by the pruner).
     history : pandas.DataFrame
         All trials (see :class:`TuningResult`).
     timing : pandas.DataFrame
@@ -603,6 +659,7 @@ def tune_models(
     n_trials_per_model: Mapping[str, int] | None = None,
     n_jobs: int = 1,
     pruning: bool = False,
+    patience: int | None = None,
 ) -> Tuning:
     """Tune every model that has a search space; keep the others as configured.
 
@@ -634,6 +691,9 @@ def tune_models(
         per finished search (step :data:`SEARCHES_DONE`) instead of per trial.
     pruning : bool
         Stop hopeless trials of iterative models early (see :func:`tune_model`).
+    patience : int, optional
+        Stop a model's search when its best validation score has not improved for this many
+        trials in a row (see :func:`tune_model`); None runs every budget in full.
 
     Returns
     -------
@@ -681,6 +741,7 @@ def tune_models(
             exclude_seen,
             progress if n_jobs == 1 else None,  # a callback stays in this process
             pruning,
+            patience,
         )
 
     n_searches = sum(searched(s) for s in specs)
@@ -711,6 +772,7 @@ def tune_models(
                     {
                         "model": s.label,
                         "n_trials": len(res.history),
+                        "budget": budgets.get(s.label, n_trials),
                         "metric": metric,
                         "k": int(k),
                         "configured_value": res.configured_value,
@@ -747,6 +809,7 @@ def tune_models(
             columns=[
                 "model",
                 "n_trials",
+                "budget",
                 "metric",
                 "k",
                 "configured_value",

@@ -349,6 +349,7 @@ class ModelComparisonSettings(StageSettings):
     reference_table: str | None = None
     n_jobs: int = Field(2, ge=1)
     tuning_pruning: bool = True
+    tuning_patience: int | None = Field(3, ge=1)
 
     @field_validator("reference_table")
     @classmethod

@@ -330,7 +330,8 @@ def describe_tuning(tuning_summary: pd.DataFrame, timing: pd.DataFrame | None = 
 
     ``timing`` (``Tuning.timing``: ``model, trial, seconds``) adds the seconds spent per model;
     a ``seconds`` column of ``tuning_summary`` is used when no timing table is given. An
-    ``n_pruned`` column (trials stopped early) is mentioned when non-zero.
+    ``n_pruned`` column (trials stopped early) is mentioned when non-zero, and a ``budget``
+    column above ``n_trials`` (the search stopped when it no longer improved) as "of N".
     """
     if tuning_summary.empty:
         return "No model was tuned."
@@ -356,7 +357,11 @@ def describe_tuning(tuning_summary: pd.DataFrame, timing: pd.DataFrame | None = 
         took = f", {seconds(float(spent[r.model]))}" if r.model in spent else ""
         pruned = int(getattr(r, "n_pruned", 0) or 0)
         stopped = f" ({pruned} stopped early by pruning)" if pruned else ""
-        items.append(f"{r.model}: {change} in {int(r.n_trials)} trials{stopped}{took}")
+        budget = getattr(r, "budget", None)
+        cut = budget is not None and pd.notna(budget) and int(budget) > int(r.n_trials)
+        of = f" of {int(budget)}" if cut else ""
+        stopped += " (search stopped: no longer improving)" if cut else ""
+        items.append(f"{r.model}: {change} in {int(r.n_trials)}{of} trials{stopped}{took}")
     return f"Validation {label}, configured -> chosen: " + "; ".join(items) + "."
 
 
