@@ -195,3 +195,48 @@ def test_workers_know_the_models_registered_outside_recnb_models():
     with parallel.model_executor(n_jobs=2, n_tasks=2) as ex:
         got = ex.submit(hyperparameters, "spark_als").result()
     assert got == hyperparameters("spark_als")
+
+
+def test_longest_first_changes_the_order_of_work_only(monkeypatch):
+    from recnb.evaluation import evaluate
+
+    parts = _parts()
+    specs = model_specs(MODELS, PARAMS)
+    kw = dict(k_values=(5, 10), seed=1, n_bootstrap=50, n_jobs=1)
+    plain = evaluate_models(specs, parts["train"], parts["test"], **kw)
+    started = []
+    one = evaluate._evaluate_one
+
+    def record(spec, *args):
+        started.append(spec.label)
+        return one(spec, *args)
+
+    monkeypatch.setattr(evaluate, "_evaluate_one", record)
+    expected = {"als": 3.0, "blend": float("inf"), "ease": 3.0, "item_knn": 0.5}
+    ordered = evaluate_models(specs, parts["train"], parts["test"], expected_seconds=expected, **kw)
+    assert started == ["blend", "als", "ease", "item_knn", "popularity", "bpr"]
+    pd.testing.assert_frame_equal(plain.summary, ordered.summary)
+    pd.testing.assert_frame_equal(plain.per_customer, ordered.per_customer)
+    assert list(ordered.timing["model"]) == MODELS
+    for label in plain.runs:
+        np.testing.assert_array_equal(plain.runs[label].topk, ordered.runs[label].topk)
+
+
+def test_expected_fit_seconds():
+    from recnb.evaluation.tuning import expected_fit_seconds
+
+    specs = model_specs(
+        ["popularity", "item_knn", "als", "lightfm_warp_cf"],
+        {"lightfm_warp_cf": {"model": "lightfm_warp", "use_features": False}},
+    )
+    timing = pd.DataFrame(
+        {"model": ["item_knn"] * 4, "trial": range(4), "seconds": [1.0, 0.0, 3.0, 2.0]}
+    )
+    assert expected_fit_seconds(specs, timing) == {
+        "popularity": 0.0,  # untuned, no passes
+        "item_knn": 2.0,  # median of the trials that fitted (the 0 s repeat left out)
+        "als": float("inf"),  # untuned, passes over the data: unknown, first
+        "lightfm_warp_cf": float("inf"),
+    }
+    empty = pd.DataFrame(columns=["model", "trial", "seconds"])
+    assert expected_fit_seconds(specs, empty)["item_knn"] == 0.0

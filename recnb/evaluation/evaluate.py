@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -411,6 +411,7 @@ def evaluate_models(
     progress: ProgressCallback | None = None,
     min_group_size: int = 10,
     n_jobs: int = 1,
+    expected_seconds: Mapping[str, float] | None = None,
 ) -> Evaluation:
     """Fit every model on ``train``, recommend to the test customers and measure everything.
 
@@ -461,6 +462,11 @@ def evaluate_models(
         Models fitted and scored side by side on this many worker processes
         (:func:`recnb.evaluation.parallel.model_executor`); the results are identical for any
         ``n_jobs`` (measured times aside).
+    expected_seconds : mapping, optional
+        ``{label: seconds}`` expected per model (e.g.
+        :func:`recnb.evaluation.tuning.expected_fit_seconds`): the models are handed to the
+        workers longest first, so a long fit does not start last and run alone at the end.
+        Only the order of work changes; results and tables keep the order of ``specs``.
 
     Returns
     -------
@@ -502,9 +508,12 @@ def evaluate_models(
 
     runs: dict[str, ModelRun] = {}
     per_customer, rating_parts, timing = [], [], []
+    expected = dict(expected_seconds or {})
+    # longest first (ties and unknown models keep their order): a stable sort on -seconds
+    start = sorted(range(len(specs)), key=lambda i: -float(expected.get(specs[i].label, 0.0)))
     with model_executor(n_jobs, len(specs)) as executor:
-        futures = [
-            executor.submit(
+        submitted = {
+            i: executor.submit(
                 _evaluate_one,
                 spec,
                 train,
@@ -519,8 +528,9 @@ def evaluate_models(
                 rating_metrics,
                 n_bootstrap,
             )
-            for spec in specs
-        ]
+            for i, spec in ((i, specs[i]) for i in start)
+        }
+        futures = [submitted[i] for i in range(len(specs))]
         for i, (spec, future) in enumerate(zip(specs, futures, strict=True)):
             if progress is not None:
                 progress("fit on train, score test", spec.label, i, len(specs))

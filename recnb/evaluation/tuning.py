@@ -59,6 +59,7 @@ from recnb.prep.split import load_split
 __all__ = [
     "METHODS",
     "NoImprovementStop",
+    "expected_fit_seconds",
     "plan",
     "Dimension",
     "Tuning",
@@ -821,6 +822,40 @@ def tune_models(
         timing=timing,
         results=results,
     )
+
+
+def expected_fit_seconds(specs: Sequence[ModelSpec], timing: pd.DataFrame) -> dict[str, float]:
+    """How long each model's final fit is expected to take, to hand the longest out first.
+
+    A rough order, not a forecast: a tuned model is expected to take its median trial seconds
+    (trials that reused a score, 0 s, left out); an untuned model that makes passes over the data
+    (:attr:`~recnb.models.base.Recommender.passes_param`: LightFM, Mult-VAE, ...) is unknown and
+    expected to be the longest (``inf``, in the order given); any other untuned model (baselines,
+    content) 0.
+
+    Parameters
+    ----------
+    specs : sequence of ModelSpec
+        The models of the final fit.
+    timing : pandas.DataFrame
+        ``Tuning.timing`` (``model, trial, seconds``).
+
+    Returns
+    -------
+    dict
+        ``{label: seconds}`` for :func:`recnb.evaluation.evaluate.evaluate_models`.
+    """
+    ran = timing[timing["seconds"] > 0] if not timing.empty else timing
+    median = ran.groupby("model")["seconds"].median() if not ran.empty else pd.Series(dtype=float)
+    out = {}
+    for s in specs:
+        if s.label in median.index:
+            out[s.label] = float(median[s.label])
+        elif getattr(REGISTRY[s.model], "passes_param", None) is not None:
+            out[s.label] = math.inf
+        else:
+            out[s.label] = 0.0
+    return out
 
 
 def _waits_for_members(spec: ModelSpec) -> bool:

@@ -294,6 +294,7 @@ class ModelComparisonSettings(StageSettings):
     )
     model_params: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {
+            "lightfm_warp": {"epochs": 6},
             "lightfm_warp_cf": {"model": "lightfm_warp", "use_features": False},
             "mult_vae": {"epochs": 15, "hidden_dim": 300, "latent_dim": 100},
         }
