@@ -296,7 +296,7 @@ class ModelComparisonSettings(StageSettings):
         default_factory=lambda: {
             "lightfm_warp": {"epochs": 6},
             "lightfm_warp_cf": {"model": "lightfm_warp", "use_features": False},
-            "mult_vae": {"epochs": 15, "hidden_dim": 300, "latent_dim": 100},
+            "mult_vae": {"epochs": 10, "hidden_dim": 300, "latent_dim": 100},
         }
     )
     search_space: dict[str, dict[str, Any]] = Field(
