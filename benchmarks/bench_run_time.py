@@ -89,19 +89,27 @@ def model_table(run_dir: Path, metric: str = "ndcg", k: int = 10) -> pd.DataFram
         tuning_timing = pd.DataFrame(columns=["model", "trial", "seconds"])
     tuning_summary = read("tuning_summary")
     budget = time_budget(tuning_summary, tuning_timing, timing, summary, metric, k)
+    # CPU seconds of the final fit (this process's CPU time: less sensitive to a shared
+    # machine's load than wall-clock seconds)
+    if "fit_cpu_seconds" in timing:
+        budget["fit_cpu_seconds"] = budget["model"].map(
+            timing.set_index("model")["fit_cpu_seconds"]
+        )
     cols = [
         "model",
         "trials",
         "tuning_seconds",
         "seconds_per_trial",
         "fit_seconds",
+        "fit_cpu_seconds",
         "recommend_seconds",
         "scoring_seconds",
+        "cpu_seconds",
         f"{metric}@{k}",
         "ci_low",
         "ci_high",
     ]
-    return budget[cols]
+    return budget[[c for c in cols if c in budget]]
 
 
 def show(run_dir: Path, label: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -115,7 +123,8 @@ def show(run_dir: Path, label: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         print(models.to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
         print(
             f"sums: tuning {models['tuning_seconds'].sum():,.1f} s (trial seconds summed over "
-            f"workers), final fit {models['fit_seconds'].sum():,.1f} s"
+            f"workers), final fit {models['fit_seconds'].sum():,.1f} s, CPU (tuning + fit + "
+            f"recommend) {models['cpu_seconds'].sum():,.1f} s"
         )
     return stages, models
 

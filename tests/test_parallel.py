@@ -177,6 +177,19 @@ def test_time_budget_puts_seconds_beside_quality():
     assert row.loc["blend", "ci_low"] <= row.loc["blend", "ndcg@10"] <= row.loc["blend", "ci_high"]
     total = row[["tuning_seconds", "fit_seconds", "recommend_seconds", "scoring_seconds"]].sum(1)
     np.testing.assert_allclose(row["total_seconds"], total)
+    # CPU seconds: the trials' (measured in the searching process), the final fit's and the
+    # recommendation's
+    assert (tuned.timing["cpu_seconds"] >= 0).all()
+    assert (tuned.timing["cpu_seconds"] > 0).any()
+    cpu = ev.timing.set_index("model")[["fit_cpu_seconds", "recommend_cpu_seconds"]].sum(1)
+    cpu = cpu + tuned.timing.groupby("model")["cpu_seconds"].sum().reindex(cpu.index).fillna(0)
+    np.testing.assert_allclose(row["cpu_seconds"], cpu)
+    # a timing table without CPU seconds (an older run): NaN for the tuned model only
+    old = time_budget(
+        tuned.summary, tuned.timing.drop(columns="cpu_seconds"), ev.timing, ev.summary, "ndcg", 10
+    ).set_index("model")
+    assert np.isnan(old.loc["item_knn", "cpu_seconds"])
+    assert old.loc["popularity", "cpu_seconds"] == row.loc["popularity", "cpu_seconds"]
     summ = tuned.summary.set_index("model")
     assert np.isnan(row.loc["popularity", "validation_gain"])
     assert row.loc["item_knn", "validation_gain"] == pytest.approx(

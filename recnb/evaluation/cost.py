@@ -22,6 +22,7 @@ TIME_BUDGET_COLUMNS = [
     "recommend_seconds",
     "scoring_seconds",
     "total_seconds",
+    "cpu_seconds",
     "validation_gain",
 ]
 
@@ -97,7 +98,9 @@ def time_budget(
         One row per model of ``timing``, in its order: ``trials`` and ``tuning_seconds`` of its
         search (0 when not tuned), ``seconds_per_trial``, ``fit_seconds``, ``recommend_seconds``
         and ``scoring_seconds`` of the final run, ``total_seconds`` (tuning + fit + recommend +
-        scoring), ``validation_gain`` (best minus configured validation score: what the search
+        scoring), ``cpu_seconds`` (CPU time of the tuning trials, the fit and the
+        recommendation: less sensitive than wall-clock seconds to other jobs on a shared machine;
+        NaN when a table lacks it), ``validation_gain`` (best minus configured validation score: what the search
         bought on validation; NaN when the configured values were outside the space or the model
         was not tuned), and ``<metric>@<k>`` with ``ci_low``, ``ci_high`` on the test part.
         Measured: the seconds differ between two runs of the same params.
@@ -107,6 +110,11 @@ def time_budget(
         tuning_timing.groupby("model", sort=False)["seconds"].agg(["size", "sum"])
         if not tuning_timing.empty
         else pd.DataFrame(columns=["size", "sum"])
+    )
+    cpu_tuning = (
+        tuning_timing.groupby("model", sort=False)["cpu_seconds"].sum()
+        if "cpu_seconds" in tuning_timing and not tuning_timing.empty
+        else None
     )
     tuned = tuning_summary.set_index("model") if not tuning_summary.empty else None
     t = timing.set_index("model")
@@ -123,6 +131,12 @@ def time_budget(
                 gain = float(tuned.loc[m, "best_value"]) - float(configured)
         fit, rec = float(t.loc[m, "fit_seconds"]), float(t.loc[m, "recommend_seconds"])
         sc = float(scoring.loc[m]) if pd.notna(scoring.loc[m]) else np.nan
+        cpu = np.nan  # a tuned model's CPU seconds need the trials' (older runs lack them)
+        if {"fit_cpu_seconds", "recommend_cpu_seconds"} <= set(t.columns) and (
+            cpu_tuning is not None or m not in per_model.index
+        ):
+            cpu = float(cpu_tuning.get(m, 0.0)) if cpu_tuning is not None else 0.0
+            cpu += float(t.loc[m, "fit_cpu_seconds"]) + float(t.loc[m, "recommend_cpu_seconds"])
         rows.append(
             {
                 "model": m,
@@ -133,6 +147,7 @@ def time_budget(
                 "recommend_seconds": rec,
                 "scoring_seconds": sc,
                 "total_seconds": tuning_s + fit + rec + (0.0 if np.isnan(sc) else sc),
+                "cpu_seconds": cpu,
                 "validation_gain": gain,
                 f"{metric}@{k}": float(q.loc[m, "value"]) if m in q.index else np.nan,
                 "ci_low": float(q.loc[m, "ci_low"]) if m in q.index else np.nan,

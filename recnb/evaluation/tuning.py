@@ -91,7 +91,7 @@ HISTORY_COLUMNS = [
 #: progress step reported after each finished search when searches run on worker processes
 SEARCHES_DONE = "searches finished"
 #: columns of the tuning timing table
-TIMING_COLUMNS = ["model", "trial", "seconds"]
+TIMING_COLUMNS = ["model", "trial", "seconds", "cpu_seconds"]
 _RANGE_KEYS = {"low", "high", "log", "step", "type"}
 
 
@@ -325,8 +325,8 @@ class TuningResult:
         the trial of the configured values), ``params`` (JSON) and ``pruned`` (stopped early:
         ``value`` is its score at the pass it stopped, and it is never chosen).
     timing : pandas.DataFrame
-        ``model, trial, seconds``: wall-clock seconds of each trial's fit and scoring (0 for a
-        point already scored).
+        ``model, trial, seconds, cpu_seconds``: wall-clock and CPU seconds (of the process that
+        ran the search) of each trial's fit and scoring (0 for a point already scored).
     """
 
     spec: ModelSpec
@@ -543,6 +543,7 @@ def tune_model(
         params = suggest(trial, dims)
         key = json.dumps(params, sort_keys=True)
         pruned = False
+        c0 = time.process_time()
         if key in cache:  # a point already scored (small discrete spaces): no refit
             (value, pruned), seconds = cache[key], 0.0
         elif reuse and fitted:
@@ -582,7 +583,10 @@ def tune_model(
                 "pruned": pruned,
             }
         )
-        times.append({"model": spec.label, "trial": trial.number, "seconds": seconds})
+        cpu = time.process_time() - c0 if seconds > 0 else 0.0
+        times.append(
+            {"model": spec.label, "trial": trial.number, "seconds": seconds, "cpu_seconds": cpu}
+        )
         if progress is not None:
             progress("tuning", spec.label, len(records), n_trials)
         if not np.isfinite(value):
