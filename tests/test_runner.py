@@ -496,3 +496,45 @@ def test_compare_runs_reports_differing_measured_and_one_sided_files(tmp_path):
     assert not c.same
     with pytest.raises(FileNotFoundError, match="missing"):
         compare_runs(a, tmp_path / "missing")
+
+
+def test_the_kernel_reads_the_parameters_cells_from_the_runner(project):
+    """A kernel's load_params imported papermill (and nbformat, jsonschema: seconds per stage)
+    to read the parameters cells the runner had already read; the runner now hands them over."""
+    nbdir = project / "notebooks"
+    write_notebook(
+        nbdir / "02_beta.ipynb",
+        PARAMS_CELL + "fail: bool = False  # raise on purpose\n",
+        "import os, sys\nfrom pathlib import Path\n"
+        "from recnb.workflow.params import INSPECTED_ENV, load_params\n"
+        f"s = load_params(params_file, Path({str(nbdir)!r}))\n"
+        "Path(run_dir, 'beta.txt').write_text(\n"
+        "    f\"{'papermill' in sys.modules} {INSPECTED_ENV in os.environ} {s.section('01_alpha')}\"\n"
+        ")",
+    )
+    run_dir = _run(project, GOOD)
+    assert (run_dir / "beta.txt").read_text() == "False True {'k': 5, 'label': 'hello'}"
+
+
+def test_handed_over_parameters_are_used_only_for_the_same_notebook(project, monkeypatch):
+    from recnb.workflow import params as params_mod
+
+    nbdir = project / "notebooks"
+    path = nbdir / "01_alpha.ipynb"
+    handed = json.loads(params_mod.inspected_parameters(nbdir))
+    assert set(handed) == {str(path), str(nbdir / "02_beta.ipynb")}
+    entry = handed[str(path)]
+    assert entry["parameters"]["k"]["default"] == "10"
+    # what was handed over is what is read; a changed notebook (other mtime) is read again
+    entry["parameters"]["k"]["default"] = "11"
+    monkeypatch.setenv(params_mod.INSPECTED_ENV, json.dumps(handed))
+    params_mod._inspect.cache_clear()
+    assert params_mod.notebook_parameters("01_alpha", nbdir)["k"]["default"] == "11"
+    entry["mtime"] += 1.0
+    monkeypatch.setenv(params_mod.INSPECTED_ENV, json.dumps(handed))
+    params_mod._inspect.cache_clear()
+    assert params_mod.notebook_parameters("01_alpha", nbdir)["k"]["default"] == "10"
+    monkeypatch.setenv(params_mod.INSPECTED_ENV, "not json")
+    params_mod._inspect.cache_clear()
+    assert params_mod.notebook_parameters("01_alpha", nbdir)["k"]["default"] == "10"
+    params_mod._inspect.cache_clear()

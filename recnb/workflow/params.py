@@ -11,6 +11,7 @@ file and the allowed keys.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -140,11 +141,50 @@ def section_name(stage: str) -> str:
     return re.sub(r"^\d\d_", "", stage)
 
 
+#: environment variable through which the runner hands its kernels the parameters cells it has
+#: already read (JSON ``{notebook path: {"mtime": ..., "parameters": ...}}``): reading them again
+#: in a kernel would import papermill, and with it nbformat and jsonschema (seconds per stage)
+INSPECTED_ENV = "RECNB_NOTEBOOK_PARAMETERS"
+#: largest value of :data:`INSPECTED_ENV` set (Linux caps one environment string at 128 KiB)
+_INSPECTED_MAX = 100_000
+
+
 @lru_cache(maxsize=64)
 def _inspect(path: str, mtime: float) -> dict[str, dict[str, Any]]:
+    handed = _handed_over(path, mtime)
+    if handed is not None:
+        return handed
     import papermill
 
     return {k: dict(v) for k, v in papermill.inspect_notebook(path).items()}
+
+
+def _handed_over(path: str, mtime: float) -> dict[str, dict[str, Any]] | None:
+    """The parameters of notebook ``path`` as the runner read them (:data:`INSPECTED_ENV`), or
+    None when they were not handed over or the notebook changed since (another mtime)."""
+    raw = os.environ.get(INSPECTED_ENV)
+    if not raw:
+        return None
+    try:
+        entry = json.loads(raw).get(path)
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(entry, dict) or entry.get("mtime") != mtime:
+        return None
+    return entry.get("parameters")
+
+
+def inspected_parameters(notebook_dir: Path = NOTEBOOK_DIR) -> str | None:
+    """The parameters cells of every stage notebook (:func:`load_params` reads them all) as the
+    value of :data:`INSPECTED_ENV`; None when too long for an environment variable (the kernels
+    then read the notebooks themselves)."""
+    out = {}
+    for stage in available_stages(notebook_dir):
+        path = notebook_dir / f"{stage}.ipynb"
+        mtime = path.stat().st_mtime
+        out[str(path)] = {"mtime": mtime, "parameters": _inspect(str(path), mtime)}
+    raw = json.dumps(out)
+    return raw if len(raw) <= _INSPECTED_MAX else None
 
 
 def notebook_parameters(stage: str, notebook_dir: Path = NOTEBOOK_DIR) -> dict[str, dict[str, Any]]:

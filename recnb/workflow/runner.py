@@ -40,7 +40,14 @@ from recnb.privacy import (
     resolve_key,
 )
 from recnb.reporting.pages import notebook_to_html, write_index
-from recnb.workflow.params import NOTEBOOK_DIR, REPO_ROOT, Settings, load_params
+from recnb.workflow.params import (
+    INSPECTED_ENV,
+    NOTEBOOK_DIR,
+    REPO_ROOT,
+    Settings,
+    inspected_parameters,
+    load_params,
+)
 from recnb.workflow.progress import ENV_FILE, ENV_SECONDS, describe, read_new
 from recnb.workflow.provenance import (
     current_inputs,
@@ -379,6 +386,11 @@ def run_stage(
     t0 = time.perf_counter()
     old_env = os.environ.get(ENV_FILE)
     os.environ[ENV_FILE] = str(progress_file)  # inherited by the kernel process
+    # the parameters cells this process has read: the kernel's settings need not import papermill
+    old_inspected = os.environ.pop(INSPECTED_ENV, None)
+    handed = inspected_parameters(Path(notebook_dir))
+    if handed is not None:
+        os.environ[INSPECTED_ENV] = handed
     try:
         with (
             atomic_path(nb_out) as tmp,
@@ -418,6 +430,9 @@ def run_stage(
             os.environ.pop(ENV_FILE, None)
         else:
             os.environ[ENV_FILE] = old_env
+        os.environ.pop(INSPECTED_ENV, None)
+        if old_inspected is not None:
+            os.environ[INSPECTED_ENV] = old_inspected
         progress_file.unlink(missing_ok=True)
     failed_out.unlink(missing_ok=True)
     html_out = notebook_to_html(nb_out, run_dir / f"{stage}.html")
