@@ -403,3 +403,22 @@ def test_every_stage_accepts_its_notebook_defaults_given_explicitly():
             for k, f in spec.settings.model_fields.items()
         }
         spec.settings(**values)  # no error
+
+
+def test_reading_the_settings_imports_no_heavy_model_library():
+    """Every stage's kernel reads the settings, which build each configured model: that imported
+    torch and cornac (seconds each) in stages that never fit a model."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from recnb.workflow.params import load_params\n"
+        "s = load_params('params/default.yaml')\n"
+        "print(sorted(m for m in ('torch', 'cornac') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert out.stdout.strip() == "[]"

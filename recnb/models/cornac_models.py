@@ -19,8 +19,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from cornac.data import Dataset
-from cornac.models import BPR
 
 from recnb.data.interactions import Interactions
 from recnb.models._checks import check_nonnegative, check_positive_int
@@ -79,6 +77,11 @@ class CornacBPR(Recommender):
         check_nonnegative("cornac_bpr", "regularization", self.regularization)
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
+        # imported here: cornac (and the matplotlib it pulls in) costs seconds at import, and
+        # every stage's settings import the model catalogue
+        from cornac.data import Dataset
+        from cornac.models import BPR
+
         seen = self.seen_.tocoo()
         n_c, n_p = self.seen_.shape
         seed = int(rng.integers(2**31 - 1))

@@ -23,55 +23,31 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-import torch
-from torch import nn
-from torch.nn import functional as F
-from torch.nn.utils import skip_init
 
 from recnb.data.interactions import Interactions
 from recnb.models._checks import check_nonnegative, check_positive_int
 from recnb.models.base import Recommender
 from recnb.models.registry import register
 
+if TYPE_CHECKING:  # torch is imported when a model is fitted or loaded, not with the catalogue
+    import torch
+
+    from recnb.models._mult_vae_net import _MultVAENet
+
 __all__ = ["MultVAE"]
 
 _NET_PREFIX = "net."
 
 
-class _MultVAENet(nn.Module):
-    """Encoder/decoder of Mult-VAE with one hidden layer on each side."""
-
-    def __init__(self, n_items: int, hidden_dim: int, latent_dim: int) -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
-        # skip_init: no draw from torch's global RNG; reset() or a saved state fills the weights
-        self.enc_hidden = skip_init(nn.Linear, n_items, hidden_dim)
-        self.enc_out = skip_init(nn.Linear, hidden_dim, 2 * latent_dim)
-        self.dec_hidden = skip_init(nn.Linear, latent_dim, hidden_dim)
-        self.dec_out = skip_init(nn.Linear, hidden_dim, n_items)
-
-    def reset(self, generator: torch.Generator) -> None:
-        """Xavier-normal weights and N(0, 0.001) biases, as in the paper's code."""
-        for layer in (self.enc_hidden, self.enc_out, self.dec_hidden, self.dec_out):
-            nn.init.xavier_normal_(layer.weight, generator=generator)
-            nn.init.normal_(layer.bias, std=0.001, generator=generator)
-
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = torch.tanh(self.enc_hidden(x))
-        out = self.enc_out(h)
-        return out[:, : self.latent_dim], out[:, self.latent_dim :]
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.dec_out(torch.tanh(self.dec_hidden(z)))
-
-
 @contextlib.contextmanager
 def _torch_settings(num_threads: int) -> Iterator[None]:
     """Deterministic algorithms and a fixed thread count, restored on exit."""
+    import torch
+
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
@@ -167,6 +143,10 @@ class MultVAE(Recommender):
         check_nonnegative(who, "beta_max", self.beta_max)
 
     def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
+        import torch
+
+        from recnb.models._mult_vae_net import _MultVAENet
+
         x = self.seen_
         rows = np.flatnonzero(self.has_history_)
         gen = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
@@ -213,6 +193,9 @@ class MultVAE(Recommender):
     def _loss(
         self, net: _MultVAENet, x: torch.Tensor, beta: float, gen: torch.Generator
     ) -> torch.Tensor:
+        import torch
+        from torch.nn import functional as F
+
         h = F.normalize(x, dim=1)
         if self.dropout > 0:
             keep = torch.rand(h.shape, generator=gen) >= self.dropout
@@ -251,6 +234,9 @@ class MultVAE(Recommender):
                 f"{type(self).__name__}.score_histories: history has {hist.shape[1]} columns, "
                 f"expected {self.n_products_}"
             )
+        import torch
+        from torch.nn import functional as F
+
         x = _dense_rows(hist, np.arange(hist.shape[0]))
         with _torch_settings(self.num_threads), torch.no_grad():
             mu, _ = self._net.encode(F.normalize(torch.from_numpy(x), dim=1))
@@ -269,6 +255,10 @@ class MultVAE(Recommender):
         }
         rest = {k: v for k, v in arrays.items() if not k.startswith(_NET_PREFIX)}
         super()._set_state(rest, scalars)
+        import torch
+
+        from recnb.models._mult_vae_net import _MultVAENet
+
         net = _MultVAENet(self.n_products_, int(self.hidden_dim), int(self.latent_dim))
         expected = set(net.state_dict())
         if set(net_arrays) != expected:
