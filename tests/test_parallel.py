@@ -253,3 +253,25 @@ def test_expected_fit_seconds():
     }
     empty = pd.DataFrame(columns=["model", "trial", "seconds"])
     assert expected_fit_seconds(specs, empty)["item_knn"] == 0.0
+
+
+def test_final_fits_report_progress_as_they_finish():
+    """With the longest fits handed out first, progress waited (in the models' order) for the
+    first model, a quick baseline handed out last: the terminal showed nothing for minutes."""
+    parts = _parts()
+    specs = model_specs(["popularity", "item_knn", "als"], {"als": PARAMS["als"]})
+    calls = []
+    evaluate_models(
+        specs,
+        parts["train"],
+        parts["test"],
+        k_values=(10,),
+        n_bootstrap=20,
+        n_jobs=2,
+        expected_seconds={"als": float("inf"), "item_knn": 1.0},
+        progress=lambda *a: calls.append(a),
+    )
+    fits = [c for c in calls if c[0] == "fit on train, score test"]
+    assert fits[0] == ("fit on train, score test", None, 0, 3)
+    assert [c[2] for c in fits[1:]] == [1, 2, 3]
+    assert sorted(c[1] for c in fits[1:]) == ["als", "item_knn", "popularity"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,6 +72,8 @@ __all__ = [
 DEFAULT_METRICS: tuple[str, ...] = ("precision", "recall", "ndcg", "map_min", "hit_rate", "mrr")
 #: per-customer beyond-accuracy metrics computed by default (recnb.metrics.beyond)
 DEFAULT_BEYOND: tuple[str, ...] = ("novelty", "arp", "aplt", "serendipity", "ild_category")
+#: progress step of the final fits (:func:`evaluate_models`)
+FINAL_STEP = "fit on train, score test"
 #: customers recommended per call of recommend_indices (the model batches further inside)
 RECOMMEND_CHUNK = 20_000
 
@@ -453,8 +456,9 @@ def evaluate_models(
     rating_metrics : bool
         RMSE and MAE for models with a ``predict`` method (explicit ratings).
     progress : callable, optional
-        ``progress("fit on train, score test", label, i, n)`` before each model (i models done;
-        a :class:`ProgressCallback`), then ``progress("confidence intervals and segments")``.
+        ``progress("fit on train, score test", label, i, n)`` as each model finishes (``i``
+        models done, ``label`` the one that just finished; ``None`` and 0 first; a
+        :class:`ProgressCallback`), then ``progress("confidence intervals and segments")``.
     min_group_size : int
         Smallest customer segment reported in :attr:`Evaluation.segments` (see
         :func:`recnb.evaluation.segments.segment_summary`).
@@ -531,9 +535,12 @@ def evaluate_models(
             for i, spec in ((i, specs[i]) for i in start)
         }
         futures = [submitted[i] for i in range(len(specs))]
-        for i, (spec, future) in enumerate(zip(specs, futures, strict=True)):
-            if progress is not None:
-                progress("fit on train, score test", spec.label, i, len(specs))
+        if progress is not None:  # as the models finish (longest first: not in their order)
+            label_of = {id(f): s.label for s, f in zip(specs, futures, strict=True)}
+            progress(FINAL_STEP, None, 0, len(specs))
+            for n_done, future in enumerate(as_completed(futures), 1):
+                progress(FINAL_STEP, label_of[id(future)], n_done, len(specs))
+        for spec, future in zip(specs, futures, strict=True):
             run, pc_one, scored, rating_one = future.result()
             runs[spec.label] = run
             per_customer.append(pc_one)
