@@ -13,7 +13,19 @@ For each size one fresh process per engine runs the same pipeline on the same ev
 
 Memory is sampled every 0.25 s with psutil: the Python driver's RSS and, for Spark, the JVM
 (``java`` child processes: driver and executors share one JVM in local mode) and the Python
-workers the JVM starts for pandas UDFs. The peak of each, and of their sum, is printed.
+workers the JVM starts for pandas UDFs. The peak of each, and of their sum, is printed, and so are
+the CPU seconds of the whole process tree: on a shared machine the wall time measures the load as
+much as the work (a ``nice -n 10`` run at a load of 15 on 2 cores gets a small share of a core),
+the CPU seconds much less so.
+
+Why a 1M-event Spark run once took more than 1500 s (diagnosed with Spark's event log at 200k and
+1M events): (1) CPU starvation: at a load of ~14 the split's tasks ran 288 s for 24 s of JVM CPU;
+(2) pandas UDFs (Python workers) for the event weights and the confidence, about five times slower
+than the native expressions now used (``recnb.backends.spark.prep``); (3) about 120 small Spark jobs
+per split (a checkpoint per step), a fixed cost of a few tens of seconds that dominates below a
+few million events. The shuffle partitions were not the cause (recnb's sessions use 8, not
+Spark's 200; this benchmark max(8, events / 2M)), nor the generator (vectorised, Parquet written
+in 5M-row chunks that Spark reads).
 
 The events come from a simple vectorised generator with the recnb events schema (not the synthetic
 shop, whose session simulation would take hours for 50M events): 50 taste clusters, Zipf product
@@ -26,7 +38,9 @@ Usage::
     python benchmarks/bench_spark.py --quality   # Spark ALS vs implicit ALS, nDCG@10 with CIs
 
 Each (engine, size) runs with a time limit (``--timeout`` seconds); a run that does not finish is
-reported as such. The machine is shared: the load average is printed beside every row.
+reported as such; ``--results rows.jsonl`` appends each row as it completes, and
+``--no-start-after HH:MM`` (UTC) starts no further run after that time. The machine is shared: the
+load average before and after every run is printed beside it.
 """
 
 from __future__ import annotations
