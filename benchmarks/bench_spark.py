@@ -13,7 +13,19 @@ For each size one fresh process per engine runs the same pipeline on the same ev
 
 Memory is sampled every 0.25 s with psutil: the Python driver's RSS and, for Spark, the JVM
 (``java`` child processes: driver and executors share one JVM in local mode) and the Python
-workers the JVM starts for pandas UDFs. The peak of each, and of their sum, is printed.
+workers the JVM starts for pandas UDFs. The peak of each, and of their sum, is printed, and so are
+the CPU seconds of the whole process tree: on a shared machine the wall time measures the load as
+much as the work (a ``nice -n 10`` run at a load of 15 on 2 cores gets a small share of a core),
+the CPU seconds much less so.
+
+Why a 1M-event Spark run once took more than 1500 s (diagnosed with Spark's event log at 200k and
+1M events): (1) CPU starvation: at a load of ~14 the split's tasks ran 288 s for 24 s of JVM CPU;
+(2) pandas UDFs (Python workers) for the event weights and the confidence, about five times slower
+than the native expressions now used (``recnb.backends.spark.prep``); (3) about 120 small Spark jobs
+per split (a checkpoint per step), a fixed cost of a few tens of seconds that dominates below a
+few million events. The shuffle partitions were not the cause (recnb's sessions use 8, not
+Spark's 200; this benchmark max(8, events / 2M)), nor the generator (vectorised, Parquet written
+in 5M-row chunks that Spark reads).
 
 The events come from a simple vectorised generator with the recnb events schema (not the synthetic
 shop, whose session simulation would take hours for 50M events): 50 taste clusters, Zipf product
@@ -26,7 +38,9 @@ Usage::
     python benchmarks/bench_spark.py --quality   # Spark ALS vs implicit ALS, nDCG@10 with CIs
 
 Each (engine, size) runs with a time limit (``--timeout`` seconds); a run that does not finish is
-reported as such. The machine is shared: the load average is printed beside every row.
+reported as such; ``--results rows.jsonl`` appends each row as it completes, and
+``--no-start-after HH:MM`` (UTC) starts no further run after that time. The machine is shared: the
+load average before and after every run is printed beside it.
 """
 
 from __future__ import annotations
@@ -180,6 +194,9 @@ class Sampler(threading.Thread):
         self.proc = psutil.Process()
         self.interval = interval
         self.peak = {"driver_python": 0, "jvm": 0, "python_workers": 0, "total": 0}
+        # CPU seconds (user + system) of every process of the tree, last value seen per pid: on a
+        # shared machine the wall time measures the load as much as the work; CPU time does not
+        self.cpu: dict[int, tuple[str, float]] = {}
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -193,12 +210,17 @@ class Sampler(threading.Thread):
         mine = jvm = workers = 0
         try:
             mine = self.proc.memory_info().rss
+            t = self.proc.cpu_times()
+            self.cpu[self.proc.pid] = ("driver_python", t.user + t.system)
             for ch in self.proc.children(recursive=True):
                 try:
                     name = ch.name()
                     rss = ch.memory_info().rss
+                    t = ch.cpu_times()
                 except psutil.Error:
                     continue
+                kind = "jvm" if "java" in name else "python_workers"
+                self.cpu[ch.pid] = (kind, t.user + t.system)
                 if "java" in name:
                     jvm += rss
                 elif "python" in name:
@@ -214,6 +236,15 @@ class Sampler(threading.Thread):
         self.join()
         self.sample()
         return {k: v / GIB for k, v in self.peak.items()}
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds per kind of process and in total (sampled; exited workers count up to
+        their last sample)."""
+        out = {"driver_python": 0.0, "jvm": 0.0, "python_workers": 0.0}
+        for kind, sec in self.cpu.values():
+            out[kind] += sec
+        out["total"] = sum(out.values())
+        return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -350,6 +381,7 @@ def worker(engine: str, n_events: int, out: Path, data: Path) -> None:
     result = run_memory(n_events, out) if engine == "memory" else run_spark(n_events, out, data)
     result["wall"] = time.perf_counter() - t
     result["peak_gib"] = sampler.stop()
+    result["cpu_s"] = sampler.cpu_seconds()
     result["load"] = os.getloadavg()
     print("RESULT " + json.dumps(result))
 
@@ -373,6 +405,12 @@ def main() -> None:
         help="skip the in-memory run above this many events (extrapolated instead)",
     )
     ap.add_argument(
+        "--no-start-after",
+        default=None,
+        metavar="HH:MM",
+        help="start no further run after this UTC time (the rows so far are kept)",
+    )
+    ap.add_argument(
         "--worker", nargs=4, metavar=("ENGINE", "N", "OUT", "DATA"), help=argparse.SUPPRESS
     )
     ap.add_argument("--quality", action="store_true", help="Spark ALS vs implicit ALS quality")
@@ -391,6 +429,9 @@ def main() -> None:
         for engine in args.engines:
             if engine == "memory" and n > args.max_memory_events:
                 continue
+            if args.no_start_after and time.strftime("%H:%M", time.gmtime()) >= args.no_start_after:
+                print(f"{engine} {n:,}: not started (after {args.no_start_after} UTC)", flush=True)
+                continue
             out = base / f"{engine}-{n}"
             out.mkdir(parents=True, exist_ok=True)
             cmd = [
@@ -403,6 +444,7 @@ def main() -> None:
                 str(base / f"data-{n}"),
             ]
             t = time.perf_counter()
+            load_before = os.getloadavg()
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
                 lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
@@ -423,6 +465,8 @@ def main() -> None:
                     "status": f"timeout after {args.timeout:.0f} s",
                 }
             row.setdefault("wall", time.perf_counter() - t)
+            row["load_before"], row["load_after"] = load_before, os.getloadavg()
+            row["finished_utc"] = time.strftime("%H:%M:%S", time.gmtime())
             rows.append(row)
             if args.results:
                 with open(args.results, "a") as fh:
@@ -451,27 +495,36 @@ def _line(row: dict) -> str:
         f"{row['engine']:>6} {row['events']:>11,}  wall {row['wall']:8.1f} s  "
         + " ".join(f"{k} {v:.1f}" for k, v in t.items())
         + f"  peak py {p['driver_python']:.2f} jvm {p['jvm']:.2f} workers {p['python_workers']:.2f}"
-        f" total {p['total']:.2f} GiB  nDCG@10 {row['ndcg@10']:.4f}  load {row['load'][0]:.1f}"
+        f" total {p['total']:.2f} GiB  cpu {row['cpu_s']['total']:.0f} s  nDCG@10 "
+        f"{row['ndcg@10']:.4f}  load {row['load_before'][0]:.1f} -> {row['load_after'][0]:.1f}"
     )
 
 
 def table(rows: list[dict]) -> str:
     out = [
         "| engine | events | status | prep s | ALS s | top-k s | metrics s | total s (no data gen) "
-        "| peak driver py GiB | peak JVM GiB | peak py workers GiB | peak total GiB | nDCG@10 | load |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| CPU s (all processes) | peak driver py GiB | peak JVM GiB | peak py workers GiB "
+        "| peak total GiB | nDCG@10 | load 1-min before / after |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
+        lb = r.get("load_before", (float("nan"),))[0]
+        la = r.get("load_after", (float("nan"),))[0]
         if r.get("status") != "ok":
-            out.append(f"| {r['engine']} | {r['events']:,} | {r['status']} |" + " |" * 11)
+            out.append(
+                f"| {r['engine']} | {r['events']:,} | {r['status']} |"
+                + " |" * 11
+                + f" {lb:.1f} / {la:.1f} |"
+            )
             continue
         t, p = r["times"], r["peak_gib"]
         work = sum(v for k, v in t.items() if k != "generate")
+        cpu = r.get("cpu_s", {}).get("total", float("nan"))
         out.append(
             f"| {r['engine']} | {r['events']:,} | ok | {t['prep']:.1f} | {t['als']:.1f} | "
-            f"{t['topk']:.1f} | {t['metrics']:.1f} | {work:.1f} | {p['driver_python']:.2f} | "
-            f"{p['jvm']:.2f} | {p['python_workers']:.2f} | {p['total']:.2f} | "
-            f"{r['ndcg@10']:.4f} | {r['load'][0]:.1f} |"
+            f"{t['topk']:.1f} | {t['metrics']:.1f} | {work:.1f} | {cpu:.0f} | "
+            f"{p['driver_python']:.2f} | {p['jvm']:.2f} | {p['python_workers']:.2f} | "
+            f"{p['total']:.2f} | {r['ndcg@10']:.4f} | {lb:.1f} / {la:.1f} |"
         )
     return "\n".join(out)
 

@@ -253,6 +253,28 @@ BAD_VALUES = [
         r"is 'memory'",
     ),
     (
+        "Spark master of no known form",
+        _prep("engine: spark\n  spark_master: local[0]"),
+        r"key 'preprocessing\.spark_master': 'local\[0\]' is not a Spark master; use one of: local, "
+        r"local\[N\]",
+    ),
+    (
+        "Spark setting whose name does not start with spark.",
+        _prep("engine: spark\n  spark_conf:\n    executor.memory: 4g"),
+        r"key 'preprocessing\.spark_conf': 'executor\.memory' is not a Spark setting",
+    ),
+    (
+        "Spark setting with a list value",
+        _prep("engine: spark\n  spark_conf:\n    spark.jars: [a, b]"),
+        r"key 'preprocessing\.spark_conf': spark\.jars: value must be a string, number or boolean",
+    ),
+    (
+        "Spark master given twice, differently",
+        _prep("engine: spark\n  spark_master: yarn\n  spark_conf:\n    spark.master: local[2]"),
+        r"key 'preprocessing\.spark_master' is 'yarn' but key 'preprocessing\.spark_conf' sets "
+        r"spark\.master to 'local\[2\]'",
+    ),
+    (
         "run name with a newline",
         CI.replace("run_name: ci", 'run_name: "ci\\n"'),
         r"key 'run_name' must be a folder-safe name .*got 'ci\\n'",

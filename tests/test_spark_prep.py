@@ -20,6 +20,7 @@ require_spark()
 from recnb.backends.spark import prep  # noqa: E402
 from recnb.data.schema import Dataset, validate_dataset  # noqa: E402
 from recnb.prep import split as sl  # noqa: E402
+from recnb.prep import weighting as wt  # noqa: E402
 from recnb.prep.settings import PrepSettings  # noqa: E402
 
 MSR = Path(__file__).resolve().parent / "fixtures" / "msr"
@@ -243,3 +244,23 @@ def test_events_read_from_parquet_equal_the_in_memory_events(spark, shop, shop_e
     want = shop_events.toPandas().sort_values("event_row", ignore_index=True)
     for col in ("event_row", "customer_id", "product_id", "ts", "event", "dwell_seconds"):
         pd.testing.assert_series_equal(got[col], want[col], check_dtype=False)
+
+
+def test_weights_and_confidence_need_no_python_worker(spark, shop, shop_events):
+    # a pandas UDF per event was the slowest step of the split (measured in bench_spark.py): the
+    # type weights and the confidence are native Spark expressions, with the in-memory values
+    from pyspark.sql import functions as F
+
+    ev = prep.spark_event_weights(shop_events)
+    conf = ev.withColumn("v", prep._confidence(F.col("w") * F.lit(3.7), "log", 2.5))
+    plan = conf._jdf.queryExecution().executedPlan().toString()
+    assert "EvalPython" not in plan, plan
+    got = conf.orderBy("event_row").select("w", "v").toPandas()
+    want = wt.event_weights(shop.events)
+    assert np.array_equal(got["w"].to_numpy(), want)  # same bits
+    ref = wt.scale_confidence(want * 3.7, "log", 2.5)
+    np.testing.assert_allclose(got["v"].to_numpy(), ref, rtol=1e-15, atol=0)
+    assert np.array_equal(got["v"].to_numpy().astype(np.float32), ref.astype(np.float32))
+    lin = ev.orderBy("event_row").select(prep._confidence(F.col("w"), "linear", 2.5).alias("v"))
+    lin = lin.toPandas()["v"]
+    assert np.array_equal(lin.to_numpy(), wt.scale_confidence(want, "linear", 2.5))

@@ -77,3 +77,65 @@ def test_missing_pyspark_names_the_extra(monkeypatch):
 )
 def test_this_machine_has_a_java_spark_can_use():
     assert ss.check_java() >= ss.MIN_JAVA
+
+
+@pytest.mark.parametrize(
+    "master",
+    [
+        "local",
+        "local[2]",
+        "local[*]",
+        "local[4,2]",
+        "spark://head:7077",
+        "spark://a:7077,b:7077",
+        "yarn",
+        "k8s://https://api.example:6443",
+        "local-cluster[2,1,1024]",
+    ],
+)
+def test_spark_masters_of_every_form_pass(master):
+    assert ss.check_master(f" {master} ") == master
+
+
+@pytest.mark.parametrize("master", ["local[0]", "locale", "spark:/head:7077", "", "mesos://h:5050"])
+def test_a_master_of_no_known_form_is_named_with_the_forms(master):
+    with pytest.raises(ValueError, match=r"where: .*(not a Spark master; use one of: local|empty)"):
+        ss.check_master(master, "where")
+
+
+def test_spark_conf_values_become_strings_and_bad_keys_are_named():
+    conf = {
+        "spark.executor.memory": "4g",
+        "spark.sql.shuffle.partitions": 8,
+        "spark.sql.adaptive.enabled": False,
+        "spark.memory.fraction": 0.5,
+    }
+    assert ss.check_spark_conf(conf, "c") == {
+        "spark.executor.memory": "4g",
+        "spark.sql.shuffle.partitions": "8",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.memory.fraction": "0.5",
+    }
+    with pytest.raises(ValueError, match=r"c: 'executor.memory' is not a Spark setting"):
+        ss.check_spark_conf({"executor.memory": "4g"}, "c")
+    with pytest.raises(ValueError, match=r"c: spark.x: value must be a string, number or boolean"):
+        ss.check_spark_conf({"spark.x": {"a": 1}}, "c")
+    with pytest.raises(ValueError, match=r"c: spark.master: 'nowhere' is not a Spark master"):
+        ss.check_spark_conf({"spark.master": "nowhere"}, "c")
+
+
+def test_the_environment_variable_overrides_the_params_master(monkeypatch):
+    monkeypatch.delenv(ss.MASTER_ENV, raising=False)
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    assert ss.resolve_master() == ss.DEFAULT_MASTER
+    assert ss.resolve_master("spark://head:7077") == "spark://head:7077"
+    assert ss.resolve_master(None, {"spark.master": "yarn"}) == "yarn"
+    monkeypatch.setenv(ss.MASTER_ENV, "local[1]")
+    assert ss.resolve_master("spark://head:7077", {"spark.master": "yarn"}) == "local[1]"
+    monkeypatch.setenv(ss.MASTER_ENV, "local[x]")
+    with pytest.raises(ValueError, match="environment variable RECNB_SPARK_MASTER: 'local\\[x\\]'"):
+        ss.resolve_master("yarn")
+    # under spark-submit (gateway started by it) and nothing set: spark-submit's master is kept
+    monkeypatch.delenv(ss.MASTER_ENV)
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "12345")
+    assert ss.resolve_master() is None

@@ -188,16 +188,18 @@ class PreprocessingSettings(StageSettings, PrepSettings):
         Spark (the ``spark`` extra and Java 17+; split kinds ``temporal`` and ``stratified``); the
         saved split is the same as in memory.
     spark_master : str or None
-        ``spark.master`` of the session (``local[2]``, ``spark://host:7077``, ``yarn``, ...); None:
-        ``$RECNB_SPARK_MASTER``, else ``local[2]``, or spark-submit's master under spark-submit.
-    spark_conf : dict of str -> str or int
+        ``spark.master`` of the session (``local[2]``, ``spark://host:7077``, ``yarn``,
+        ``k8s://...``; checked); None: ``spark.master`` in ``spark_conf``, else ``local[2]``, or
+        spark-submit's master under spark-submit. The environment variable
+        ``RECNB_SPARK_MASTER`` overrides it (:func:`recnb.backends.spark.session.resolve_master`).
+    spark_conf : dict of str -> str, number or bool
         Further Spark settings (``spark.executor.memory``, ...), over recnb's defaults
-        (:data:`recnb.backends.spark.session.DEFAULT_CONF`).
+        (:data:`recnb.backends.spark.session.DEFAULT_CONF`); keys must start with ``spark.``.
     """
 
     engine: Literal[*ENGINES] = "memory"  # type: ignore[valid-type]
     spark_master: str | None = None
-    spark_conf: dict[str, str | int] = Field(default_factory=dict)
+    spark_conf: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _engine(self) -> PreprocessingSettings:
@@ -209,6 +211,21 @@ class PreprocessingSettings(StageSettings, PrepSettings):
                 )
             return self
         from recnb.backends.spark.prep import SPARK_SPLIT_KINDS
+        from recnb.backends.spark.session import check_master, check_spark_conf
+
+        if self.spark_master is not None:
+            check_master(self.spark_master, "key 'spark_master'")
+        conf = check_spark_conf(self.spark_conf, "key 'spark_conf'")
+        in_conf = conf.get("spark.master")
+        if (
+            in_conf is not None
+            and self.spark_master is not None
+            and in_conf != self.spark_master.strip()
+        ):
+            raise ValueError(
+                f"key 'spark_master' is {self.spark_master!r} but key 'spark_conf' sets "
+                f"spark.master to {in_conf!r}: give the master once"
+            )
 
         if self.split_kind not in SPARK_SPLIT_KINDS:
             raise ValueError(

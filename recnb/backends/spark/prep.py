@@ -9,10 +9,11 @@ exactly the matrices the in-memory path builds (tested pair for pair and value f
 ``tests/test_spark_prep.py``).
 
 How the numbers stay identical
-    Per-event float arithmetic (event weights, dwell factor, recency decay) and the confidence
-    scaling run inside pandas UDFs that call the in-memory functions themselves
-    (:func:`recnb.prep.weighting.event_weights`, :func:`~recnb.prep.weighting.recency_decay`,
-    :func:`~recnb.prep.weighting.scale_confidence`), so they give the same bits. The weights of a pair
+    Event weights by type are a native lookup of the same float64 values; the float arithmetic that
+    involves ``log1p`` or ``exp`` per event (dwell factor, recency decay) runs inside pandas UDFs
+    that call the in-memory functions themselves (:func:`recnb.prep.weighting.event_weights`,
+    :func:`~recnb.prep.weighting.recency_decay`), so it gives the same bits; the confidence
+    scaling of each pair is native Spark (see :func:`_confidence`: float32 values equal). The weights of a pair
     are summed in event-row order, starting from 0.0, with Spark's ``aggregate`` over the pair's
     events sorted by row: the same sequence of float64 additions as the in-memory ``np.bincount``,
     so sums with non-integer weights are bit-identical too, not only close. Times travel as int64
@@ -210,14 +211,18 @@ def dense_index(df: DataFrame, order: Sequence[str], name: str) -> DataFrame:
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_event_types(events: DataFrame) -> list[str]:
-    present = [r[0] for r in events.select("event").distinct().collect()]
+def _unknown_event_types(present: Sequence[Any]) -> None:
     bad = [e for e in present if e not in EVENT_TYPES]
     if bad:
         raise ValueError(
             f"events.event: unknown event type(s) {sorted(map(str, bad))}; event types are "
             f"{list(EVENT_TYPES)}"
         )
+
+
+def _check_event_types(events: DataFrame) -> list[str]:
+    present = [r[0] for r in events.select("event").distinct().collect()]
+    _unknown_event_types(present)
     return present
 
 
@@ -227,17 +232,30 @@ def spark_event_weights(
     *,
     dwell_factor: float = 0.0,
     name: str = "w",
+    check_types: bool = True,
 ) -> DataFrame:
     """Add the column ``name``: each event's weight, as :func:`recnb.prep.weighting.event_weights`.
 
-    Computed by that very function inside a pandas UDF, so the float64 values are the same bits.
+    Without a dwell factor the weight is the type's weight, looked up by a native Spark map (the
+    same float64 values, no Python worker); with one, :func:`~recnb.prep.weighting.event_weights`
+    itself runs inside a pandas UDF (its ``log1p`` is numpy's, which Java's need not match to the
+    bit), so either way the float64 values are those of the in-memory path.
+
+    Parameters
+    ----------
+    check_types : bool
+        Check first (one pass over the events) that every event type is known. Callers that
+        group the events by type anyway pass False and call the check on the types they find
+        (:func:`spark_build_split` does); an unknown type then weighs null.
     """
     from pyspark.sql.functions import pandas_udf
 
+    F = _F()
     w = wt.check_event_weights(wt.DEFAULT_EVENT_WEIGHTS if weights is None else weights)
     if dwell_factor < 0:
         raise ValueError(f"dwell_factor must be >= 0, got {dwell_factor}")
-    _check_event_types(events)
+    if check_types:
+        _check_event_types(events)
     use_dwell = dwell_factor > 0 and "dwell_seconds" in events.columns
 
     if use_dwell:
@@ -249,11 +267,8 @@ def spark_event_weights(
 
         return events.withColumn(name, weigh("event", "dwell_seconds"))
 
-    @pandas_udf("double")
-    def weigh_type(event: pd.Series) -> pd.Series:
-        return pd.Series(wt.event_weights(pd.DataFrame({"event": event}), w))
-
-    return events.withColumn(name, weigh_type("event"))
+    table = F.create_map(*[x for e in EVENT_TYPES for x in (F.lit(e), F.lit(float(w.get(e, 0.0))))])
+    return events.withColumn(name, table[F.col("event")].cast("double"))
 
 
 def _decayed(weight: Column, ts: Column, reference_ns: int, half_life_days: float) -> Column:
@@ -271,15 +286,23 @@ def _decayed(weight: Column, ts: Column, reference_ns: int, half_life_days: floa
 
 
 def _confidence(x: Column, scaling: str, alpha: float) -> Column:
-    from pyspark.sql.functions import pandas_udf
+    """:func:`recnb.prep.weighting.scale_confidence` as a native Spark expression.
 
+    ``linear`` and ``none`` are the same float64 operations as numpy's, so the same bits. ``log``
+    uses Spark's ``log1p`` (Java's), which differs from numpy's by at most one unit in the last
+    place of the float64 for a few percent of the values; the matrices hold float32, where the
+    two agree (tests/test_spark_prep.py compares the float32 matrices bit for bit; a measured
+    2 million random sums had no float32 difference). A pandas UDF calling numpy instead was
+    about five times slower (Python workers) and the slowest step of the split.
+    """
+    F = _F()
     wt.scale_confidence(np.ones(1), scaling, alpha)  # checks the settings on the driver
-
-    @pandas_udf("double")
-    def scale(v: pd.Series) -> pd.Series:
-        return pd.Series(wt.scale_confidence(v.to_numpy(), scaling, alpha))
-
-    return scale(x)
+    a = F.lit(float(alpha))
+    if scaling == "log":
+        return F.lit(1.0) + a * F.log1p(x)
+    if scaling == "linear":
+        return F.lit(1.0) + a * x
+    return x
 
 
 def _aggregate_implicit(rows: DataFrame, weight: Column, scaling: str, alpha: float) -> DataFrame:
@@ -499,7 +522,7 @@ def spark_stratified_split(
 
 
 def spark_kcore(
-    pairs: DataFrame, min_customer: int = 1, min_product: int = 1
+    pairs: DataFrame, min_customer: int = 1, min_product: int = 1, *, distinct: bool = False
 ) -> tuple[DataFrame, int]:
     """Iterative k-core on the distinct ``(c, p)`` pairs of ``pairs``, as :func:`recnb.prep.kcore.kcore`.
 
@@ -507,6 +530,15 @@ def spark_kcore(
     with fewer than ``min_product`` distinct customers, all at once per round, until a round
     changes nothing. The k-core is unique, so the kept pairs are those of the in-memory function;
     so is the number of rounds (the same simultaneous removal).
+
+    Parameters
+    ----------
+    pairs : pyspark.sql.DataFrame
+        Columns ``c`` and ``p`` (event rows, or pairs).
+    min_customer, min_product : int
+        The minimums.
+    distinct : bool
+        The rows of ``pairs`` are distinct pairs already (skips a shuffle).
 
     Returns
     -------
@@ -516,9 +548,12 @@ def spark_kcore(
     F = _F()
     if min_customer < 1 or min_product < 1:
         raise ValueError(f"k-core minimums must be >= 1, got {min_customer}, {min_product}")
+    alive = pairs.select("c", "p")
+    if not distinct:
+        alive = alive.distinct()
     if min_customer == 1 and min_product == 1:  # nothing to remove: one round, as in memory
-        return pairs.select("c", "p").distinct(), 1
-    alive = pairs.select("c", "p").distinct().localCheckpoint(eager=True)
+        return alive, 1
+    alive = alive.localCheckpoint(eager=True)
     n_alive = alive.count()
     rounds = 0
     while True:
@@ -562,16 +597,27 @@ class _Filtered:
     rounds: int
 
 
-def _sizes(rows: DataFrame) -> tuple[int, tuple[int, int, int]]:
-    """Rows, and distinct customers, products and pairs of ``rows`` (one job)."""
+def _pair_counts(rows: DataFrame) -> DataFrame:
+    """Distinct ``(c, p)`` pairs of ``rows`` with their number of rows ``n`` (checkpointed)."""
+    return (
+        rows.groupBy("c", "p").count().withColumnRenamed("count", "n").localCheckpoint(eager=True)
+    )
+
+
+def _sizes(pair_counts: DataFrame) -> tuple[int, tuple[int, int, int]]:
+    """Rows, and distinct customers, products and pairs, from :func:`_pair_counts` (one job).
+
+    Counted on the pairs, not on the event rows: a fraction of the rows, and no three-way
+    ``countDistinct`` expansion of every event.
+    """
     F = _F()
-    r = rows.agg(
-        F.count("*").alias("rows"),
+    r = pair_counts.agg(
+        F.sum("n").alias("rows"),
         F.countDistinct("c").alias("c"),
         F.countDistinct("p").alias("p"),
-        F.countDistinct("c", "p").alias("n"),
+        F.count("*").alias("n"),
     ).first()
-    return int(r["rows"]), (int(r["c"]), int(r["p"]), int(r["n"]))
+    return int(r["rows"] or 0), (int(r["c"]), int(r["p"]), int(r["n"]))
 
 
 def _training_filter(
@@ -584,15 +630,16 @@ def _training_filter(
         n_rows = rows.count()
     else:
         after_bots = rows
-    n_after, before = _sizes(after_bots)
+    counts = _pair_counts(after_bots)
+    n_after, before = _sizes(counts)
     if bot_max <= 0:
         n_rows = n_after
-    core, rounds = spark_kcore(after_bots, min_customer, min_product)
     if min_customer == 1 and min_product == 1:
-        keep, n_keep, after = after_bots, n_after, before
+        keep, n_keep, after, rounds = after_bots, n_after, before, 1
     else:
+        core, rounds = spark_kcore(counts, min_customer, min_product, distinct=True)
         keep = after_bots.join(core, ["c", "p"], "left_semi").localCheckpoint(eager=True)
-        n_keep, after = _sizes(keep)
+        n_keep, after = _sizes(counts.join(core, ["c", "p"], "left_semi"))
     return _Filtered(
         keep=keep,
         bots=bots,
@@ -781,12 +828,12 @@ def spark_build_split(
         wt.scale_confidence(np.ones(1), scaling, alpha)  # setting checks before any Spark job
 
     # 1. signal per event row ------------------------------------------------------------
+    # (the event types are checked on this grouping, not by a pass of their own)
     if signal == "implicit":
-        ev = spark_event_weights(events, weights, dwell_factor=dwell_factor)
+        ev = spark_event_weights(events, weights, dwell_factor=dwell_factor, check_types=False)
     else:
         if "value" not in events.columns:
             raise ValueError("explicit signal needs a 'value' column with the ratings in events")
-        _check_event_types(events)
         ev = events.withColumn("w", (F.col("event") == "rating").cast("double"))
     ev = ev.localCheckpoint(eager=True)
     grouped = (
@@ -798,6 +845,7 @@ def spark_build_split(
         )
         .collect()
     )
+    _unknown_event_types([r["event"] for r in grouped])
     by_type = {r["event"]: (int(r["n"]), float(r["tw"])) for r in grouped}
     n_weighted = sum(int(r["nw"]) for r in grouped)
     n_all = sum(n for n, _ in by_type.values())

@@ -5,8 +5,9 @@ drives a JVM, so a Java runtime (17 or newer for Spark 4) must be on the machine
 before a session starts, with a message that says what is missing and how to get it, instead of
 py4j's ``Java gateway process exited before sending its port number``.
 
-:func:`spark_session` builds the session recnb uses: the master from ``spark.master`` (default
-``local[2]``: this machine, two cores), a small number of shuffle partitions (Spark's default of 200
+:func:`spark_session` builds the session recnb uses: the master from ``$RECNB_SPARK_MASTER``,
+else the params (``spark_master``, or ``spark.master`` in ``spark_conf``), else ``local[2]`` (this
+machine, two cores; see :func:`resolve_master`), a small number of shuffle partitions (Spark's default of 200
 is made for clusters and only adds task overhead on a few cores), the web UI off, Arrow on for the
 pandas conversions, and quiet logging. Every setting can be overridden with ``conf``.
 """
@@ -29,11 +30,15 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_CONF",
     "DEFAULT_MASTER",
+    "MASTER_ENV",
     "active_session",
     "MIN_JAVA",
     "SparkSetupError",
     "check_java",
+    "check_master",
     "check_pyspark",
+    "check_spark_conf",
+    "resolve_master",
     "java_version",
     "session_scope",
     "spark_session",
@@ -42,6 +47,8 @@ __all__ = [
 
 #: the master used when none is given: this machine, two cores
 DEFAULT_MASTER = "local[2]"
+#: environment variable that overrides the master of the params file (and of ``master=``)
+MASTER_ENV = "RECNB_SPARK_MASTER"
 #: the oldest Java major version Spark 4 runs on
 MIN_JAVA = 17
 #: settings of every session recnb starts (``conf`` overrides them)
@@ -150,6 +157,106 @@ def check_pyspark() -> str:
     return str(pyspark.__version__)
 
 
+_MASTER_FORMS = (
+    (
+        re.compile(r"local(\[(\*|[1-9]\d*)(,\s*[1-9]\d*)?\])?"),
+        "local, local[N], local[*], local[N,F]",
+    ),
+    (re.compile(r"local-cluster\[[1-9]\d*,\s*[1-9]\d*,\s*[1-9]\d*\]"), "local-cluster[N,C,M]"),
+    (re.compile(r"spark://[^\s/:,]+(:\d+)?(,[^\s/:,]+(:\d+)?)*"), "spark://host:7077"),
+    (re.compile(r"yarn"), "yarn"),
+    (re.compile(r"k8s://\S+"), "k8s://https://host:6443"),
+)
+
+
+def check_master(master: str, where: str = "spark.master") -> str:
+    """Return ``master`` if it is a ``spark.master`` Spark accepts, else stop with a clear error.
+
+    Parameters
+    ----------
+    master : str
+        ``local[2]``, ``local[*]``, ``spark://host:7077`` (several hosts for standby masters),
+        ``yarn`` or ``k8s://https://host:6443``.
+    where : str
+        Where the value came from, for the message (a params key or an environment variable).
+
+    Raises
+    ------
+    ValueError
+        Not a string, or of none of those forms.
+    """
+    if not isinstance(master, str) or not master.strip():
+        raise ValueError(f"{where}: the Spark master must be a non-empty string, got {master!r}")
+    value = master.strip()
+    if any(rx.fullmatch(value) for rx, _ in _MASTER_FORMS):
+        return value
+    forms = "; ".join(form for _, form in _MASTER_FORMS)
+    raise ValueError(f"{where}: {master!r} is not a Spark master; use one of: {forms}")
+
+
+def check_spark_conf(conf: Mapping[str, Any] | None, where: str = "spark_conf") -> dict[str, str]:
+    """Spark settings as strings, after checking every key and value.
+
+    Keys must be Spark setting names (``spark.`` followed by more, e.g. ``spark.executor.memory``);
+    values strings, numbers or booleans (booleans become ``true`` / ``false``). A ``spark.master``
+    key is checked with :func:`check_master`.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where`` and the key at fault.
+    """
+    if conf is None:
+        return {}
+    if not isinstance(conf, Mapping):
+        raise ValueError(
+            f"{where}: must be a mapping of Spark settings (spark.x: value), got "
+            f"{type(conf).__name__}"
+        )
+    out: dict[str, str] = {}
+    for key, value in conf.items():
+        if not isinstance(key, str) or not re.fullmatch(r"spark\.[A-Za-z0-9_.\-]+", key):
+            raise ValueError(
+                f"{where}: {key!r} is not a Spark setting (names start with 'spark.', e.g. "
+                "spark.executor.memory)"
+            )
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (str, int, float)):
+            text = str(value)
+        else:
+            raise ValueError(
+                f"{where}: {key}: value must be a string, number or boolean, got "
+                f"{type(value).__name__} {value!r}"
+            )
+        if not text.strip():
+            raise ValueError(f"{where}: {key}: empty value")
+        if key == "spark.master":
+            text = check_master(text, f"{where}: {key}")
+        out[key] = text
+    return out
+
+
+def resolve_master(master: str | None = None, conf: Mapping[str, Any] | None = None) -> str | None:
+    """The master a new session gets: ``$RECNB_SPARK_MASTER``, else ``master``, else
+    ``conf["spark.master"]``, else ``local[2]``; None under ``spark-submit`` (its master is kept).
+
+    The environment variable overrides the params file, so one params file can run on a laptop
+    and, with ``RECNB_SPARK_MASTER=spark://head:7077``, on a cluster (or the other way round).
+    """
+    env = os.environ.get(MASTER_ENV)
+    if env:
+        return check_master(env, f"environment variable {MASTER_ENV}")
+    if master is not None:
+        return check_master(master, "master")
+    if conf and "spark.master" in conf:
+        return check_master(str(conf["spark.master"]), "spark.master")
+    if "PYSPARK_GATEWAY_PORT" in os.environ:
+        # under spark-submit (which starts the gateway itself) the master it was given is kept
+        return None
+    return DEFAULT_MASTER
+
+
 def spark_session(
     master: str | None = None,
     app_name: str = "recnb",
@@ -163,7 +270,8 @@ def spark_session(
     master : str, optional
         ``spark.master``: ``local[2]`` (default), ``local[*]``, ``spark://host:7077``,
         ``yarn``, ``k8s://...``. Under ``spark-submit`` leave it None: the master given to
-        spark-submit is kept.
+        spark-submit is kept. The environment variable ``RECNB_SPARK_MASTER`` overrides it
+        (:func:`resolve_master`).
     app_name : str
         Application name shown by the cluster manager.
     conf : mapping, optional
@@ -185,12 +293,10 @@ def spark_session(
     # executors run this interpreter (the venv's), not whatever 'python3' is first on PATH
     os.environ.setdefault("PYSPARK_PYTHON", _python())
     builder = SparkSession.builder.appName(app_name)
-    settings = {**DEFAULT_CONF, **{k: str(v) for k, v in (conf or {}).items()}}
-    if master is not None:
-        settings["spark.master"] = master
-    elif "spark.master" not in settings and "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # under spark-submit (which starts the gateway itself) the master it was given is kept
-        settings["spark.master"] = os.environ.get("RECNB_SPARK_MASTER", DEFAULT_MASTER)
+    settings = {**DEFAULT_CONF, **check_spark_conf(conf, "conf")}
+    chosen = resolve_master(master, settings if conf and "spark.master" in conf else None)
+    if chosen is not None:
+        settings["spark.master"] = chosen
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
