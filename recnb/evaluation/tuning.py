@@ -325,8 +325,8 @@ def validation_folds(
     training pairs (repeated hold-out) lowers it. Fold 0 is the saved split itself; fold ``f``
     moves, within each group of the split's rule (each customer for a split stratified by user or
     a random one, each product for one stratified by item), as many pairs as the saved validation
-    part holds for that group, drawn at random (seed ``seed + f``) among the group's pairs of
-    ``train_inner + valid``. Every fold thus has the saved split's size and per-group counts.
+    part holds for that group, drawn at random (generator seeded with ``[seed, f]``) among the
+    group's pairs of ``train_inner + valid``. Every fold thus has the saved split's size and per-group counts.
     Side features are kept; pair timestamps are not (None in a redrawn fold).
 
     Parameters
