@@ -268,6 +268,7 @@ def test_bad_hyperparameter_values_fail_at_fit():
         ("user_knn", {"shrinkage": -1.0}, "shrinkage"),
         ("user_knn", {"shrinkage": "none"}, "shrinkage"),
         ("pure_svd", {"n_factors": 2.5}, "n_factors"),
+        ("pure_svd", {"item_scaling": float("nan")}, "item_scaling"),
         ("biased_mf", {"regularization": -0.1}, "regularization"),
         ("ease", {"l2": 0.0}, "l2"),
         ("popularity", {"by": "views"}, "by"),
@@ -549,6 +550,23 @@ def test_pure_svd_matches_exact_svd_projection(rng):
     got = model.score_pairs(np.repeat(np.arange(29), 15), np.tile(np.arange(15), 29))
     np.testing.assert_allclose(got.reshape(29, 15), expected[:29], atol=2e-3)
     assert model.item_factors_.dtype == np.float32
+
+
+def test_pure_svd_item_scaling_is_eigenrec_projection(rng):
+    """EigenRec's scaling: the SVD of ``X diag(||x_j||^d)``, customers scored by ``x_u V V^T``."""
+    inter = random_interactions(rng, n_customers=30, n_products=15)
+    x = inter.matrix.toarray().astype(np.float64)
+    d = -0.5
+    norms = np.linalg.norm(x, axis=0)
+    _, _, vt = np.linalg.svd(x * np.where(norms > 0, norms, 1.0) ** d)
+    v = vt[:5].T
+    model = build("pure_svd", n_factors=5, n_iter=30, item_scaling=d).fit(inter)
+    got = model.score_pairs(np.repeat(np.arange(29), 15), np.tile(np.arange(15), 29))
+    np.testing.assert_allclose(got.reshape(29, 15), (x @ v @ v.T)[:29], atol=2e-3)
+    plain = build("pure_svd", n_factors=5, n_iter=30).fit(inter)
+    assert not np.allclose(
+        got, plain.score_pairs(np.repeat(np.arange(29), 15), np.tile(np.arange(15), 29)), atol=1e-2
+    )
 
 
 def test_biased_mf_recovers_low_rank_ratings():

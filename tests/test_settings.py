@@ -121,6 +121,16 @@ BAD_VALUES = [
         CI.replace("n_trials_per_model: {}", "n_trials_per_model: {foo: 3}"),
         r"key 'model_comparison\.n_trials_per_model' has entries \['foo'\]",
     ),
+    (
+        "validation folds for an unknown model",
+        _mc("validation_folds_per_model: {foo: 3}"),
+        r"key 'model_comparison\.validation_folds_per_model' has entries \['foo'\]",
+    ),
+    (
+        "zero validation folds",
+        _mc("validation_folds_per_model: {item_knn: 0}"),
+        r"key 'model_comparison\.validation_folds_per_model\.item_knn': must be an int >= 1",
+    ),
     ("alpha 1.5", _mc("alpha: 1.5"), r"key 'model_comparison\.alpha': .*less than 1"),
     (
         "n_bootstrap 0",

@@ -18,6 +18,7 @@ from recnb.evaluation.tuning import (
     plan,
     tune_model,
     tune_models,
+    validation_folds,
     validation_score,
 )
 from recnb.prep.split import load_split, save_split
@@ -249,3 +250,79 @@ def test_plan_lists_each_model_with_its_fixed_values_space_and_budget():
     assert json.loads(t.loc["als", "searched"]) == space["als"]
     assert t["trials"].to_dict() == {"popularity": 0, "als": 3, "cf": 0}
     assert t.loc["popularity", "fixed"] == "" and t.loc["popularity", "searched"] == ""
+
+
+def test_validation_folds_redraw_the_split_with_its_per_group_counts(rng):
+    parts = _parts(rng)
+    ti, va = parts["train_inner"], parts["valid"]
+    both = (ti.matrix + va.matrix).toarray()
+    for by, axis in (("item", 0), ("user", 1)):
+        folds = validation_folds(ti, va, 3, {"kind": "stratified", "stratify_by": by}, seed=5)
+        assert len(folds) == 3 and folds[0] == (ti, va)
+        for f_ti, f_va in folds[1:]:
+            a, b = f_ti.matrix.toarray(), f_va.matrix.toarray()
+            np.testing.assert_array_equal(a + b, both)  # the same pairs, values kept
+            assert not ((a > 0) & (b > 0)).any()
+            # per product (by item) or per customer (by user): the saved split's counts
+            np.testing.assert_array_equal(
+                (b > 0).sum(axis=axis), (va.matrix.toarray() > 0).sum(axis=axis)
+            )
+            assert (f_ti.customer_ids == ti.customer_ids).all()
+        assert not np.array_equal(folds[1][1].matrix.toarray(), folds[2][1].matrix.toarray())
+        assert not np.array_equal(folds[1][1].matrix.toarray(), va.matrix.toarray())
+        again = validation_folds(ti, va, 3, {"kind": "stratified", "stratify_by": by}, seed=5)
+        np.testing.assert_array_equal(again[2][1].matrix.toarray(), folds[2][1].matrix.toarray())
+    assert validation_folds(ti, va, 1, {"kind": "temporal"}) == [(ti, va)]
+    with pytest.raises(ValueError, match="drawn at random.*'temporal'"):
+        validation_folds(ti, va, 2, {"kind": "temporal"})
+    with pytest.raises(ValueError, match="int >= 1"):
+        validation_folds(ti, va, 0, {"kind": "random"})
+
+
+def test_folds_average_each_trial_over_the_redrawn_splits(rng):
+    parts = _parts(rng)
+    ti, va = parts["train_inner"], parts["valid"]
+    split = {"kind": "stratified", "stratify_by": "item"}
+    specs = model_specs(["item_knn", "ease"], {"item_knn": {"n_neighbors": 5}})
+    space = {"item_knn": SPACE, "ease": {"l2": {"low": 1.0, "high": 100.0, "log": True}}}
+    t = tune_models(
+        specs, ti, va, space, n_trials=3, seed=2,
+        validation_folds_per_model={"item_knn": 3}, split=split,
+    )  # fmt: skip
+    folds = validation_folds(ti, va, 3, split, seed=2)
+    h = t.history.set_index("model")
+    for label, n in (("item_knn", 3), ("ease", 1)):
+        rows = h.loc[[label]]
+        for params, value in zip(rows["params"], rows["value"], strict=True):
+            spec = next(s for s in specs if s.label == label).with_params(**json.loads(params))
+            scores = [
+                validation_score(spec, f_ti, f_va, np.flatnonzero(f_va.matrix.getnnz(1)), seed=2)[0]
+                for f_ti, f_va in folds[:n]
+            ]
+            assert value == pytest.approx(np.mean(scores), abs=1e-12)
+    with pytest.raises(ValueError, match="not in the comparison"):
+        tune_models(specs, ti, va, space, 2, validation_folds_per_model={"als": 2}, split=split)
+    with pytest.raises(ValueError, match="int >= 1"):
+        tune_models(specs, ti, va, space, 2, validation_folds_per_model={"ease": 0}, split=split)
+    with pytest.raises(ValueError, match="drawn at random"):
+        tune_models(specs, ti, va, space, 2, validation_folds_per_model={"ease": 2}, split={})
+
+
+def test_folds_of_a_scoring_only_search_fit_each_fold_once(rng):
+    parts = _parts(rng)
+    ti, va = parts["train_inner"], parts["valid"]
+    split = {"kind": "random"}
+    spec = ModelSpec("blend", "blend", {"first": "ease", "second": "item_knn",
+                                        "first_params": {"l2": 10.0}, "second_params": {}})  # fmt: skip
+    folds = validation_folds(ti, va, 2, split, seed=1)
+    res = tune_model(
+        spec, ti, va, {"weight": {"low": 0.0, "high": 1.0}}, n_trials=3, seed=1,
+        extra_folds=folds[1:],
+    )  # fmt: skip
+    for params, value in zip(res.history["params"], res.history["value"], strict=True):
+        s = spec.with_params(**json.loads(params))
+        scores = [
+            validation_score(s, f_ti, f_va, np.flatnonzero(f_va.matrix.getnnz(1)), seed=1)[0]
+            for f_ti, f_va in folds
+        ]
+        assert value == pytest.approx(np.mean(scores), abs=1e-6)

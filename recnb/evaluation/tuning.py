@@ -34,12 +34,13 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
+import scipy.sparse as sp
 
 from recnb.data.interactions import Interactions, check_same_ids
 from recnb.evaluation.evaluate import (
@@ -71,6 +72,7 @@ __all__ = [
     "suggest",
     "tune_model",
     "tune_models",
+    "validation_folds",
     "validation_score",
 ]
 
@@ -306,6 +308,101 @@ def load_validation_parts(split_dir: str | os.PathLike) -> tuple[Interactions, I
     return parts["train_inner"], parts["valid"]
 
 
+#: split kinds whose validation part is drawn at random, so more folds can be drawn the same way,
+#: and the group whose per-group validation counts a redrawn fold keeps
+_FOLD_GROUPS = {("stratified", "user"): 0, ("stratified", "item"): 1, ("random", None): 0}
+
+
+def validation_folds(
+    train_inner: Interactions,
+    valid: Interactions,
+    n_folds: int,
+    split: Mapping[str, Any],
+    seed: int | None = 0,
+) -> list[tuple[Interactions, Interactions]]:
+    """The validation split and ``n_folds - 1`` more drawn from the same pairs by the same rule.
+
+    One validation split scores each trial with noise: when the best values of a model lie on a
+    flat ridge, that noise picks among them. Averaging the score over several splits of the same
+    training pairs (repeated hold-out) lowers it. Fold 0 is the saved split itself; fold ``f``
+    moves, within each group of the split's rule (each customer for a split stratified by user or
+    a random one, each product for one stratified by item), as many pairs as the saved validation
+    part holds for that group, drawn at random (generator seeded with ``[seed, f]``) among the
+    group's pairs of ``train_inner + valid``. Every fold thus has the saved split's size and per-group counts.
+    Side features are kept; pair timestamps are not (None in a redrawn fold).
+
+    Parameters
+    ----------
+    train_inner, valid : Interactions
+        The saved validation split (same id maps, disjoint pairs).
+    n_folds : int
+        Number of folds (>= 1; 1 returns the saved split only).
+    split : mapping
+        The split's settings (:func:`recnb.prep.split.split_info`): ``kind`` and, for a
+        stratified split, ``stratify_by``.
+    seed : int or None
+        Seed of the redrawn folds.
+
+    Returns
+    -------
+    list of (Interactions, Interactions)
+        ``(train_inner, valid)`` per fold, fold 0 first.
+
+    Raises
+    ------
+    ValueError
+        ``n_folds`` is not a positive int, or the split's validation part is not drawn at random
+        (a temporal or leave-last split: its validation period cannot be redrawn).
+    """
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 1:
+        raise ValueError(
+            f"validation_folds: the number of folds must be an int >= 1, got {n_folds!r}"
+        )
+    if n_folds == 1:
+        return [(train_inner, valid)]
+    kind = split.get("kind")
+    key = (kind, split.get("stratify_by") if kind == "stratified" else None)
+    if key not in _FOLD_GROUPS:
+        raise ValueError(
+            f"validation_folds: {n_folds} folds need a split whose validation part is drawn at "
+            f"random (split_kind stratified or random); this split is {kind!r}"
+            + (f" by {key[1]!r}" if key[1] else "")
+            + ": use 1 fold"
+        )
+    check_same_ids({"train_inner": train_inner, "valid": valid}, "validation_folds")
+    inner, held = train_inner.matrix.tocoo(), valid.matrix.tocoo()
+    rows = np.concatenate([inner.row, held.row]).astype(np.int64)
+    cols = np.concatenate([inner.col, held.col]).astype(np.int64)
+    vals = np.concatenate([inner.data, held.data])
+    axis = _FOLD_GROUPS[key]
+    group = rows if axis == 0 else cols
+    n_groups = train_inner.matrix.shape[axis]
+    quota = np.bincount(held.row if axis == 0 else held.col, minlength=n_groups)
+    folds = [(train_inner, valid)]
+    base = 0 if seed is None else int(seed)
+    for f in range(1, n_folds):
+        draw = np.random.default_rng([base, f]).random(len(group))
+        order = np.lexsort((draw, group))
+        first = np.searchsorted(group[order], np.arange(n_groups))
+        rank = np.empty(len(group), np.int64)
+        rank[order] = np.arange(len(group)) - first[group[order]]
+        out = rank < quota[group]
+
+        pairs = (vals, rows, cols)
+        folds.append((_fold_part(train_inner, pairs, ~out, f), _fold_part(valid, pairs, out, f)))
+    return folds
+
+
+def _fold_part(
+    like: Interactions, pairs: tuple[np.ndarray, ...], mask: np.ndarray, fold: int
+) -> Interactions:
+    """The pairs under ``mask`` as a part like ``like`` (same ids and side features)."""
+    vals, rows, cols = pairs
+    m = sp.csr_matrix((vals[mask], (rows[mask], cols[mask])), shape=like.matrix.shape)
+    # pair timestamps do not follow a redrawn fold
+    return replace(like, matrix=m, timestamps=None, meta={**like.meta, "fold": fold})
+
+
 @dataclass
 class TuningResult:
     """The search of one model.
@@ -453,6 +550,7 @@ def tune_model(
     progress: ProgressCallback | None = None,
     pruning: bool = False,
     patience: int | None = None,
+    extra_folds: Sequence[tuple[Interactions, Interactions]] = (),
 ) -> TuningResult:
     """Search ``space`` for ``spec`` on the validation split.
 
@@ -494,6 +592,11 @@ def tune_model(
         in a row (:class:`NoImprovementStop`), never before the sampler's random start-up
         (:func:`pruning_startup` trials); the trials it runs are the first ones of the full
         search. None runs the whole budget.
+    extra_folds : sequence of (Interactions, Interactions), optional
+        More ``(train_inner, valid)`` splits (:func:`validation_folds` after its first): a
+        trial's value is then the mean of its scores on the validation split and on these, each
+        fit on its own ``train_inner``. Only the first split's fit is watched by the pruner; a
+        pruned trial is not fitted on the others.
 
     Returns
     -------
@@ -515,6 +618,12 @@ def tune_model(
     cidx = evaluation_customers(valid, max_customers, seed)
     if len(cidx) == 0:
         raise ValueError("tuning: no customer has a relevant item in the validation part")
+    more = [(ti, va, evaluation_customers(va, max_customers, seed)) for ti, va in extra_folds]
+    for i, (ti, va, c) in enumerate(more, start=1):
+        check_same_ids({"train_inner": train_inner, f"fold {i} train_inner": ti}, "tune_model")
+        check_same_ids({"valid": valid, f"fold {i} valid": va}, "tune_model")
+        if len(c) == 0:
+            raise ValueError(f"tuning: no customer has a relevant item in validation fold {i}")
 
     defaults = {**hyperparameters(spec.model), **spec.params}
     start = {d.name: defaults[d.name] for d in dims}
@@ -534,8 +643,25 @@ def tune_model(
 
     cache: dict[str, tuple[float, bool]] = {}
     # a search over hyperparameters that only the scoring reads (a blend's weight) fits once
-    fitted: list[Recommender] = []
+    fitted: list[Recommender] = []  # one per fold
     reuse = scoring_only(spec.model, [d.name for d in dims])
+
+    def other_folds(params: dict[str, Any]) -> list[float]:
+        """Scores on the extra folds (fitted once each when only scoring params are searched)."""
+        out = []
+        for i, (ti, va, c) in enumerate(more, start=1):
+            if reuse and len(fitted) > i:
+                model = fitted[i].set_params(**params)
+                model.check_params()
+                topk = recommend_topk(model, c, k, exclude_seen=exclude_seen)
+            else:
+                run = run_model(spec.with_params(**params), ti, c, k, seed, features, exclude_seen)
+                topk = run.topk
+                if reuse:
+                    fitted.append(run.model)
+            out.append(_mean_metric(topk, va, c, metric, k))
+        return out
+
     if progress is not None:
         progress("tuning", spec.label, 0, n_trials)
 
@@ -552,6 +678,8 @@ def tune_model(
             model.check_params()
             topk = recommend_topk(model, cidx, k, exclude_seen=exclude_seen)
             value = _mean_metric(topk, valid, cidx, metric, k)
+            if more:
+                value = float(np.mean([value, *other_folds(params)]))
             seconds = time.perf_counter() - t0
         else:
             t0 = time.perf_counter()
@@ -569,6 +697,8 @@ def tune_model(
                 value = _mean_metric(run.topk, valid, cidx, metric, k)
                 if reuse:
                     fitted.append(run.model)
+                if more:
+                    value = float(np.mean([value, *other_folds(params)]))
             except _Pruned as stop:
                 value, pruned = stop.value, True
             seconds = time.perf_counter() - t0
@@ -665,6 +795,8 @@ def tune_models(
     n_jobs: int = 1,
     pruning: bool = False,
     patience: int | None = None,
+    validation_folds_per_model: Mapping[str, int] | None = None,
+    split: Mapping[str, Any] | None = None,
 ) -> Tuning:
     """Tune every model that has a search space; keep the others as configured.
 
@@ -699,6 +831,11 @@ def tune_models(
     patience : int, optional
         Stop a model's search when its best validation score has not improved for this many
         trials in a row (see :func:`tune_model`); None runs every budget in full.
+    validation_folds_per_model : mapping, optional
+        ``{label: n_folds}``: score those models' trials on ``n_folds`` validation splits
+        (:func:`validation_folds`) and average; the others use the one saved split (1 fold).
+    split : mapping, optional
+        The split's settings (:func:`recnb.prep.split.split_info`), needed to draw more folds.
 
     Returns
     -------
@@ -722,6 +859,20 @@ def tune_models(
     for name, value in [("n_trials", n_trials), *budgets.items()]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name}: a tuning budget must be an int >= 0, got {value!r}")
+    n_folds = dict(validation_folds_per_model or {})
+    unknown = sorted(set(n_folds) - set(labels))
+    if unknown:
+        raise ValueError(
+            f"validation_folds_per_model has entries {unknown} for models not in the comparison "
+            f"{labels}"
+        )
+    for name, value in n_folds.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"validation_folds_per_model[{name!r}] must be an int >= 1, got {value!r}"
+            )
+    most = max(n_folds.values(), default=1)
+    folds = validation_folds(train_inner, valid, most, split or {}, seed) if most > 1 else []
     for s in specs:  # validate every space before spending time on any search
         if s.label in search_space:
             parse_space(s.model, search_space[s.label], s.label)
@@ -747,6 +898,7 @@ def tune_models(
             progress if n_jobs == 1 else None,  # a callback stays in this process
             pruning,
             patience,
+            folds[1 : n_folds.get(s.label, 1)],
         )
 
     n_searches = sum(searched(s) for s in specs)

@@ -368,6 +368,7 @@ class ModelComparisonSettings(StageSettings):
     n_jobs: int = Field(2, ge=1)
     tuning_pruning: bool = True
     tuning_patience: int | None = Field(3, ge=1)
+    validation_folds_per_model: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("reference_table")
     @classmethod
@@ -435,7 +436,12 @@ class ModelComparisonSettings(StageSettings):
                     f"(a label of your own needs a model_params entry with a 'model' key)"
                 )
             algo[lbl] = name
-        for key in ("model_params", "search_space", "n_trials_per_model"):
+        for key in (
+            "model_params",
+            "search_space",
+            "n_trials_per_model",
+            "validation_folds_per_model",
+        ):
             extra = [lbl for lbl in getattr(self, key) if lbl not in labels]
             if extra:
                 raise ValueError(
@@ -450,6 +456,11 @@ class ModelComparisonSettings(StageSettings):
         for lbl, n in self.n_trials_per_model.items():
             if isinstance(n, bool) or not isinstance(n, int) or n < 0:
                 raise ValueError(f"key 'n_trials_per_model.{lbl}': must be an int >= 0, got {n!r}")
+        for lbl, n in self.validation_folds_per_model.items():
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ValueError(
+                    f"key 'validation_folds_per_model.{lbl}': must be an int >= 1, got {n!r}"
+                )
         if "baseline" in given and self.baseline is not None and self.baseline not in labels:
             raise ValueError(
                 f"key 'baseline': {self.baseline!r} is not one of the compared models {labels} "
