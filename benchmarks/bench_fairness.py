@@ -44,7 +44,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recnb.fairness.checks import shop_gap_test  # noqa: E402
+from recnb.fairness.checks import shop_gap_test, shop_gap_tests  # noqa: E402
 
 DEFAULT_SHOP = {"n_customers": 17_000, "n_products": 4_500, "n_days": 90}
 
@@ -53,25 +53,28 @@ def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def power(group: str, models: list[str], seed: int) -> pd.DataFrame:
+def power(group: str, models: list[str], seed: int, kind: str, strength: float) -> pd.DataFrame:
     attribute, value = group.split("=", 1)
     rows = []
     for planted in (True, False):
-        for model in models:
-            t0 = time.perf_counter()
-            r = shop_gap_test(
-                seed,
-                attribute,
-                value,
-                model=model,
-                test_days=14.0,
-                underserved_group={attribute: value} if planted else None,
-                **DEFAULT_SHOP,
-            )
+        t0 = time.perf_counter()
+        res = shop_gap_tests(
+            seed,
+            attribute,
+            value,
+            models=models,
+            test_days=14.0,
+            underserved_group={attribute: value} if planted else None,
+            underserved_kind=kind,
+            underserved_strength=strength,
+            **DEFAULT_SHOP,
+        )
+        seconds = time.perf_counter() - t0
+        for model, r in res.items():
             for metric in ("ndcg", "expected_clicks"):
                 rows.append(
                     {
-                        "shop": "planted" if planted else "no plant (peer)",
+                        "shop": f"planted ({kind}, {strength:g})" if planted else "no plant (peer)",
                         "model": model,
                         "metric": metric,
                         "n_group": r["n_group"],
@@ -79,7 +82,7 @@ def power(group: str, models: list[str], seed: int) -> pd.DataFrame:
                         "gap (rest - group)": r[f"{metric}_gap"],
                         "p": r[f"{metric}_p_value"],
                         "p within activity": r[f"{metric}_p_value_within_activity"],
-                        "seconds": time.perf_counter() - t0,
+                        "seconds (shop)": seconds,
                     }
                 )
     return pd.DataFrame(rows)
@@ -227,6 +230,8 @@ def main() -> None:
     ap.add_argument("--group", default="age_band=65+")
     ap.add_argument("--models", default="popularity,item_knn")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--kind", default="niche", help="ShopConfig.underserved_kind of the plant")
+    ap.add_argument("--strength", type=float, default=1.0, help="ShopConfig.underserved_strength")
     ap.add_argument("--null", type=int, default=0, metavar="N")
     ap.add_argument("--null-customers", type=int, default=600)
     ap.add_argument("--alpha", type=float, default=0.05)
@@ -238,7 +243,11 @@ def main() -> None:
     pd.set_option("display.max_columns", 20)
     print(_load())
     if args.power:
-        print(power(args.group, args.models.split(","), args.seed).to_string(index=False))
+        print(
+            power(
+                args.group, args.models.split(","), args.seed, args.kind, args.strength
+            ).to_string(index=False)
+        )
     if args.null:
         print(null_rate(args.null, args.null_customers, args.alpha).to_string(index=False))
     if args.stage:

@@ -26,7 +26,12 @@ def run():
     from recnb.privacy import DEMO_KEY, scrub
 
     shop, raw = make_shop(
-        n_customers=900, n_products=250, n_days=30, seed=5, underserved_group={"gender": "female"}
+        n_customers=900,
+        n_products=250,
+        n_days=30,
+        seed=5,
+        underserved_group={"gender": "female"},
+        underserved_kind="appeal",  # a gap in true clicks only (the niche plant: test_fairness_checks)
     )
     ds = scrub(raw, DEMO_KEY)
     split = build_split(ds, PrepSettings(test_days=7.0, valid_days=0.0, seed=5))
