@@ -37,6 +37,7 @@ import json
 import os
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,9 @@ def stage_time(run_dir: Path, params: str, decorrelate: bool = True) -> pd.DataF
     """Each section of stage 04 on a run folder, timed (the calls and settings of the notebook)."""
     from recnb.data.synthetic import SyntheticShop
     from recnb.evaluation.evaluate import load_evaluation_parts, product_categories
+    from recnb.evaluation.parallel import model_executor
     from recnb.fairness import audit, stage
+    from recnb.fairness.groups import group_attributes
     from recnb.fairness.inputs import read_stage03
     from recnb.privacy import resolve_key
     from recnb.workflow.params import load_params
@@ -170,6 +173,31 @@ def stage_time(run_dir: Path, params: str, decorrelate: bool = True) -> pd.DataF
         }
         t = tick("shop ground truth (expected clicks)", t)
     common = {"n_boot": cfg.n_bootstrap, "alpha": cfg.alpha, "seed": settings.seed}
+    # as the notebook: the refits start on other processes before the statistics
+    features = {"products": ds.products}
+    background = ExitStack()
+    pool = background.enter_context(model_executor(cfg.n_jobs, n_tasks=2))
+    explanation_job = pool.submit(
+        stage.stage03_explanations, s03.specs, train, s03.models_dir, cands.customer_idx,
+        cands.models, k, chosen, cfg.stability_models, n_customers=cfg.explain_customers,
+        features=features, products=ds.products, seed=settings.seed,
+    )  # fmt: skip
+    decorrelation_job = (
+        pool.submit(
+            stage.decorrelated_refit,
+            s03.specs,
+            train,
+            cands.customer_idx,
+            k,
+            group_attributes(ds.customers, cfg.attributes),
+            cands.models,
+            features,
+            settings.seed,
+        )  # fmt: skip
+        if decorrelate and cfg.decorrelate
+        else None
+    )
+    t = tick("refits started (other processes)", t)
     groups = stage.group_analysis(
         cands, train.matrix, test.matrix, train.customer_ids, ds.customers, s03.activity, k, codes,
         attributes=cfg.attributes, min_group_size=cfg.min_group_size,
@@ -189,27 +217,16 @@ def stage_time(run_dir: Path, params: str, decorrelate: bool = True) -> pd.DataF
         max_ndcg_loss=cfg.max_ndcg_loss, **common,
     )  # fmt: skip
     t = tick("mitigation trade-off curves", t)
-    features = {"products": ds.products}
-    explainers = stage.explaining_models(s03.specs, cands.models)
-    fitted, sources = {}, {}
-    for label in explainers:
-        fitted[label], sources[label] = stage.fitted_model(
-            label, s03.specs, train, str(s03.models_dir / label), features, settings.seed
-        )
-    t = tick("explaining models (loaded or refitted)", t)
-    tr = stage.transparency_analysis(
-        fitted, s03.specs, train, cands, k,
-        stage.stability_models(s03.specs, explainers, chosen, cfg.stability_models),
-        n_customers=cfg.explain_customers, features=features, products=ds.products,
-        seed=settings.seed, sources=sources,
-    )  # fmt: skip
-    t = tick("explanations (fidelity, stability refits)", t)
-    if decorrelate and cfg.decorrelate:
+    tr = explanation_job.result()
+    t = tick("waiting: explanations (models loaded or refitted, fidelity, stability)", t)
+    if decorrelation_job is not None:
         stage.decorrelation_analysis(
             s03.specs, train, test.matrix, cands, groups, k, features=features,
-            min_group_size=cfg.min_group_size, n_permutations=cfg.n_permutations, **common,
+            min_group_size=cfg.min_group_size, n_permutations=cfg.n_permutations,
+            refit=decorrelation_job.result(), **common,
         )  # fmt: skip
-        tick("CorrelationRemover refit", t)
+        tick("waiting: CorrelationRemover refit, then its gap", t)
+    background.close()
     print(tr.summary[["model", "source", "lowered_share", "stability"]].to_string(index=False))
     print(f"chosen model: {chosen}")
     manifest = json.loads((run_dir / "manifest.json").read_text())

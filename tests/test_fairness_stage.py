@@ -260,3 +260,32 @@ def test_candidate_lists_start_with_the_scored_lists(run):
         assert back.items[m].shape == (len(cidx), 12)
     with pytest.raises(ValueError, match="does not start with"):
         audit.candidate_lists(models, cidx, 12, scored={"als": scored["popularity"]})
+
+
+def test_refits_on_other_processes_give_the_same_tables(groups, run, tmp_path):
+    """The notebook runs the refits beside the statistics (n_jobs=2): same tables as in-process."""
+    from recnb.evaluation.parallel import model_executor
+
+    cands, train, test, specs = run["cands"], run["train"], run["test"], run["specs"]
+    stage.save_explainers(run["models"], specs, tmp_path)
+    attrs = [a for a in groups.attributes if not a.startswith("planted")]
+    args = (specs, train, tmp_path, cands.customer_idx, cands.models, K, "als", ["als"])
+    kw = {"n_customers": 6, "products": run["ds"].products, "seed": 1}
+    here = stage.stage03_explanations(*args, **kw)
+    with model_executor(2, n_tasks=2) as pool:
+        explained = pool.submit(stage.stage03_explanations, *args, **kw)
+        refit = pool.submit(
+            stage.decorrelated_refit, specs, train, cands.customer_idx, K, attrs, cands.models,
+            None, 1,
+        )  # fmt: skip
+        explained, refit = explained.result(), refit.result()
+    pd.testing.assert_frame_equal(here.summary, explained.summary)
+    pd.testing.assert_frame_equal(here.examples, explained.examples)
+    assert set(here.summary["source"]) == {"saved by stage 03"}
+    common = {"n_permutations": 100, "n_boot": 50, "seed": 1}
+    inline, _ = stage.decorrelation_analysis(specs, train, test.matrix, cands, groups, K, **common)
+    other, note = stage.decorrelation_analysis(
+        specs, train, test.matrix, cands, groups, K, refit=refit, **common
+    )
+    pd.testing.assert_frame_equal(inline, other)
+    assert refit.attribute == "gender" and "CorrelationRemover for gender" in note

@@ -63,7 +63,10 @@ __all__ = [
     "GroupReport",
     "MitigationReport",
     "TransparencyReport",
+    "DecorrelatedRefit",
+    "decorrelated_refit",
     "decorrelation_analysis",
+    "stage03_explanations",
     "expected_clicks",
     "shop_customer_ids",
     "explaining_models",
@@ -628,6 +631,88 @@ def _build(algorithm: str, params: Mapping[str, Any], seed: int | None):
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass
+class DecorrelatedRefit:
+    """The LightFM refit of :func:`decorrelated_refit` (what :func:`decorrelation_analysis` scores).
+
+    Attributes
+    ----------
+    label : str or None
+        Stage 03's LightFM model refitted (None: no refit, see ``note``).
+    attribute : str or None
+        The group attribute whose traces CorrelationRemover took out of the customer features.
+    lists : numpy.ndarray or None
+        The refitted model's top-``k`` of every evaluated customer.
+    note : str
+        What was done, or why nothing was.
+    """
+
+    label: str | None
+    attribute: str | None
+    lists: np.ndarray | None
+    note: str
+
+
+def decorrelated_refit(
+    specs: Mapping[str, tuple[str, dict[str, Any]]],
+    train_data,
+    customer_idx: np.ndarray,
+    k: int,
+    attributes: Sequence[str],
+    compared: Sequence[str] | None = None,
+    features: dict[str, Any] | None = None,
+    seed: int | None = 0,
+) -> DecorrelatedRefit:
+    """Refit stage 03's LightFM on customer features cleaned by fairlearn's CorrelationRemover.
+
+    The first LightFM model of ``specs`` (among ``compared``, default all) that uses side
+    features is refitted on the training part with its customer features passed through
+    CorrelationRemover for the first of ``attributes`` with one-hot customer features, and its
+    top-``k`` lists of ``customer_idx`` are returned. The slow part of
+    :func:`decorrelation_analysis`, apart so that a stage can run it on another process while it
+    computes the rest (its inputs are known before any statistic).
+    """
+    lightfm = [
+        label
+        for label, (algo, params) in specs.items()
+        if algo.startswith("lightfm")
+        and params.get("use_features", True)
+        and (compared is None or label in compared)
+    ]
+    if not lightfm:
+        return DecorrelatedRefit(
+            None,
+            None,
+            None,
+            "No LightFM model with side features was compared, so there is no pre-processing check.",
+        )
+    names = list(train_data.customer_feature_names or [])
+    attr = next((a for a in attributes if any(n.startswith(f"{a}:") for n in names)), None)
+    if attr is None:
+        return DecorrelatedRefit(
+            None,
+            None,
+            None,
+            "The customer features hold none of the group attributes, so CorrelationRemover has "
+            "nothing to remove.",
+        )
+    label = lightfm[0]
+    algo, params = specs[label]
+    x, kept = decorrelate_features(train_data.customer_features, names, attr)
+    model = _build(algo, params, seed)
+    fit_features = dict(features or {})
+    fit_features.update({"customer_features": x, "customer_feature_names": kept})
+    model.fit(train_data, features=fit_features)
+    top, _ = model.recommend_indices(np.asarray(customer_idx, dtype=np.int64), k=k)
+    text = (
+        f"{label} was refitted with its customer features passed through fairlearn's "
+        f"CorrelationRemover for {attr}: the {attr} columns were dropped and every other customer "
+        f"feature made linearly uncorrelated with them. The model still learns each customer's "
+        f"own identity embedding from behaviour, which this cannot change."
+    )
+    return DecorrelatedRefit(label, attr, top, text)
+
+
 def decorrelation_analysis(
     specs: Mapping[str, tuple[str, dict[str, Any]]],
     train_data,
@@ -642,13 +727,16 @@ def decorrelation_analysis(
     n_boot: int = 1000,
     alpha: float = 0.05,
     seed: int | None = 0,
+    refit: DecorrelatedRefit | None = None,
 ) -> tuple[pd.DataFrame | None, str]:
     """LightFM with and without a group attribute's traces in its customer features.
 
     The first LightFM model of stage 03 that uses side features is refitted on the training part
     with its customer features passed through fairlearn's ``CorrelationRemover`` for
-    ``attribute`` (default: the first analysed attribute with one-hot customer features). Its
-    lists are scored like stage 03's and the group gap of NDCG compared with the original's.
+    ``attribute`` (default: the first analysed attribute with one-hot customer features), by
+    :func:`decorrelated_refit` unless ``refit`` (its result, e.g. computed on another process with
+    the same inputs) is given. Its lists are scored like stage 03's and the group gap of NDCG
+    compared with the original's.
 
     Returns
     -------
@@ -656,37 +744,26 @@ def decorrelation_analysis(
         ``variant`` (original / decorrelated), ``ndcg`` with interval, the gap with interval and
         the permutation p-value; and a sentence saying what was done or why it was not.
     """
-    lightfm = [
-        label
-        for label, (algo, params) in specs.items()
-        if algo.startswith("lightfm") and params.get("use_features", True) and label in cands.items
-    ]
-    if not lightfm:
-        return (
-            None,
-            "No LightFM model with side features was compared, so there is no pre-processing check.",
+    if refit is None:
+        candidates = (
+            [attribute]
+            if attribute
+            else [a for a in groups.attributes if not a.startswith("planted")]
         )
-    names = list(train_data.customer_feature_names or [])
-    candidates = (
-        [attribute] if attribute else [a for a in groups.attributes if not a.startswith("planted")]
-    )
-    attr = next((a for a in candidates if any(n.startswith(f"{a}:") for n in names)), None)
-    if attr is None:
-        return None, (
-            "The customer features hold none of the group attributes, so CorrelationRemover has "
-            "nothing to remove."
+        refit = decorrelated_refit(
+            specs, train_data, cands.customer_idx, k, candidates, cands.models, features, seed
         )
-    label = lightfm[0]
-    algo, params = specs[label]
-    x, kept = decorrelate_features(train_data.customer_features, names, attr)
-    model = _build(algo, params, seed)
-    fit_features = dict(features or {})
-    fit_features.update({"customer_features": x, "customer_feature_names": kept})
-    model.fit(train_data, features=fit_features)
+    if refit.lists is None:
+        return None, refit.note
+    label, attr = refit.label, refit.attribute
     cidx = cands.customer_idx
-    top, _ = model.recommend_indices(cidx, k=k)
+    if len(refit.lists) != len(cidx):
+        raise ValueError(
+            f"the decorrelated {label} lists have {len(refit.lists)} rows, the candidates "
+            f"{len(cidx)}: they are not of the same customers"
+        )
     truth = sparse.csr_matrix(test)[cidx]
-    nd_new = ranking_metric_arrays(top, truth, ks=(k,), metrics=["ndcg"])[("ndcg", k)]
+    nd_new = ranking_metric_arrays(refit.lists, truth, ks=(k,), metrics=["ndcg"])[("ndcg", k)]
     nd_old = groups.values[(label, "ndcg")].to_numpy()
     values = pd.DataFrame(
         np.column_stack([nd_old, nd_new]),
@@ -707,13 +784,7 @@ def decorrelation_analysis(
     ].copy()
     out.insert(1, "variant", ["original", "decorrelated"])
     out["ndcg"] = out["model"].map(overall)
-    text = (
-        f"{label} was refitted with its customer features passed through fairlearn's "
-        f"CorrelationRemover for {attr}: the {attr} columns were dropped and every other customer "
-        f"feature made linearly uncorrelated with them. The model still learns each customer's "
-        f"own identity embedding from behaviour, which this cannot change."
-    )
-    return out.reset_index(drop=True), text
+    return out.reset_index(drop=True), refit.note
 
 
 # ----------------------------------------------------------------------------------------------
@@ -992,6 +1063,48 @@ def transparency_analysis(
         summary["source"] = [(sources or {}).get(m, "") for m in summary["model"]]
     skipped = [lbl for lbl in specs if lbl not in models and lbl in cands.items]
     return TransparencyReport(fid, summary, pd.DataFrame(examples), skipped)
+
+
+def stage03_explanations(
+    specs: Mapping[str, tuple[str, dict[str, Any]]],
+    train_data,
+    models_dir,
+    customer_idx: np.ndarray,
+    compared: Sequence[str],
+    k: int,
+    chosen: str,
+    wanted_stability: Sequence[str] | None = None,
+    n_customers: int = 30,
+    features: dict[str, Any] | None = None,
+    products: pd.DataFrame | None = None,
+    seed: int | None = 0,
+) -> TransparencyReport:
+    """The transparency section from stage 03's outputs alone: every explaining model loaded from
+    ``models_dir`` (or refitted, :func:`fitted_model`), the stability refits
+    (:func:`stability_models`), then :func:`transparency_analysis`.
+
+    Its inputs are known before any statistic of the stage, so a stage can run it on another
+    process while it computes the rest; the result is the same wherever it runs.
+    """
+    from pathlib import Path
+
+    explainers = explaining_models(specs, compared)
+    models, sources = {}, {}
+    for label in explainers:
+        models[label], sources[label] = fitted_model(
+            label, specs, train_data, str(Path(models_dir) / label), features, seed
+        )
+    refit = stability_models(specs, explainers, chosen, wanted_stability)
+    # transparency needs the evaluated customers and the compared models, not their lists
+    cands = Candidates(
+        np.asarray(customer_idx, dtype=np.int64),
+        {m: np.zeros((len(customer_idx), 0), dtype=np.int64) for m in compared},
+        {m: np.zeros((len(customer_idx), 0)) for m in compared},
+    )
+    return transparency_analysis(
+        models, specs, train_data, cands, k, refit, n_customers=n_customers, features=features,
+        products=products, seed=seed, sources=sources,
+    )  # fmt: skip
 
 
 def _example_label(i: int) -> str:
