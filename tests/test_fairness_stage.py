@@ -289,3 +289,32 @@ def test_refits_on_other_processes_give_the_same_tables(groups, run, tmp_path):
     )
     pd.testing.assert_frame_equal(inline, other)
     assert refit.attribute == "gender" and "CorrelationRemover for gender" in note
+
+
+def test_handoff_keeps_deep_candidates_only_for_the_reranked_models(run, tmp_path):
+    cands, train, test = run["cands"], run["train"], run["test"]
+    models = run["models"]
+    scored = {m: cands.items[m][:, :K] for m in models}
+    deep = stage.rerank_models("als", None, list(models))
+    assert deep == ["als", "popularity"]
+    table, _ = stage.stage03_handoff(
+        models, scored, cands.customer_idx, run["specs"], tmp_path, n_candidates=30,
+        deep_models=deep,
+    )  # fmt: skip
+    full, _ = stage.stage03_handoff(
+        models, scored, cands.customer_idx, run["specs"], tmp_path, n_candidates=30
+    )
+    assert len(table) == len(cands.customer_idx) * (30 * 2 + K * 3) < len(full)
+    assert list(table["model"].cat.categories) == list(models)
+    back = audit.read_candidates(table)
+    for m in models:
+        np.testing.assert_array_equal(back.items[m][:, :K], cands.items[m][:, :K])
+        if m in deep:  # the re-rankers' candidates and scores, as before
+            np.testing.assert_array_equal(back.items[m], cands.items[m])
+            np.testing.assert_allclose(back.scores[m], cands.scores[m], rtol=1e-6)
+        else:  # the scored list only, without scores
+            assert back.items[m].shape[1] == K and np.isnan(back.scores[m]).all()
+    with pytest.raises(ValueError, match=r"mitigation models \['item_knn'\]: stage 03 kept only"):
+        stage.mitigation_analysis(
+            back, train.matrix, test.matrix, None, run["cats"], K, ["item_knn"]
+        )

@@ -73,6 +73,7 @@ __all__ = [
     "fitted_model",
     "save_explainers",
     "stage03_handoff",
+    "rerank_models",
     "N_CANDIDATES",
     "stability_models",
     "state_megabytes",
@@ -540,7 +541,27 @@ def mitigation_analysis(
     seed: int | None = 0,
     progress: Progress = None,
 ) -> MitigationReport:
-    """Re-rank every chosen model's candidates with every available method at every strength."""
+    """Re-rank every chosen model's candidates with every available method at every strength.
+
+    ``models`` None: every model but random that has candidates beyond its scored list.
+    """
+    chosen = (
+        list(models)
+        if models
+        else [m for m in cands.models if m != "random" and not np.isnan(cands.scores[m]).all()]
+    )
+    unknown = [m for m in chosen if m not in cands.items]
+    if unknown:
+        raise ValueError(
+            f"mitigation models {unknown} have no candidate lists; models: {cands.models}"
+        )
+    shallow = [m for m in chosen if np.isnan(cands.scores[m]).all()]
+    if shallow:
+        raise ValueError(
+            f"mitigation models {shallow}: stage 03 kept only the list it scored (no candidates "
+            "to re-rank, no scores); it keeps deeper lists for the chosen model and popularity, or "
+            "for fairness_bias.mitigation_models when that is set before stage 03 runs"
+        )
     train = sparse.csr_matrix(train)
     cidx = cands.customer_idx
     inputs = MitigationInputs(
@@ -552,12 +573,6 @@ def mitigation_analysis(
         fair_alpha=fair_alpha,
     )
     methods = available_methods(inputs)
-    chosen = list(models) if models else [m for m in cands.models if m != "random"]
-    unknown = [m for m in chosen if m not in cands.items]
-    if unknown:
-        raise ValueError(
-            f"mitigation models {unknown} have no candidate lists; models: {cands.models}"
-        )
     truth = sparse.csr_matrix(test)[cidx]
     sel = selection_split(len(cidx), seed)
     parts = []
@@ -914,6 +929,16 @@ def save_explainers(
 N_CANDIDATES = 100
 
 
+def rerank_models(
+    chosen: str, wanted: Sequence[str] | None = None, available: Sequence[str] | None = None
+) -> list[str]:
+    """The models whose candidate lists stage 04 re-ranks: ``wanted`` (the ``fairness_bias``
+    setting ``mitigation_models``) or, when None, the chosen model and popularity; only those
+    in ``available`` when given."""
+    models = list(dict.fromkeys(wanted if wanted is not None else [chosen, "popularity"]))
+    return [m for m in models if available is None or m in available]
+
+
 def stage03_handoff(
     models: Mapping[str, Any],
     scored: Mapping[str, np.ndarray],
@@ -922,6 +947,7 @@ def stage03_handoff(
     folder,
     n_candidates: int = N_CANDIDATES,
     max_mb: float = SAVE_LIMIT_MB,
+    deep_models: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What stage 03 leaves for stage 04: every model's candidates and the explaining models.
 
@@ -939,9 +965,13 @@ def stage03_handoff(
     folder : path
         Where the explaining models are saved (:func:`save_explainers`).
     n_candidates : int
-        Candidates per list (at least the scored lists' length).
+        Candidates per list (at least the scored lists' length) of the ``deep_models``.
     max_mb : float
         Largest model state saved.
+    deep_models : sequence of str, optional
+        The models stage 04 re-ranks (:func:`rerank_models`): only they get ``n_candidates``
+        candidates with scores; every other model keeps the list stage 03 scored, without scores
+        (NaN), which is all stage 04 reads of it. None: every model gets ``n_candidates``.
 
     Returns
     -------
@@ -949,10 +979,27 @@ def stage03_handoff(
         The ``candidates`` table (:func:`recnb.fairness.audit.candidates_table`) and the
         :func:`save_explainers` table.
     """
-    from recnb.fairness.audit import candidate_lists
+    from recnb.fairness.audit import candidate_lists, candidates_table
 
     width = max((np.asarray(v).shape[1] for v in scored.values()), default=0)
-    table = candidate_lists(models, customer_idx, max(int(n_candidates), width), scored=scored)
+    deep = list(models) if deep_models is None else [m for m in models if m in deep_models]
+    table = candidate_lists(
+        {m: models[m] for m in deep}, customer_idx, max(int(n_candidates), width), scored=scored
+    )
+    shallow = {
+        m: (np.asarray(v), np.full(np.shape(v), np.nan, dtype=np.float32))
+        for m, v in scored.items()
+        if m not in deep
+    }
+    if shallow:
+        rest = candidates_table(shallow, customer_idx)
+        order = [m for m in models if m in deep or m in shallow]
+        parts = [t.astype({"model": object}) for t in (table, rest) if len(t)]
+        table = pd.concat(parts, ignore_index=True).astype(
+            {"customer_row": np.int32, "rank": np.int16, "product": np.int32, "score": np.float32}
+        )
+        table["model"] = pd.Categorical(table["model"], categories=order)
+        table = table.sort_values("model", kind="stable").reset_index(drop=True)
     saved = save_explainers(models, specs, folder, max_mb=max_mb)
     return table, saved
 
