@@ -17,7 +17,9 @@ Three parts, each printing a table (run any subset):
     Times (wall clock and CPU seconds of the process, which other load on the machine inflates
     less) every section of stage 04 on a run folder in which stages 01-03 ran (with
     ``results/03_model_comparison/candidates.parquet``) with the settings of the params file's
-    ``fairness_bias`` section, beside the times the run's manifest
+    ``fairness_bias`` section, as the notebook runs them (the refits on ``n_jobs`` other
+    processes beside the statistics: their CPU is not in the CPU column, and the "waiting" rows
+    are what the statistics did not hide), beside the times the run's manifest
     records for stages 01-03 (the peer: the 25% budget of the issue is stage 04's time over the
     time of the stages before it).
 
