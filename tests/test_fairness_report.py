@@ -65,6 +65,32 @@ def test_summary_states_the_gap_against_the_best_group():
     assert "north" not in s  # not significant
 
 
+def test_summary_names_the_models_that_serve_the_planted_group_worse():
+    planted = "planted group (age_band = 65+)"
+    rows = pd.DataFrame(
+        {
+            "attribute": [planted] * 4,
+            "model": ["m", "popularity", "random", "knn"],
+            "metric": ["ndcg"] * 4,
+            "low_group": ["in the group", "in the group", "in the group", "rest"],
+            "high_group": ["rest", "rest", "rest", "in the group"],
+            "difference": [0.01, 0.04, 0.02, 0.03],
+            "ratio": [0.9, 0.6, 0.8, 0.7],
+            "p_holm": [0.2, 0.0005, 0.01, 0.001],
+        }
+    )
+    s = text.stakeholder_summary(
+        pd.concat([_gaps(), rows], ignore_index=True), "m", "ndcg", 10, 0.05,
+        ["gender", "region", planted], _catalogue(), None, _recommended(True), None, planted,
+    )  # fmt: skip
+    # the chosen model does not under-serve the group; popularity does (random is no model, and
+    # knn serves the group better, not worse)
+    assert (
+        "the audit does not find it for m (p = 0.200); the group is served significantly worse "
+        "in NDCG@10 by popularity (p < 0.001)."
+    ) in s
+
+
 def test_an_unconfirmed_setting_is_no_mitigation():
     s = text.stakeholder_summary(
         _gaps(), "m", "ndcg", 10, 0.05, ["gender"], _catalogue(), None, _recommended(False), None

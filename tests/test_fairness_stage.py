@@ -26,7 +26,12 @@ def run():
     from recnb.privacy import DEMO_KEY, scrub
 
     shop, raw = make_shop(
-        n_customers=900, n_products=250, n_days=30, seed=5, underserved_group={"gender": "female"}
+        n_customers=900,
+        n_products=250,
+        n_days=30,
+        seed=5,
+        underserved_group={"gender": "female"},
+        underserved_kind="appeal",  # a gap in true clicks only (the niche plant: test_fairness_checks)
     )
     ds = scrub(raw, DEMO_KEY)
     split = build_split(ds, PrepSettings(test_days=7.0, valid_days=0.0, seed=5))
@@ -255,3 +260,61 @@ def test_candidate_lists_start_with_the_scored_lists(run):
         assert back.items[m].shape == (len(cidx), 12)
     with pytest.raises(ValueError, match="does not start with"):
         audit.candidate_lists(models, cidx, 12, scored={"als": scored["popularity"]})
+
+
+def test_refits_on_other_processes_give_the_same_tables(groups, run, tmp_path):
+    """The notebook runs the refits beside the statistics (n_jobs=2): same tables as in-process."""
+    from recnb.evaluation.parallel import model_executor
+
+    cands, train, test, specs = run["cands"], run["train"], run["test"], run["specs"]
+    stage.save_explainers(run["models"], specs, tmp_path)
+    attrs = [a for a in groups.attributes if not a.startswith("planted")]
+    args = (specs, train, tmp_path, cands.customer_idx, cands.models, K, "als", ["als"])
+    kw = {"n_customers": 6, "products": run["ds"].products, "seed": 1}
+    here = stage.stage03_explanations(*args, **kw)
+    with model_executor(2, n_tasks=2) as pool:
+        explained = pool.submit(stage.stage03_explanations, *args, **kw)
+        refit = pool.submit(
+            stage.decorrelated_refit, specs, train, cands.customer_idx, K, attrs, cands.models,
+            None, 1,
+        )  # fmt: skip
+        explained, refit = explained.result(), refit.result()
+    pd.testing.assert_frame_equal(here.summary, explained.summary)
+    pd.testing.assert_frame_equal(here.examples, explained.examples)
+    assert set(here.summary["source"]) == {"saved by stage 03"}
+    common = {"n_permutations": 100, "n_boot": 50, "seed": 1}
+    inline, _ = stage.decorrelation_analysis(specs, train, test.matrix, cands, groups, K, **common)
+    other, note = stage.decorrelation_analysis(
+        specs, train, test.matrix, cands, groups, K, refit=refit, **common
+    )
+    pd.testing.assert_frame_equal(inline, other)
+    assert refit.attribute == "gender" and "CorrelationRemover for gender" in note
+
+
+def test_handoff_keeps_deep_candidates_only_for_the_reranked_models(run, tmp_path):
+    cands, train, test = run["cands"], run["train"], run["test"]
+    models = run["models"]
+    scored = {m: cands.items[m][:, :K] for m in models}
+    deep = stage.rerank_models("als", None, list(models))
+    assert deep == ["als", "popularity"]
+    table, _ = stage.stage03_handoff(
+        models, scored, cands.customer_idx, run["specs"], tmp_path, n_candidates=30,
+        deep_models=deep,
+    )  # fmt: skip
+    full, _ = stage.stage03_handoff(
+        models, scored, cands.customer_idx, run["specs"], tmp_path, n_candidates=30
+    )
+    assert len(table) == len(cands.customer_idx) * (30 * 2 + K * 3) < len(full)
+    assert list(table["model"].cat.categories) == list(models)
+    back = audit.read_candidates(table)
+    for m in models:
+        np.testing.assert_array_equal(back.items[m][:, :K], cands.items[m][:, :K])
+        if m in deep:  # the re-rankers' candidates and scores, as before
+            np.testing.assert_array_equal(back.items[m], cands.items[m])
+            np.testing.assert_allclose(back.scores[m], cands.scores[m], rtol=1e-6)
+        else:  # the scored list only, without scores
+            assert back.items[m].shape[1] == K and np.isnan(back.scores[m]).all()
+    with pytest.raises(ValueError, match=r"mitigation models \['item_knn'\]: stage 03 kept only"):
+        stage.mitigation_analysis(
+            back, train.matrix, test.matrix, None, run["cats"], K, ["item_knn"]
+        )

@@ -494,6 +494,7 @@ def test_ground_truth_api_rejects_bad_input(shop):
         ({"shift_day": -1}, r"shift_day: must be >= 0"),
         ({"underserved_group": {"income": "low"}}, r"unknown attribute 'income'"),
         ({"underserved_group": {"age_band": "90+"}}, r"unknown value '90\+'"),
+        ({"underserved_kind": "taste"}, r"underserved_kind: 'taste' is not one of"),
         (
             {"underserved_group": {"age_band": "65+", "gender": "male"}},
             r"expected one attribute",
@@ -1067,8 +1068,48 @@ def test_underserved_group_is_served_worse_by_popularity():
         return clicks[~member].mean() - clicks[member].mean()
 
     plain = gap()
-    planted = gap(underserved_group={"age_band": "65+"}, underserved_strength=1.5)
+    planted = gap(
+        underserved_group={"age_band": "65+"}, underserved_kind="appeal", underserved_strength=1.5
+    )
     assert planted > plain + 0.05
+
+
+def test_niche_plant_changes_only_the_group_and_shows_in_the_log():
+    kw = {"n_customers": 3000, "n_products": 600, "n_days": 20, "seed": 21}
+    group = {"underserved_group": {"age_band": "65+"}}  # underserved_kind "niche" by default
+    plain, planted = SyntheticShop(ShopConfig(**kw)), SyntheticShop(ShopConfig(**kw, **group))
+    w0, w1 = plain._world, planted._world
+    member = w1.c_underserved
+    assert member.any() and not w0.c_underserved.any()
+    # nothing is drawn for the plant: every other trait and every non-member is unchanged
+    np.testing.assert_array_equal(w0.c_factors, w1.c_factors)
+    np.testing.assert_array_equal(w0.p_appeal, w1.p_appeal)
+    np.testing.assert_array_equal(w0.c_affinity[~member], w1.c_affinity[~member])
+    shift = (w1.c_affinity[member] - w0.c_affinity[member]).astype(np.float64)
+    assert np.allclose(shift, shift[0], atol=1e-5)  # one shift per top category, for every member
+    niche = w1.niche
+    assert len(niche) == 2
+    assert shift[0, niche] == pytest.approx(3.0)
+    assert shift[0].mean() == pytest.approx(0.0, abs=1e-6)
+    # the group's taste shows in the logged data: most of its clicks go to its niche
+    ds = planted.generate()
+    clicks = ds.events[ds.events["event"] == "click"]
+    top = planted.products.set_index("product_id")["top_category"].reindex(clicks["product_id"])
+    in_niche = top.isin([w1.tops[i] for i in niche]).to_numpy()
+    is_member = (
+        planted.customers.set_index("customer_id")["underserved"]
+        .reindex(clicks["customer_id"])
+        .to_numpy(dtype=bool)
+    )
+    assert in_niche[is_member].mean() > 0.5 > in_niche[~is_member].mean() + 0.3
+
+
+def test_a_shop_without_the_plant_records_no_plant_kind():
+    # the kind has no effect without a group: left out, so the dataset's metadata is as before
+    assert "underserved_kind" not in ShopConfig().to_dict()
+    cfg = ShopConfig(underserved_group={"gender": "other"}, underserved_kind="appeal")
+    assert cfg.to_dict()["underserved_kind"] == "appeal"
+    assert ShopConfig(**cfg.to_dict()) == cfg
 
 
 def test_popularity_feedback_concentrates_exposure():

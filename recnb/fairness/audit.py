@@ -5,7 +5,9 @@ customers (:func:`candidate_lists`) to ``results/03_model_comparison/candidates.
 columns ``model`` (label), ``customer_row`` (row index of the split's customers, as in stage
 03's other tables), ``rank`` (1..C), ``product`` (column index of the split's products) and ``score`` (the model's score, float32); only real entries (no padding).
 The first ``k`` entries of a list are the list stage 03 scored; the rest are the candidates the
-re-rankers may promote. :func:`read_candidates` turns the file into arrays.
+re-rankers may promote, kept only for the models stage 04 re-ranks (the other models' lists stop at
+the scored list and their scores are NaN: :func:`recnb.fairness.stage.stage03_handoff`).
+:func:`read_candidates` turns the file into arrays.
 
 :func:`per_customer_table` computes, for every model and evaluated customer, the metrics the
 group analysis disaggregates (lists cut at ``k``):

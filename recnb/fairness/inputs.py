@@ -1,8 +1,8 @@
 """What stage 04 reads from stage 03's results folder (``results/03_model_comparison``).
 
 Stage 03 writes, besides its report tables, the hand-off of :func:`recnb.fairness.stage.
-stage03_handoff`: ``candidates.parquet`` (every model's top candidates, starting with the list it
-scored) and ``models/<label>/`` (the explaining models small enough to keep). :func:`read_stage03`
+stage03_handoff`: ``candidates.parquet`` (every model's scored list, and the top candidates of the
+models stage 04 re-ranks) and ``models/<label>/`` (the explaining models small enough to keep). :func:`read_stage03`
 gathers them with the tables stage 04 needs and checks they fit together, naming the file and what
 is wrong when they do not.
 """

@@ -63,13 +63,17 @@ __all__ = [
     "GroupReport",
     "MitigationReport",
     "TransparencyReport",
+    "DecorrelatedRefit",
+    "decorrelated_refit",
     "decorrelation_analysis",
+    "stage03_explanations",
     "expected_clicks",
     "shop_customer_ids",
     "explaining_models",
     "fitted_model",
     "save_explainers",
     "stage03_handoff",
+    "rerank_models",
     "N_CANDIDATES",
     "stability_models",
     "state_megabytes",
@@ -537,7 +541,27 @@ def mitigation_analysis(
     seed: int | None = 0,
     progress: Progress = None,
 ) -> MitigationReport:
-    """Re-rank every chosen model's candidates with every available method at every strength."""
+    """Re-rank every chosen model's candidates with every available method at every strength.
+
+    ``models`` None: every model but random that has candidates beyond its scored list.
+    """
+    chosen = (
+        list(models)
+        if models
+        else [m for m in cands.models if m != "random" and not np.isnan(cands.scores[m]).all()]
+    )
+    unknown = [m for m in chosen if m not in cands.items]
+    if unknown:
+        raise ValueError(
+            f"mitigation models {unknown} have no candidate lists; models: {cands.models}"
+        )
+    shallow = [m for m in chosen if np.isnan(cands.scores[m]).all()]
+    if shallow:
+        raise ValueError(
+            f"mitigation models {shallow}: stage 03 kept only the list it scored (no candidates "
+            "to re-rank, no scores); it keeps deeper lists for the chosen model and popularity, or "
+            "for fairness_bias.mitigation_models when that is set before stage 03 runs"
+        )
     train = sparse.csr_matrix(train)
     cidx = cands.customer_idx
     inputs = MitigationInputs(
@@ -549,12 +573,6 @@ def mitigation_analysis(
         fair_alpha=fair_alpha,
     )
     methods = available_methods(inputs)
-    chosen = list(models) if models else [m for m in cands.models if m != "random"]
-    unknown = [m for m in chosen if m not in cands.items]
-    if unknown:
-        raise ValueError(
-            f"mitigation models {unknown} have no candidate lists; models: {cands.models}"
-        )
     truth = sparse.csr_matrix(test)[cidx]
     sel = selection_split(len(cidx), seed)
     parts = []
@@ -628,6 +646,88 @@ def _build(algorithm: str, params: Mapping[str, Any], seed: int | None):
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass
+class DecorrelatedRefit:
+    """The LightFM refit of :func:`decorrelated_refit` (what :func:`decorrelation_analysis` scores).
+
+    Attributes
+    ----------
+    label : str or None
+        Stage 03's LightFM model refitted (None: no refit, see ``note``).
+    attribute : str or None
+        The group attribute whose traces CorrelationRemover took out of the customer features.
+    lists : numpy.ndarray or None
+        The refitted model's top-``k`` of every evaluated customer.
+    note : str
+        What was done, or why nothing was.
+    """
+
+    label: str | None
+    attribute: str | None
+    lists: np.ndarray | None
+    note: str
+
+
+def decorrelated_refit(
+    specs: Mapping[str, tuple[str, dict[str, Any]]],
+    train_data,
+    customer_idx: np.ndarray,
+    k: int,
+    attributes: Sequence[str],
+    compared: Sequence[str] | None = None,
+    features: dict[str, Any] | None = None,
+    seed: int | None = 0,
+) -> DecorrelatedRefit:
+    """Refit stage 03's LightFM on customer features cleaned by fairlearn's CorrelationRemover.
+
+    The first LightFM model of ``specs`` (among ``compared``, default all) that uses side
+    features is refitted on the training part with its customer features passed through
+    CorrelationRemover for the first of ``attributes`` with one-hot customer features, and its
+    top-``k`` lists of ``customer_idx`` are returned. The slow part of
+    :func:`decorrelation_analysis`, apart so that a stage can run it on another process while it
+    computes the rest (its inputs are known before any statistic).
+    """
+    lightfm = [
+        label
+        for label, (algo, params) in specs.items()
+        if algo.startswith("lightfm")
+        and params.get("use_features", True)
+        and (compared is None or label in compared)
+    ]
+    if not lightfm:
+        return DecorrelatedRefit(
+            None,
+            None,
+            None,
+            "No LightFM model with side features was compared, so there is no pre-processing check.",
+        )
+    names = list(train_data.customer_feature_names or [])
+    attr = next((a for a in attributes if any(n.startswith(f"{a}:") for n in names)), None)
+    if attr is None:
+        return DecorrelatedRefit(
+            None,
+            None,
+            None,
+            "The customer features hold none of the group attributes, so CorrelationRemover has "
+            "nothing to remove.",
+        )
+    label = lightfm[0]
+    algo, params = specs[label]
+    x, kept = decorrelate_features(train_data.customer_features, names, attr)
+    model = _build(algo, params, seed)
+    fit_features = dict(features or {})
+    fit_features.update({"customer_features": x, "customer_feature_names": kept})
+    model.fit(train_data, features=fit_features)
+    top, _ = model.recommend_indices(np.asarray(customer_idx, dtype=np.int64), k=k)
+    text = (
+        f"{label} was refitted with its customer features passed through fairlearn's "
+        f"CorrelationRemover for {attr}: the {attr} columns were dropped and every other customer "
+        f"feature made linearly uncorrelated with them. The model still learns each customer's "
+        f"own identity embedding from behaviour, which this cannot change."
+    )
+    return DecorrelatedRefit(label, attr, top, text)
+
+
 def decorrelation_analysis(
     specs: Mapping[str, tuple[str, dict[str, Any]]],
     train_data,
@@ -642,13 +742,16 @@ def decorrelation_analysis(
     n_boot: int = 1000,
     alpha: float = 0.05,
     seed: int | None = 0,
+    refit: DecorrelatedRefit | None = None,
 ) -> tuple[pd.DataFrame | None, str]:
     """LightFM with and without a group attribute's traces in its customer features.
 
     The first LightFM model of stage 03 that uses side features is refitted on the training part
     with its customer features passed through fairlearn's ``CorrelationRemover`` for
-    ``attribute`` (default: the first analysed attribute with one-hot customer features). Its
-    lists are scored like stage 03's and the group gap of NDCG compared with the original's.
+    ``attribute`` (default: the first analysed attribute with one-hot customer features), by
+    :func:`decorrelated_refit` unless ``refit`` (its result, e.g. computed on another process with
+    the same inputs) is given. Its lists are scored like stage 03's and the group gap of NDCG
+    compared with the original's.
 
     Returns
     -------
@@ -656,37 +759,26 @@ def decorrelation_analysis(
         ``variant`` (original / decorrelated), ``ndcg`` with interval, the gap with interval and
         the permutation p-value; and a sentence saying what was done or why it was not.
     """
-    lightfm = [
-        label
-        for label, (algo, params) in specs.items()
-        if algo.startswith("lightfm") and params.get("use_features", True) and label in cands.items
-    ]
-    if not lightfm:
-        return (
-            None,
-            "No LightFM model with side features was compared, so there is no pre-processing check.",
+    if refit is None:
+        candidates = (
+            [attribute]
+            if attribute
+            else [a for a in groups.attributes if not a.startswith("planted")]
         )
-    names = list(train_data.customer_feature_names or [])
-    candidates = (
-        [attribute] if attribute else [a for a in groups.attributes if not a.startswith("planted")]
-    )
-    attr = next((a for a in candidates if any(n.startswith(f"{a}:") for n in names)), None)
-    if attr is None:
-        return None, (
-            "The customer features hold none of the group attributes, so CorrelationRemover has "
-            "nothing to remove."
+        refit = decorrelated_refit(
+            specs, train_data, cands.customer_idx, k, candidates, cands.models, features, seed
         )
-    label = lightfm[0]
-    algo, params = specs[label]
-    x, kept = decorrelate_features(train_data.customer_features, names, attr)
-    model = _build(algo, params, seed)
-    fit_features = dict(features or {})
-    fit_features.update({"customer_features": x, "customer_feature_names": kept})
-    model.fit(train_data, features=fit_features)
+    if refit.lists is None:
+        return None, refit.note
+    label, attr = refit.label, refit.attribute
     cidx = cands.customer_idx
-    top, _ = model.recommend_indices(cidx, k=k)
+    if len(refit.lists) != len(cidx):
+        raise ValueError(
+            f"the decorrelated {label} lists have {len(refit.lists)} rows, the candidates "
+            f"{len(cidx)}: they are not of the same customers"
+        )
     truth = sparse.csr_matrix(test)[cidx]
-    nd_new = ranking_metric_arrays(top, truth, ks=(k,), metrics=["ndcg"])[("ndcg", k)]
+    nd_new = ranking_metric_arrays(refit.lists, truth, ks=(k,), metrics=["ndcg"])[("ndcg", k)]
     nd_old = groups.values[(label, "ndcg")].to_numpy()
     values = pd.DataFrame(
         np.column_stack([nd_old, nd_new]),
@@ -707,13 +799,7 @@ def decorrelation_analysis(
     ].copy()
     out.insert(1, "variant", ["original", "decorrelated"])
     out["ndcg"] = out["model"].map(overall)
-    text = (
-        f"{label} was refitted with its customer features passed through fairlearn's "
-        f"CorrelationRemover for {attr}: the {attr} columns were dropped and every other customer "
-        f"feature made linearly uncorrelated with them. The model still learns each customer's "
-        f"own identity embedding from behaviour, which this cannot change."
-    )
-    return out.reset_index(drop=True), text
+    return out.reset_index(drop=True), refit.note
 
 
 # ----------------------------------------------------------------------------------------------
@@ -843,6 +929,16 @@ def save_explainers(
 N_CANDIDATES = 100
 
 
+def rerank_models(
+    chosen: str, wanted: Sequence[str] | None = None, available: Sequence[str] | None = None
+) -> list[str]:
+    """The models whose candidate lists stage 04 re-ranks: ``wanted`` (the ``fairness_bias``
+    setting ``mitigation_models``) or, when None, the chosen model and popularity; only those
+    in ``available`` when given."""
+    models = list(dict.fromkeys(wanted if wanted is not None else [chosen, "popularity"]))
+    return [m for m in models if available is None or m in available]
+
+
 def stage03_handoff(
     models: Mapping[str, Any],
     scored: Mapping[str, np.ndarray],
@@ -851,6 +947,7 @@ def stage03_handoff(
     folder,
     n_candidates: int = N_CANDIDATES,
     max_mb: float = SAVE_LIMIT_MB,
+    deep_models: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What stage 03 leaves for stage 04: every model's candidates and the explaining models.
 
@@ -868,9 +965,13 @@ def stage03_handoff(
     folder : path
         Where the explaining models are saved (:func:`save_explainers`).
     n_candidates : int
-        Candidates per list (at least the scored lists' length).
+        Candidates per list (at least the scored lists' length) of the ``deep_models``.
     max_mb : float
         Largest model state saved.
+    deep_models : sequence of str, optional
+        The models stage 04 re-ranks (:func:`rerank_models`): only they get ``n_candidates``
+        candidates with scores; every other model keeps the list stage 03 scored, without scores
+        (NaN), which is all stage 04 reads of it. None: every model gets ``n_candidates``.
 
     Returns
     -------
@@ -878,10 +979,27 @@ def stage03_handoff(
         The ``candidates`` table (:func:`recnb.fairness.audit.candidates_table`) and the
         :func:`save_explainers` table.
     """
-    from recnb.fairness.audit import candidate_lists
+    from recnb.fairness.audit import candidate_lists, candidates_table
 
     width = max((np.asarray(v).shape[1] for v in scored.values()), default=0)
-    table = candidate_lists(models, customer_idx, max(int(n_candidates), width), scored=scored)
+    deep = list(models) if deep_models is None else [m for m in models if m in deep_models]
+    table = candidate_lists(
+        {m: models[m] for m in deep}, customer_idx, max(int(n_candidates), width), scored=scored
+    )
+    shallow = {
+        m: (np.asarray(v), np.full(np.shape(v), np.nan, dtype=np.float32))
+        for m, v in scored.items()
+        if m not in deep
+    }
+    if shallow:
+        rest = candidates_table(shallow, customer_idx)
+        order = [m for m in models if m in deep or m in shallow]
+        parts = [t.astype({"model": object}) for t in (table, rest) if len(t)]
+        table = pd.concat(parts, ignore_index=True).astype(
+            {"customer_row": np.int32, "rank": np.int16, "product": np.int32, "score": np.float32}
+        )
+        table["model"] = pd.Categorical(table["model"], categories=order)
+        table = table.sort_values("model", kind="stable").reset_index(drop=True)
     saved = save_explainers(models, specs, folder, max_mb=max_mb)
     return table, saved
 
@@ -992,6 +1110,48 @@ def transparency_analysis(
         summary["source"] = [(sources or {}).get(m, "") for m in summary["model"]]
     skipped = [lbl for lbl in specs if lbl not in models and lbl in cands.items]
     return TransparencyReport(fid, summary, pd.DataFrame(examples), skipped)
+
+
+def stage03_explanations(
+    specs: Mapping[str, tuple[str, dict[str, Any]]],
+    train_data,
+    models_dir,
+    customer_idx: np.ndarray,
+    compared: Sequence[str],
+    k: int,
+    chosen: str,
+    wanted_stability: Sequence[str] | None = None,
+    n_customers: int = 30,
+    features: dict[str, Any] | None = None,
+    products: pd.DataFrame | None = None,
+    seed: int | None = 0,
+) -> TransparencyReport:
+    """The transparency section from stage 03's outputs alone: every explaining model loaded from
+    ``models_dir`` (or refitted, :func:`fitted_model`), the stability refits
+    (:func:`stability_models`), then :func:`transparency_analysis`.
+
+    Its inputs are known before any statistic of the stage, so a stage can run it on another
+    process while it computes the rest; the result is the same wherever it runs.
+    """
+    from pathlib import Path
+
+    explainers = explaining_models(specs, compared)
+    models, sources = {}, {}
+    for label in explainers:
+        models[label], sources[label] = fitted_model(
+            label, specs, train_data, str(Path(models_dir) / label), features, seed
+        )
+    refit = stability_models(specs, explainers, chosen, wanted_stability)
+    # transparency needs the evaluated customers and the compared models, not their lists
+    cands = Candidates(
+        np.asarray(customer_idx, dtype=np.int64),
+        {m: np.zeros((len(customer_idx), 0), dtype=np.int64) for m in compared},
+        {m: np.zeros((len(customer_idx), 0)) for m in compared},
+    )
+    return transparency_analysis(
+        models, specs, train_data, cands, k, refit, n_customers=n_customers, features=features,
+        products=products, seed=seed, sources=sources,
+    )  # fmt: skip
 
 
 def _example_label(i: int) -> str:

@@ -500,6 +500,7 @@ class FairnessBiasSettings(StageSettings):
     explain_customers: int = Field(30, ge=1)
     stability_models: list[str] | None = None
     decorrelate: bool = True
+    n_jobs: int = Field(2, ge=1)
 
     @field_validator("attributes")
     @classmethod

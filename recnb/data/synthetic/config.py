@@ -52,6 +52,9 @@ PAGE_POLICIES: tuple[str, ...] = ("deterministic", "epsilon_greedy", "plackett_l
 GROUP_ATTRIBUTES: tuple[str, ...] = ("age_band", "gender", "region", "device")
 """Customer attributes that may define the planted under-served group."""
 
+UNDERSERVED_KINDS: tuple[str, ...] = ("niche", "appeal")
+"""How the planted under-served group differs (see :attr:`ShopConfig.underserved_kind`)."""
+
 
 @dataclass(frozen=True)
 class ShopConfig:
@@ -158,10 +161,21 @@ class ShopConfig:
         plants nothing.
     underserved_group : mapping of str to str, optional
         A customer group with a planted under-served taste, e.g. ``{"age_band": "65+"}`` (one key
-        from :data:`GROUP_ATTRIBUTES`). Its members like what the mainstream finds unappealing, so
-        the log's appeal-ordered pages and popularity-based models serve them worse.
+        from :data:`GROUP_ATTRIBUTES`); how its taste differs is ``underserved_kind``.
+    underserved_kind : {"niche", "appeal"}
+        ``"niche"`` (default): the group's tastes differ from the majority's, as a minority's do:
+        its members favour the niche top categories, the fifth of the top categories the other
+        customers browse least (their category affinity rises by ``3 * strength`` there and falls
+        elsewhere so that its mean stays put). So the group browses, clicks and buys other things
+        than the majority: the difference is in the logged data, and a model fitted on everyone,
+        which leans to what the majority chooses, ranks the group's held-out items worse (a
+        quality-of-service harm that logged NDCG reveals). ``"appeal"``: the group's taste runs
+        against product appeal (utility ``- strength * appeal``): it likes what the mainstream
+        finds unappealing, yet it can only interact with the appealing products the shop's pages
+        show, so its held-out events look like everyone's and only the shop's true expected
+        clicks reveal the harm.
     underserved_strength : float
-        How far the group's taste runs against product appeal (utility ``- strength * appeal``).
+        Size of the group's difference (see ``underserved_kind``).
     """
 
     n_customers: int = 17_000
@@ -204,6 +218,7 @@ class ShopConfig:
     popularity_feedback: float = 0.0
     novelty_seeking: float = 0.0
     underserved_group: Mapping[str, str] | None = None
+    underserved_kind: str = "niche"
     underserved_strength: float = 1.0
 
     def __post_init__(self) -> None:
@@ -266,6 +281,11 @@ class ShopConfig:
             "underserved_strength",
         ):
             _check_float(self, name, low=0.0, high=10.0)
+        if self.underserved_kind not in UNDERSERVED_KINDS:
+            raise ValueError(
+                f"ShopConfig.underserved_kind: {self.underserved_kind!r} is not one of "
+                f"{list(UNDERSERVED_KINDS)}"
+            )
         if self.page_policy not in PAGE_POLICIES:
             raise ValueError(
                 f"ShopConfig.page_policy: {self.page_policy!r} is not one of {list(PAGE_POLICIES)}"
@@ -300,6 +320,10 @@ class ShopConfig:
             out[name] = dict(out[name])
         if out["underserved_group"] is not None:
             out["underserved_group"] = dict(out["underserved_group"])
+        else:
+            # no group, no effect: left out, so a shop without the plant records the settings
+            # (and writes the dataset's metadata) exactly as before the kind existed
+            del out["underserved_kind"]
         return out
 
     @classmethod

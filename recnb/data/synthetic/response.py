@@ -12,7 +12,7 @@ day ``d``, given the customer's purchase history::
       + 0.4 * quality[p] + 0.4 * appeal[p]                  product-only part
       - price_sensitivity[c] * relative_price[p]            log price relative to the leaf median
       - novelty_seeking * appeal[p]                         every customer (0 by default)
-      - underserved_strength * appeal[p]                    only for the planted under-served group
+      - underserved_strength * appeal[p]                    planted under-served group, kind "appeal"
       + device[top(p)] + daypart[top(p)] + region[top(p)]   context (planted effects)
       + trend[leaf(p)](d) + novelty[p](d) + shift[top(p)](d)  drift (0 when the day is unknown)
       + repeat[c, p](d)                                     state: what the customer bought before
@@ -175,7 +175,7 @@ def utility(
     out -= world.c_price_sens[c].astype(np.float64) * world.p_rel_price[p]
     if cfg.novelty_seeking:
         out -= cfg.novelty_seeking * world.p_appeal[p]
-    if cfg.underserved_group is not None:
+    if cfg.underserved_group is not None and cfg.underserved_kind == "appeal":
         out -= np.where(world.c_underserved[c], cfg.underserved_strength * world.p_appeal[p], 0.0)
     out += _context_term(world.device_effect, device, world.c_device[c], cfg.home_device_share, top)
     out += _context_term(

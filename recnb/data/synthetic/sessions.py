@@ -44,12 +44,14 @@ from recnb.data.schema import EVENT_TYPES
 from recnb.data.synthetic import response, traffic
 from recnb.data.synthetic.history import PurchaseHistory
 from recnb.data.synthetic.policy import RankingPolicy
-from recnb.data.synthetic.world import World
+from recnb.data.synthetic.world import (
+    HOME_PAGE_SHARE,
+    HOME_PAGE_SHARPNESS,
+    LEAF_SIZE_WEIGHT,
+    LEAF_TEMPERATURE,
+    World,
+)
 
-HOME_PAGE_SHARE = 0.2  # share of pages that are the shop-wide bestseller page
-HOME_PAGE_SHARPNESS = 1.3  # bestseller page: weights exp(1.3 * score)
-LEAF_SIZE_WEIGHT = 0.5  # bigger leaves attract more browsing: + 0.5 * log(n products)
-LEAF_TEMPERATURE = 1.5  # category choice logits are multiplied by this
 PAGE_LOAD_SECONDS = 5.0
 SCROLL_SECONDS = 1.0
 CART_SECONDS = 4.0

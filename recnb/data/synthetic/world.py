@@ -34,6 +34,19 @@ _TOWNS_PER_REGION = 6
 # seed-sequence keys of the world's random streams (the log and the visits use others)
 _EFFECTS_STREAM, _TEXT_STREAM, _CUSTOMER_STREAM, _PRODUCT_STREAM = 0, 1, 2, 3
 
+NICHE_SHARE = 0.2
+"""Share of the top categories that are the planted group's niche (at least one)."""
+NICHE_AFFINITY = 3.0
+"""Affinity the planted group gains for its niche per unit of ``underserved_strength``."""
+NICHE_HEAD = 0.05
+"""Share of the products that form the head of the majority's attention (see :func:`niche_tops`)."""
+
+# the log's category choice (recnb.data.synthetic.sessions, which imports this module)
+LEAF_SIZE_WEIGHT = 0.5  # bigger leaves attract more browsing: + 0.5 * log(n products)
+LEAF_TEMPERATURE = 1.5  # category choice logits are multiplied by this
+HOME_PAGE_SHARE = 0.2  # share of pages that are the shop-wide bestseller page
+HOME_PAGE_SHARPNESS = 1.3  # bestseller page: weights exp(1.3 * score)
+
 # quality terciles of the product text: quality ~ N(0, sqrt(0.4^2 + 0.8^2)), cut at +-0.4307 sd
 _QUALITY_TERCILE = 0.4307 * float(np.hypot(0.4, 0.8))
 
@@ -67,6 +80,7 @@ class World:
     c_factors: np.ndarray
     c_affinity: np.ndarray
     c_underserved: np.ndarray
+    niche: np.ndarray  # top categories the planted group favours (kind "niche"; else empty)
     # products
     p_leaf: np.ndarray
     p_top: np.ndarray
@@ -223,6 +237,7 @@ def build_world(config: ShopConfig) -> World:
     prod = {key: v[keep] for key, v in prod.items()}
 
     group = config.underserved_group
+    niche = np.zeros(0, dtype=np.int64)
     if group is None:
         underserved = np.zeros(len(cust["band"]), dtype=bool)
     else:
@@ -234,6 +249,11 @@ def build_world(config: ShopConfig) -> World:
             "device": (cust["device"], list(devices)),
         }[attribute]
         underserved = codes == names.index(value)
+        if config.underserved_kind == "niche":
+            base = prod["launch_day"] < 0  # the catalogue on sale when the log starts
+            niche = _plant_niche_taste(
+                config, leaf_top, glob, cust, underserved, prod["leaf"][base], prod["appeal"][base]
+            )
     cycle_of_leaf = np.array(
         [voc.CONSUMABLE_CYCLE_DAYS.get(leaf.path, voc.DURABLE_CYCLE_DAYS) for leaf in leaves]
     )
@@ -267,6 +287,7 @@ def build_world(config: ShopConfig) -> World:
         c_factors=cust["factors"],
         c_affinity=cust["affinity"],
         c_underserved=underserved,
+        niche=niche,
         p_leaf=prod["leaf"],
         p_top=leaf_top[prod["leaf"]],
         p_brand=prod["brand"],
@@ -293,6 +314,94 @@ def build_world(config: ShopConfig) -> World:
         customers=customers,
         products=products,
     )
+
+
+def niche_tops(
+    leaf_top: np.ndarray,
+    leaf_weights: np.ndarray,
+    leaf_centroids: np.ndarray,
+    affinity: np.ndarray,
+    factors: np.ndarray,
+    p_leaf: np.ndarray,
+    p_appeal: np.ndarray,
+) -> np.ndarray:
+    """The planted group's niche: the top categories the head of the majority's attention misses.
+
+    The attention each product gets from the customers given (``affinity`` / ``factors``: those
+    outside the group) follows the log without context, trends and feedback: category pages
+    (:data:`HOME_PAGE_SHARE` of pages are the shop-wide bestseller page instead) pick a leaf by
+    the log's category choice (affinity, taste and leaf size, :func:`recnb.data.synthetic.
+    sessions._leaf_logits`) and a product of the leaf with weight ``exp(appeal)``; the bestseller
+    page picks from the whole catalogue with weight ``exp(HOME_PAGE_SHARPNESS * appeal)``. The
+    head is the :data:`NICHE_HEAD` best attended products (what a popularity ranking offers).
+    The :data:`NICHE_SHARE` top categories (at least one) with the fewest products in the head
+    are the niche, sorted (ties go to the category whose products get less attention on
+    average): what the group favours, a ranking by what the majority chooses hardly offers.
+    """
+    n_top = int(leaf_top.max()) + 1
+    n_leaf = len(leaf_top)
+    f = factors.shape[1]
+    logits = (
+        affinity[:, leaf_top].astype(np.float64)
+        + (factors @ leaf_centroids.T) / np.sqrt(f)
+        + LEAF_SIZE_WEIGHT * np.log(leaf_weights)[None, :]
+    ) * LEAF_TEMPERATURE
+    logits -= logits.max(axis=1, keepdims=True)
+    prob = np.exp(logits)
+    prob /= prob.sum(axis=1, keepdims=True)
+    leaf_share = prob.mean(axis=0)
+    w = np.exp(p_appeal.astype(np.float64))
+    leaf_total = np.bincount(p_leaf, weights=w, minlength=n_leaf)
+    home = np.exp(HOME_PAGE_SHARPNESS * p_appeal.astype(np.float64))
+    attention = (1.0 - HOME_PAGE_SHARE) * leaf_share[p_leaf] * w / leaf_total[p_leaf]
+    attention += HOME_PAGE_SHARE * home / home.sum()
+    p_top = leaf_top[p_leaf]
+    n_head = max(1, int(round(NICHE_HEAD * len(p_leaf))))
+    head = np.argsort(-attention, kind="stable")[:n_head]
+    products = np.bincount(p_top, minlength=n_top).astype(np.float64)
+    in_head = np.bincount(p_top[head], minlength=n_top)
+    mean_attention = np.bincount(p_top, weights=attention, minlength=n_top) / np.maximum(
+        products, 1.0
+    )
+    order = np.lexsort((mean_attention, in_head))
+    order = order[products[order] > 0]
+    n = max(1, int(round(NICHE_SHARE * n_top)))
+    return np.sort(order[:n])
+
+
+def _plant_niche_taste(
+    config: ShopConfig,
+    leaf_top: np.ndarray,
+    glob: _Globals,
+    cust: dict[str, np.ndarray],
+    member: np.ndarray,
+    p_leaf: np.ndarray,
+    p_appeal: np.ndarray,
+) -> np.ndarray:
+    """Give the planted group a minority's taste (``underserved_kind = "niche"``), in place.
+
+    Members' category affinity rises by ``NICHE_AFFINITY * strength`` for the niche top
+    categories (:func:`niche_tops`, chosen from the other customers' browsing) and falls
+    elsewhere so that its mean over the top categories stays put. Nothing is drawn: the rest of
+    the world is the same as without the plant. Returns the niche (top category indices).
+    """
+    strength = NICHE_AFFINITY * config.underserved_strength
+    niche = np.zeros(int(leaf_top.max()) + 1, dtype=bool)
+    rest = ~member
+    niche[
+        niche_tops(
+            leaf_top,
+            glob.leaf_weights,
+            glob.leaf_centroids,
+            cust["affinity"][rest],
+            cust["factors"][rest],
+            p_leaf,
+            p_appeal,
+        )
+    ] = True
+    shift = np.where(niche, strength, -strength * niche.sum() / (~niche).sum())
+    cust["affinity"][member] += shift.astype(np.float32)
+    return np.flatnonzero(niche)
 
 
 def _draw_customers(

@@ -340,10 +340,27 @@ def stakeholder_summary(
         if len(row) and np.isfinite(row["difference"].iloc[0]):
             r = row.iloc[0]
             found = r["p_holm"] <= alpha
-            parts.append(
+            text = (
                 f"The shop planted an under-served group ({planted.split('(', 1)[1].rstrip(')')}): "
-                f"the audit {'finds' if found else 'does not find'} it ({_p(r['p_holm'])})."
+                f"the audit {'finds' if found else 'does not find'} it for {model} "
+                f"({_p(r['p_holm'])})"
             )
+            # which other models turn the group's difference in the data into worse service
+            worst = "low_group" if higher is not False else "high_group"
+            others = gaps[
+                (gaps["model"] != model)
+                & (gaps["model"] != "random")
+                & (gaps["metric"] == metric)
+                & (gaps["attribute"] == planted)
+                & (gaps["p_holm"] <= alpha)
+                & (gaps[worst] == "in the group")
+            ]
+            if len(others):
+                text += (
+                    f"; the group is served significantly worse in {_metric(metric, k)} by "
+                    + ", ".join(f"{o.model} ({_p(o.p_holm)})" for o in others.itertuples())
+                )
+            parts.append(text + ".")
     t = catalogue.set_index("model")
     if model in t.index:
         parts.append(
