@@ -497,3 +497,48 @@ def test_a_single_category_feature_is_not_scored():
     )
     s = drift_scores({"event_mix": table, "other": other}, reference_days=14)
     assert set(s["feature"]) == {"other"}
+
+
+def test_serving_model_exports_the_signal_it_was_trained_on(tmp_path):
+    """Observed: stage 07's champion could not be served (saved with Recommender.save only), and
+    build_interactions recorded no signal, so an export of a model fitted on it would have told
+    the service every event weighs 1. Now the export carries the weights the matrix was built with:
+    the service, given a customer's events one by one, rebuilds that customer's training row."""
+    from recnb.monitoring.stage import serving_model
+    from recnb.prep.weighting import DEFAULT_EVENT_WEIGHTS
+    from recnb.serving import export_model, find_export, load_export
+    from recnb.serving.history import HistoryOverlay, NewEvent
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    events = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:03d}" for i in rng.integers(0, 120, n)],
+            "product_id": [f"p{i:03d}" for i in rng.integers(0, 60, n)],
+            "event": rng.choice(
+                ["view", "click", "add_to_cart", "purchase"], n, p=[0.6, 0.2, 0.1, 0.1]
+            ),
+        }
+    )
+    spec = {"model": "als", "factors": 8, "iterations": 3}
+    model, train = serving_model(events, spec, seed=5)
+    assert model.name == "als" and model.get_params()["random_state"] == 5
+    export_model(model, tmp_path, "champion", train=train, label="champion")
+    e = load_export(find_export(tmp_path))
+    assert e.folder == tmp_path / "models" / "champion"
+    assert e.spec.signal.event_weights == DEFAULT_EVENT_WEIGHTS
+    assert e.spec.history_updates == "rescored"
+    # a customer unknown to the export sends its events: the service's history is its row of the
+    # matrix built from all events
+    who = "c007"
+    products = {str(p): j for j, p in enumerate(model.product_ids_)}
+    overlay = HistoryOverlay(e.history[:0], {}, products, e.spec.signal)
+    mine = events[events["customer_id"] == who]
+    overlay.apply(
+        NewEvent(seq, who, r.product_id, r.event)
+        for seq, r in enumerate(mine.itertuples(index=False), start=1)
+    )
+    row = train.customer_ids.tolist().index(who)
+    np.testing.assert_allclose(
+        overlay.history(who).toarray(), train.matrix[row].toarray(), rtol=1e-6
+    )
