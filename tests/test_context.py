@@ -296,6 +296,33 @@ def test_buy_again_ranks_own_purchases_by_frequency_and_recency():
     assert set(idx[0, :2].tolist()) == {1, 2} and idx[0, 2] == 0
 
 
+def test_buy_again_is_a_registered_model_params_can_name(tmp_path):
+    """Observed: BuyAgain lived in recnb.context only, so params (stage 03's ``models`` /
+    ``model_params``) could not name it and Recommender.load could not read its save."""
+    from recnb.context.repeat import BuyAgain
+    from recnb.evaluation.specs import model_specs
+    from recnb.models.base import Recommender
+    from recnb.models.registry import REGISTRY, model_capabilities
+
+    assert REGISTRY["buy_again"] is BuyAgain and BuyAgain.repeat_aware
+    specs = model_specs(
+        ["buy_again", "buy_again_7d"], {"buy_again_7d": {"model": "buy_again", "half_life_days": 7}}
+    )
+    assert [s.model for s in specs] == ["buy_again", "buy_again"]
+    m = sp.csr_matrix(np.array([[3, 1, 0], [0, 2, 0]], dtype=np.float32))
+    ts = m.copy()
+    ts.data = 1e9 + 86_400.0 * np.arange(ts.nnz, dtype=np.float64)
+    train = Interactions(m, np.array(["a", "b"]), np.array(["p", "q", "r"]), timestamps=ts)
+    model = specs[1].build(seed=1).fit(train)
+    assert model.half_life_days == 7
+    loaded = Recommender.load(model.save(tmp_path / "ba"))
+    pd.testing.assert_frame_equal(
+        loaded.recommend(["a", "b"], k=3, exclude_seen=False),
+        model.recommend(["a", "b"], k=3, exclude_seen=False),
+    )
+    assert model_capabilities(["buy_again"])["algorithm"].tolist() == ["buy_again"]
+
+
 @pytest.fixture(scope="module")
 def repeat_log():
     shop, ds = make_shop(
