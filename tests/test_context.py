@@ -96,13 +96,43 @@ def test_request_features_are_only_request_time_information():
 
 def test_context_lift_by_hand():
     log = EventLog(_dataset(_events()))
-    lift = ContextLift(["device"], prior=0.0).fit(log, log.mask())
+    lift = ContextLift(["device"], prior=0.0, centred=False).fit(log, log.mask())
     t = lift.table().set_index(["value", "category"])["lift"]
     # positives: mobile P1, P2 (home); desktop P6 (books); tablet P1, P3 (home)
     # p(c) with add-one smoothing over 2 categories: home 5/7, books 2/7
     assert t[("mobile", "home")] == pytest.approx(1.0 / (5 / 7))
     assert t[("desktop", "books")] == pytest.approx(1.0 / (2 / 7))
     assert t[("desktop", "home")] == pytest.approx(0.0)
+
+
+def test_centred_lift_moves_a_list_only_where_the_visit_leaves_the_customers_usual_context():
+    """Observed: the pooled lift re-added the customer's usual device to a list the context-free
+    model had already learned from that device's visits, and the planted device effect of the
+    default shop went unrecovered. Centred, a customer in their usual context gets no adjustment;
+    elsewhere the adjustment is the lift of this visit's value over the customer's mix."""
+    log = EventLog(_dataset(_events()))
+    pooled = ContextLift(["device"], prior=1.0, centred=False).fit(log, log.mask())
+    centred = ContextLift(["device"], prior=1.0, customer_prior=0.0).fit(log, log.mask())
+    table = pooled.tables_["device"]
+    c1, c2 = (int(np.flatnonzero(log.customer_ids == c)[0]) for c in ("C1", "C2"))
+    items = np.array([[int(np.flatnonzero(log.product_ids == p)[0]) for p in ("P1", "P6")]] * 3)
+    cat = pooled.product_category_[items[0]]
+    requests = pd.DataFrame({"customer": [c2, c2, c1], "device": ["desktop", "mobile", "mobile"]})
+    got = centred.log_lift(requests, items)
+    # C2 only ever used a desktop: a desktop visit is usual, nothing moves
+    np.testing.assert_allclose(got[0], 0.0, atol=1e-12)
+    # C2 on a phone: the phone's lift over the desktop's
+    want = table.loc["mobile"].to_numpy()[cat] - table.loc["desktop"].to_numpy()[cat]
+    np.testing.assert_allclose(got[1], want)
+    # C1's positives: half on a phone, half on a tablet
+    usual = 0.5 * table.loc["mobile"].to_numpy() + 0.5 * table.loc["tablet"].to_numpy()
+    np.testing.assert_allclose(got[2], table.loc["mobile"].to_numpy()[cat] - usual[cat])
+    # the pooled lift is the same for every customer
+    np.testing.assert_allclose(
+        pooled.log_lift(requests, items)[1], table.loc["mobile"].to_numpy()[cat]
+    )
+    with pytest.raises(ValueError, match="prior > 0"):
+        ContextLift(["device"], prior=0.0)
 
 
 def test_post_filter_weight_zero_is_the_base_list_and_weights_reorder():
