@@ -169,6 +169,17 @@ def test_tune_weight_keeps_zero_unless_the_gain_is_proven():
     # ties go to the smaller weight
     w, _ = tune_weight(ranks, valid, lambda t, v: np.full(200, 0.5), [0.0, 1.0])
     assert w == 0.0
+    # two proven gains: the surer one wins over the larger but noisier one (observed: daypart on
+    # the default shop, where the best-mean weight gained less on the test)
+    spread = rng.normal(0, 1, 200)
+
+    def two(topk, v):
+        w = topk[0, 0]
+        return 0.5 + {0: 0.0, 1: 0.02 + 0.001 * spread, 2: 0.03 + 0.1 * spread}[int(w)]
+
+    w, table = tune_weight(ranks, valid, two, [0.0, 1.0, 2.0])
+    assert table["score"].idxmax() == 2 and (table["gain_ci_low"].iloc[1:] > 0).all()
+    assert w == 1.0
 
 
 def test_paired_uplift_known_answer_and_alignment():

@@ -617,5 +617,6 @@ def test_gate_reasons_quote_the_figures_of_every_failed_gate():
     r = out.set_index("challenger")["reason"]
     assert "recall 0.0850 against the champion's 0.1100 (-22.7%)" in r["both_bad"]
     assert "allowed loss of -0.0055" in r["both_bad"]
-    assert "from 0.028 to 0.050" in r["both_bad"] and "guardrail 0.020" in r["both_bad"]
+    assert "from 0.028 to 0.050" in r["both_bad"] and "+0.031, exceeds" in r["both_bad"]
+    assert "guardrail of 0.020" in r["both_bad"]
     assert "p = 0.35" in r["lost_ab"] and "detect a gain of about 0.022" in r["lost_ab"]

@@ -358,8 +358,9 @@ def _reasons(r: Any, ab_available: bool) -> tuple[str, list[str]]:
         ub, allowed = _num(r, "gap_change_upper_bound"), _num(r, "allowed_gap_growth")
         if np.isfinite([g0, g1, ub, allowed]).all():
             failed.append(
-                f"widens the recall gap between customer groups from {g0:.3f} to {g1:.3f} (upper "
-                f"bound of the growth {ub:+.3f}, guardrail {allowed:.3f})"
+                f"fairness guardrail not met: the recall gap between customer groups goes from "
+                f"{g0:.3f} to {g1:.3f} and the upper 95% bound of its growth, {ub:+.3f}, exceeds "
+                f"the guardrail of {allowed:.3f}"
             )
         else:
             failed.append("widens the gap between customer groups beyond the guardrail")
