@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 
+from recnb.data.interactions import Interactions
 from recnb.models import REGISTRY, Recommender
 from recnb.models.base import CONFIG_FILE, ModelFileError, NotFittedError
 from recnb.models.testing import (
@@ -28,7 +30,36 @@ NO_KNOWN_ANSWER = {
     "popularity": "not personalised",
     "trending": "not personalised",
     "biased_mf": "rating predictor: all observed ratings are equal on this data",
+    "buy_again": "repeat-aware: with seen products excluded it is popularity "
+    "(its known answer: test_repeat_aware_known_answer)",
 }
+
+
+def repeat_board() -> tuple[Interactions, np.ndarray]:
+    """Six customers, ten products, hourly timestamps. Each customer had three products: two once
+    and long ago, one (the favourite) three times and last. Returns the data and the favourites."""
+    rows, cols, vals, times = [], [], [], []
+    favourite = np.array([(3 * u + 2) % 10 for u in range(6)])
+    for u in range(6):
+        for j, (v, t) in zip(
+            [(3 * u) % 10, (3 * u + 1) % 10, favourite[u]],
+            [(1.0, 0), (1.0, 1), (3.0, 100)],
+            strict=True,
+        ):
+            rows.append(u)
+            cols.append(j)
+            vals.append(v)
+            times.append(1.7e9 + 3600.0 * (t + u))
+    shape = (6, 10)
+    m = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float32)
+    ts = sp.csr_matrix((times, (rows, cols)), shape=shape, dtype=np.float64)
+    inter = Interactions(
+        m,
+        np.array([f"c{u}" for u in range(6)], dtype=object),
+        np.array([f"p{j}" for j in range(10)], dtype=object),
+        timestamps=ts,
+    )
+    return inter, favourite
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +90,12 @@ class TestModelContract:
         cls = REGISTRY[name]
         assert cls.name == name
         assert issubclass(cls, Recommender)
-        for flag in ("can_explain", "serves_cold_customers", "serves_cold_products"):
+        for flag in (
+            "can_explain",
+            "serves_cold_customers",
+            "serves_cold_products",
+            "repeat_aware",
+        ):
             assert isinstance(getattr(cls, flag), bool)
 
     def test_init_only_stores_params(self, name):
@@ -212,6 +248,28 @@ class TestModelContract:
         idx, _ = model.recommend_indices(users, k=1)
         precision_at_1 = np.mean(idx[:, 0] == np.array([held[u] for u in users]))
         assert precision_at_1 == 1.0
+
+    def test_repeat_aware_known_answer(self, name):
+        """A repeat-aware model, with seen products allowed, puts first the product the customer
+        had most often and most recently; any model keeps its own order of the same data."""
+        if not REGISTRY[name].repeat_aware:
+            pytest.skip("not a repeat-aware model: seen products are excluded in its mode")
+        inter, favourite = repeat_board()
+        model = build(name).fit(inter)
+        users = np.arange(inter.n_customers)
+        idx, val = model.recommend_indices(users, k=inter.n_products, exclude_seen=False)
+        np.testing.assert_array_equal(idx[:, 0], favourite)
+        # every product the customer had ranks above every product they never had
+        seen = (inter.matrix > 0).toarray()
+        for u in users:
+            n_own = int(seen[u].sum())
+            assert seen[u, idx[u, :n_own]].all() and not seen[u, idx[u, n_own:]].any()
+        # with seen products excluded nothing personal is left: the popularity order
+        excl, _ = model.recommend_indices(users, k=3)
+        pop = np.asarray((inter.matrix > 0).sum(axis=0)).ravel()
+        for u in users:
+            order = [j for j in np.lexsort((np.arange(len(pop)), -pop)) if not seen[u, j]]
+            assert list(excl[u]) == order[:3]
 
     def test_get_params_round_trip_clone(self, name, board, fitted):
         inter, _ = board

@@ -497,3 +497,126 @@ def test_a_single_category_feature_is_not_scored():
     )
     s = drift_scores({"event_mix": table, "other": other}, reference_days=14)
     assert set(s["feature"]) == {"other"}
+
+
+def test_serving_model_exports_the_signal_it_was_trained_on(tmp_path):
+    """Observed: stage 07's champion could not be served (saved with Recommender.save only), and
+    build_interactions recorded no signal, so an export of a model fitted on it would have told
+    the service every event weighs 1. Now the export carries the weights the matrix was built with:
+    the service, given a customer's events one by one, rebuilds that customer's training row."""
+    from recnb.monitoring.stage import serving_model
+    from recnb.prep.weighting import DEFAULT_EVENT_WEIGHTS
+    from recnb.serving import export_model, find_export, load_export
+    from recnb.serving.history import HistoryOverlay, NewEvent
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    events = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:03d}" for i in rng.integers(0, 120, n)],
+            "product_id": [f"p{i:03d}" for i in rng.integers(0, 60, n)],
+            "event": rng.choice(
+                ["view", "click", "add_to_cart", "purchase"], n, p=[0.6, 0.2, 0.1, 0.1]
+            ),
+        }
+    )
+    spec = {"model": "als", "factors": 8, "iterations": 3}
+    model, train = serving_model(events, spec, seed=5)
+    assert model.name == "als" and model.get_params()["random_state"] == 5
+    export_model(model, tmp_path, "champion", train=train, label="champion")
+    e = load_export(find_export(tmp_path))
+    assert e.folder == tmp_path / "models" / "champion"
+    assert e.spec.signal.event_weights == DEFAULT_EVENT_WEIGHTS
+    assert e.spec.history_updates == "rescored"
+    # a customer unknown to the export sends its events: the service's history is its row of the
+    # matrix built from all events
+    who = "c007"
+    products = {str(p): j for j, p in enumerate(model.product_ids_)}
+    overlay = HistoryOverlay(e.history[:0], {}, products, e.spec.signal)
+    mine = events[events["customer_id"] == who]
+    overlay.apply(
+        NewEvent(seq, who, r.product_id, r.event)
+        for seq, r in enumerate(mine.itertuples(index=False), start=1)
+    )
+    row = train.customer_ids.tolist().index(who)
+    np.testing.assert_allclose(
+        overlay.history(who).toarray(), train.matrix[row].toarray(), rtol=1e-6
+    )
+
+
+def test_ab_test_is_clustered_by_customer():
+    """Observed: the A/B gate ran a two-proportion z-test over visits while customers are the
+    randomisation unit; one customer's visits are correlated, so A/A splits "won" far more often
+    than alpha. The clustered test (delta method on per-customer sums) holds its level, and it is
+    the formula of recnb.experiments.stats.ratio_test."""
+    from statsmodels.stats.proportion import proportions_ztest
+
+    from recnb.experiments.stats import ratio_test
+    from recnb.monitoring.gate import clustered_ctr_test
+
+    rng = np.random.default_rng(11)
+    n = 2000
+    rate = rng.beta(1.0, 1.0, n)  # customers differ a lot in how often they click
+    visits = rng.poisson(6.0, n) + 1
+    clicks = rng.binomial(visits, rate).astype(float)
+    visits = visits.astype(float)
+    naive = clustered = 0
+    n_tests = 300
+    for _ in range(n_tests):  # A/A: both arms serve the same thing
+        b = rng.random(n) < 0.5
+        res = clustered_ctr_test(clicks[b], visits[b], clicks[~b], visits[~b])
+        clustered += res["p_value"] < 0.05
+        _, p = proportions_ztest(
+            [clicks[b].sum(), clicks[~b].sum()],
+            [visits[b].sum(), visits[~b].sum()],
+            alternative="larger",
+        )
+        naive += p < 0.05
+    assert clustered / n_tests < 0.09  # nominal 5%, with room for 300 draws
+    assert naive / n_tests > 0.12  # the visit-level test is anti-conservative here
+    ref = ratio_test(clicks[b], visits[b], clicks[~b], visits[~b])
+    assert res["uplift"] == pytest.approx(ref.diff)
+    assert res["se"] == pytest.approx(ref.se)
+    one_sided = ref.p_value / 2 if ref.diff > 0 else 1 - ref.p_value / 2
+    assert res["p_value"] == pytest.approx(one_sided)
+
+
+def test_gate_reasons_quote_the_figures_of_every_failed_gate():
+    rows = pd.DataFrame(
+        [
+            {
+                "challenger": "both_bad",
+                "noninferior": False,
+                "fair": False,
+                "recall_champion": 0.11,
+                "recall_challenger": 0.085,
+                "difference_lower_bound": -0.0296,
+                "allowed_loss": 0.0055,
+                "gap_champion": 0.028,
+                "gap_challenger": 0.05,
+                "gap_change_upper_bound": 0.031,
+                "allowed_gap_growth": 0.02,
+                "ab_won": np.nan,
+                "ab_uplift": np.nan,
+            },
+            {
+                "challenger": "lost_ab",
+                "noninferior": True,
+                "fair": True,
+                "ctr_champion": 0.74,
+                "ctr_challenger": 0.743,
+                "p_ab": 0.35,
+                "ab_detectable": 0.022,
+                "ab_won": False,
+                "ab_uplift": 0.003,
+            },
+        ]
+    )
+    winner, out = decide(rows, ab_available=True)
+    assert winner is None
+    r = out.set_index("challenger")["reason"]
+    assert "recall 0.0850 against the champion's 0.1100 (-22.7%)" in r["both_bad"]
+    assert "allowed loss of -0.0055" in r["both_bad"]
+    assert "from 0.028 to 0.050" in r["both_bad"] and "+0.031, exceeds" in r["both_bad"]
+    assert "guardrail of 0.020" in r["both_bad"]
+    assert "p = 0.35" in r["lost_ab"] and "detect a gain of about 0.022" in r["lost_ab"]

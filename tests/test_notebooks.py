@@ -95,12 +95,46 @@ def test_stage_03_exports_its_chosen_model_for_serving(ci_run):
     significance = pd.read_parquet(
         ci_run / "results" / "03_model_comparison" / "significance.parquet"
     )
-    e = load_export(find_export(ci_run))
+    e = load_export(find_export(ci_run, "model_comparison"))
     assert e.folder == ci_run / "models" / "model_comparison"
     assert e.spec.label == significance["reference"].iloc[0]
     assert e.spec.run_name == "ci" and e.spec.customer_ids.form == "pseudonym"
     html = (ci_run / "03_model_comparison.html").read_text()
     assert f"python -m recnb serve {ci_run.resolve().as_posix()}" in html
+
+
+def test_serve_loads_stage_07s_champion(ci_run, tmp_path):
+    """Observed: stage 07 saved its champion with ``Recommender.save`` only (registry/champions),
+    so ``python -m recnb serve reports/ci`` served stage 03's export instead. Now the configuration
+    the gate chose is fitted on the run's log and exported like stage 03's model: serve picks it
+    first, it loads with its checksums and id maps, and it answers a customer of the run."""
+    from fastapi.testclient import TestClient
+
+    from recnb.monitoring.registry import read_registry
+    from recnb.serving import create_app, find_export, load_export
+
+    (record,) = read_registry(ci_run)
+    folder = find_export(ci_run)
+    assert folder == ci_run / "models" / "champion"
+    assert record["export"] == {"path": "models/champion", "version": load_export(folder).version}
+    e = load_export(folder)
+    assert e.spec.model == record["champion"]["model"] == record["serving_spec"]["model"]
+    assert e.spec.label == record["serving"] and e.spec.run_name == "ci"
+    assert e.spec.customer_ids.form == "pseudonym" and e.spec.signal.event_weights["purchase"] > 0
+    events = pd.read_parquet(ci_run / "data" / "events.parquet")
+    assert set(e.model.customer_ids_.astype(str)) == set(events["customer_id"].astype(str))
+    app = create_app(ci_run, store=tmp_path / "events.sqlite")
+    assert app.state.service.current.export.folder == folder
+    cid = str(e.model.customer_ids_[0])
+    with TestClient(app) as client:
+        r = client.get(f"/recommendations/{cid}", params={"k": 5})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["source"] == "model" and len(body["items"]) == 5
+    want = e.model.recommend([cid], k=5)
+    assert [i["product_id"] for i in body["items"]] == list(want["product_id"])
+    html = (ci_run / "07_monitoring.html").read_text()
+    assert "models/champion" in html and "python -m recnb serve" in html
 
 
 def test_same_params_same_bytes_and_a_quiet_terminal(ci_run, tmp_path):

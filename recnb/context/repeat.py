@@ -6,8 +6,9 @@ In groceries, fashion basics and consumables most purchases are repeats, so this
 - a *mode*: ``repeat_aware=True`` lets seen products into the lists and counts them in the test
   (the answers are the test visits' purchases, repeats included); ``False`` is stage 03's mode
   (seen products out of lists and answers);
-- :class:`BuyAgain`: the customer's own past purchases ranked by frequency and recency
-  (``confidence x 0.5 ** (age / half_life_days)``); a customer who never bought gets popularity;
+- :class:`~recnb.models.repeat.BuyAgain` (registered as ``buy_again``): the customer's own past
+  purchases ranked by frequency and recency (``confidence x 0.5 ** (age / half_life_days)``); a
+  customer who never bought gets popularity;
 - :class:`RepeatMix`: the first ``n_repeat`` slots from the buy-again list, the rest from a model's
   list without the products bought before; ``n_repeat`` is chosen on validation requests.
 
@@ -17,7 +18,6 @@ Hits are reported apart for repeats and new products (:func:`recnb.context.compa
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -25,76 +25,10 @@ import pandas as pd
 from recnb.context import compare
 from recnb.context.log import EventLog, RequestSet
 from recnb.context.paradigms import ContextFree, drop_seen, fit_recnb_model
-from recnb.data.interactions import Interactions
-from recnb.models._checks import check_nonnegative
 from recnb.models.base import Recommender
+from recnb.models.repeat import BuyAgain
 
 __all__ = ["BuyAgain", "RepeatMix", "repeat_study"]
-
-_DAY = 86_400.0
-
-
-class BuyAgain(Recommender):
-    """Buy again: the customer's own past purchases by frequency and recency.
-
-    Score of a product the customer interacted with in training: its confidence (frequency, on
-    the training matrix's scale) times ``0.5 ** (age_days / half_life_days)``, the age measured
-    from the customer's last interaction with it to the end of training; every other product
-    scores 0 plus a popularity tie-break below any own product. Use with ``exclude_seen=False``:
-    with seen products excluded it is the popularity ranking.
-
-    Parameters
-    ----------
-    half_life_days : float or None
-        Recency half-life (None: frequency only).
-    random_state, unknown, batch_size
-        See :class:`~recnb.models.base.Recommender`.
-    """
-
-    name: ClassVar[str] = "buy_again"
-
-    def __init__(
-        self,
-        half_life_days: float | None = 30.0,
-        random_state: int | None = None,
-        unknown: str = "popularity",
-        batch_size: int | None = None,
-    ) -> None:
-        super().__init__(random_state=random_state, unknown=unknown, batch_size=batch_size)
-        self.half_life_days = half_life_days
-
-    def _check_params(self) -> None:
-        if self.half_life_days is not None:
-            check_nonnegative("buy_again", "half_life_days", self.half_life_days, strict=True)
-
-    def _fit(self, train: Interactions, rng: np.random.Generator) -> None:
-        m = train.matrix.tocsr(copy=True)
-        m.data = np.where(m.data > 0, m.data, 0).astype(np.float32)
-        if self.half_life_days is not None:
-            if train.timestamps is None:
-                raise ValueError(
-                    "buy_again: train.timestamps is None; recency needs the last-event time per "
-                    "pair (half_life_days=None uses frequency only)"
-                )
-            ts = train.timestamps.tocsr()
-            ts.sort_indices()
-            if not (np.array_equal(ts.indptr, m.indptr) and np.array_equal(ts.indices, m.indices)):
-                raise ValueError("buy_again: timestamps and matrix have different sparsity")
-            age = (ts.data.max() - ts.data) / _DAY
-            m.data = (m.data * np.power(0.5, age / float(self.half_life_days))).astype(np.float32)
-        m.eliminate_zeros()
-        self.own_ = m
-        pop = self.popularity_.astype(np.float64)
-        top = float(pop.max()) if len(pop) and pop.max() > 0 else 1.0
-        floor = float(m.data.min()) if m.nnz else 1.0
-        # popularity only breaks ties among products the customer never had
-        self.tiebreak_ = (0.5 * floor * pop / top).astype(np.float32)
-
-    def _score(self, customer_idx: np.ndarray) -> np.ndarray:
-        own = self.own_[customer_idx].toarray()
-        return np.where(own > 0, own + self.tiebreak_.max() + 1e-6, self.tiebreak_[None, :]).astype(
-            np.float32
-        )
 
 
 class RepeatMix:

@@ -181,6 +181,10 @@ class Recommender(BaseEstimator):
     serves_cold_customers: ClassVar[bool] = False
     #: whether products without training interactions can be recommended (through features)
     serves_cold_products: ClassVar[bool] = False
+    #: whether the model is meant for the repeat-aware mode (``exclude_seen=False``): it ranks the
+    #: products a customer already had (buy again); with seen products excluded it has no
+    #: personal signal left
+    repeat_aware: ClassVar[bool] = False
     #: why explain is not available (used in the NotImplementedError message)
     explain_note: ClassVar[str] = "this algorithm has no additive decomposition of its scores"
     #: whether ``_score`` may run on several threads at once (it only reads fitted state); the

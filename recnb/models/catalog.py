@@ -29,6 +29,7 @@ MODEL_MODULES = (
     "recnb.models.lightfm_model",
     "recnb.models.neural",
     "recnb.models.blend",
+    "recnb.models.repeat",
 )
 
 _CLASSES: dict[str, Any] = {}

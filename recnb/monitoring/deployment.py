@@ -63,6 +63,9 @@ def build_interactions(
 ) -> Interactions:
     """Customer x product confidence matrix of an events table (log-scaled summed event weights).
 
+    The returned part's ``meta`` records the signal (event weights, scaling) in the keys of the
+    split's parts, so that a model fitted on it can be exported for serving.
+
     Parameters
     ----------
     events : pandas.DataFrame
@@ -78,10 +81,21 @@ def build_interactions(
     prod = np.unique(pid) if product_ids is None else np.asarray(product_ids, dtype=object)
     r = pd.Index(cust).get_indexer(cid)
     c = pd.Index(prod).get_indexer(pid)
-    w = event_weights(events, DEFAULT_EVENT_WEIGHTS if weights is None else weights)
+    used = dict(DEFAULT_EVENT_WEIGHTS if weights is None else weights)
+    w = event_weights(events, used)
     keep = (r >= 0) & (c >= 0)
     m, _ = aggregate(r[keep], c[keep], w[keep], (len(cust), len(prod)))
-    return Interactions(m, cust.astype(object), prod.astype(object))
+    # the signal, in the split's meta keys: an export of a model fitted on this matrix tells the
+    # service how to turn a new event into the same confidence (recnb.serving.spec.SignalSpec)
+    meta = {
+        "signal": "implicit",
+        "event_weights": {str(k): float(v) for k, v in used.items()},
+        "scaling": "log",
+        "alpha": 1.0,
+        "dwell_factor": 0.0,
+        "recency_half_life_days": 0.0,
+    }
+    return Interactions(m, cust.astype(object), prod.astype(object), meta=meta)
 
 
 def group_gap(

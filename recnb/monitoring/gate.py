@@ -13,8 +13,10 @@ for challengers that passed the earlier ones, as an A/B test costs real traffic)
    customers are split by a salted hash into two arms for ``days`` of traffic after the log; each
    arm sees its model's lists and the shop draws the responses. The challenger wins if its
    click-through rate per visit (visits with at least one click on the list) is higher at
-   one-sided level ``alpha`` (two-proportion z-test, statsmodels) and the arms' sizes pass the
-   sample-ratio check (chi-square, p >= 0.001).
+   one-sided level ``alpha`` and the arms' sizes pass the sample-ratio check (chi-square,
+   p >= 0.001). The test is clustered by customer, the unit of randomisation
+   (:func:`clustered_ctr_test`: the delta method on per-customer sums): one customer's visits are
+   correlated, and a test that counts visits as independent finds winners that are noise.
 
 Among challengers passing every gate the one with the largest A/B uplift is promoted; otherwise the
 champion stays. Without an A/B test (real data) nobody is promoted: offline evidence alone is not
@@ -30,7 +32,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.proportion import proportions_ztest
 
 from recnb.data.synthetic import SyntheticShop
 from recnb.metrics.ranking import ranking_metric_arrays
@@ -39,6 +40,7 @@ from recnb.models.base import Recommender
 __all__ = [
     "ab_test",
     "assign_arms",
+    "clustered_ctr_test",
     "decide",
     "fairness_guardrail",
     "noninferiority",
@@ -202,6 +204,49 @@ def assign_arms(units: np.ndarray, salt: str, n_arms: int = 2) -> np.ndarray:
     return out
 
 
+def clustered_ctr_test(
+    clicks_b: np.ndarray, visits_b: np.ndarray, clicks_a: np.ndarray, visits_a: np.ndarray
+) -> dict[str, float]:
+    """One-sided test that arm B's click-through per visit beats arm A's, clustered by customer.
+
+    The rate of an arm is ``sum(clicks) / sum(visits)`` over its customers (the randomisation
+    units); its variance is the delta method's on per-customer sums (Deng, Knoblich and Lu 2018),
+    ``(var(y) - 2 R cov(x, y) + R^2 var(x)) / (n mean(x)^2)``, the same formula as
+    :func:`recnb.experiments.stats.ratio_test`. The arms are independent; the statistic is
+    ``(R_b - R_a) / se``.
+
+    Parameters
+    ----------
+    clicks_b, visits_b, clicks_a, visits_a : numpy.ndarray
+        Per customer: visits with a click, visits.
+
+    Returns
+    -------
+    dict
+        ``ctr_a``, ``ctr_b``, ``uplift`` (``ctr_b - ctr_a``), ``se``, ``p_value`` (one-sided,
+        B > A).
+    """
+
+    def moments(y: np.ndarray, x: np.ndarray, arm: str) -> tuple[float, float]:
+        y, x = np.asarray(y, np.float64), np.asarray(x, np.float64)
+        if len(y) != len(x) or len(x) < 2 or x.sum() <= 0:
+            raise ValueError(
+                f"clustered_ctr_test: arm {arm} needs at least 2 customers with visits and equal "
+                f"lengths, got {len(y)} clicks and {len(x)} visits"
+            )
+        r = y.mean() / x.mean()
+        cov = np.cov(y, x, ddof=1)
+        var = (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (len(x) * x.mean() ** 2)
+        return float(r), float(max(var, 0.0))
+
+    ra, va = moments(clicks_a, visits_a, "A")
+    rb, vb = moments(clicks_b, visits_b, "B")
+    se = float(np.sqrt(va + vb))
+    diff = rb - ra
+    p = float(stats.norm.sf(diff / se)) if se > 0 else float(diff <= 0)
+    return {"ctr_a": ra, "ctr_b": rb, "uplift": diff, "se": se, "p_value": p}
+
+
 def ab_test(
     shop: SyntheticShop,
     champion: Recommender,
@@ -227,7 +272,9 @@ def ab_test(
     -------
     dict
         ``visits_a``, ``visits_b``, ``ctr_a``, ``ctr_b`` (share of visits with a click),
-        ``uplift`` (``ctr_b - ctr_a``), ``p_value`` (one-sided, B > A), ``srm_p``,
+        ``uplift`` (``ctr_b - ctr_a``), ``uplift_se`` and ``p_value`` (one-sided, B > A; clustered
+        by customer, :func:`clustered_ctr_test`), ``detectable`` (the uplift the test detects
+        with 80% power), ``srm_p``,
         ``purchases_a``, ``purchases_b`` (per visit), ``exact_clicks_a``, ``exact_clicks_b``
         (expected clicks per visit), ``won``.
     """
@@ -255,22 +302,85 @@ def ab_test(
             clicked=("clicked", "any"), purchases=("purchased", "sum")
         )
         per_visit = per_visit.reindex(v["visit_id"], fill_value=0)
+        clicked = per_visit["clicked"].astype(bool).to_numpy()
         out[f"visits_{name}"] = len(v)
-        out[f"clicks_{name}"] = int(per_visit["clicked"].astype(bool).sum())
-        out[f"ctr_{name}"] = float(per_visit["clicked"].astype(bool).mean())
+        out[f"clicks_{name}"] = int(clicked.sum())
+        out[f"ctr_{name}"] = float(clicked.mean())
         out[f"purchases_{name}"] = float(per_visit["purchases"].mean())
+        # per randomisation unit (customer): visits with a click, visits
+        _, unit_code = np.unique(units[sel], return_inverse=True)
+        out[f"_unit_clicks_{name}"] = np.bincount(unit_code, weights=clicked.astype(np.float64))
+        out[f"_unit_visits_{name}"] = np.bincount(unit_code).astype(np.float64)
         exact = shop.policy_value(visits, lists[name], k=k, history=history)
         out[f"exact_clicks_{name}"] = float(exact["expected_clicks"].mean())
     n = np.array([out["visits_a"], out["visits_b"]])
     srm_p = float(stats.chisquare(n).pvalue)
-    _, p = proportions_ztest(
-        [out["clicks_b"], out["clicks_a"]], [out["visits_b"], out["visits_a"]], alternative="larger"
+    test = clustered_ctr_test(
+        out.pop("_unit_clicks_b"),
+        out.pop("_unit_visits_b"),
+        out.pop("_unit_clicks_a"),
+        out.pop("_unit_visits_a"),
     )
     out["uplift"] = out["ctr_b"] - out["ctr_a"]
-    out["p_value"] = float(p)
+    out["uplift_se"] = test["se"]
+    # the gain this test detects with 80% power at one-sided level alpha
+    out["detectable"] = float((stats.norm.ppf(1 - alpha) + stats.norm.ppf(0.8)) * test["se"])
+    out["p_value"] = test["p_value"]
     out["srm_p"] = srm_p
-    out["won"] = bool(p < alpha and srm_p >= 0.001)
+    out["won"] = bool(test["p_value"] < alpha and srm_p >= 0.001)
     return out
+
+
+def _num(r: Any, name: str) -> float:
+    value = getattr(r, name, np.nan)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _reasons(r: Any, ab_available: bool) -> tuple[str, list[str]]:
+    """The decision on one challenger and every reason for it, with the figures behind it."""
+    failed = []
+    if not r.noninferior:
+        champ, chal = _num(r, "recall_champion"), _num(r, "recall_challenger")
+        lb, allowed = _num(r, "difference_lower_bound"), _num(r, "allowed_loss")
+        if np.isfinite([champ, chal, lb, allowed]).all() and champ > 0:
+            failed.append(
+                f"accuracy not non-inferior: recall {chal:.4f} against the champion's {champ:.4f} "
+                f"({(chal - champ) / champ:+.1%}), lower bound of the difference {lb:+.4f} below "
+                f"the allowed loss of -{allowed:.4f}"
+            )
+        else:
+            failed.append("accuracy not non-inferior to the champion")
+    if not r.fair:
+        g0, g1 = _num(r, "gap_champion"), _num(r, "gap_challenger")
+        ub, allowed = _num(r, "gap_change_upper_bound"), _num(r, "allowed_gap_growth")
+        if np.isfinite([g0, g1, ub, allowed]).all():
+            failed.append(
+                f"fairness guardrail not met: the recall gap between customer groups goes from "
+                f"{g0:.3f} to {g1:.3f} and the upper 95% bound of its growth, {ub:+.3f}, exceeds "
+                f"the guardrail of {allowed:.3f}"
+            )
+        else:
+            failed.append("widens the gap between customer groups beyond the guardrail")
+    if failed:
+        return "rejected", failed
+    if not ab_available:
+        return "not promoted", ["passed offline; no A/B test possible on this data"]
+    if not bool(r.ab_won):
+        ctr_a, ctr_b = _num(r, "ctr_champion"), _num(r, "ctr_challenger")
+        p, mde = _num(r, "p_ab"), _num(r, "ab_detectable")
+        if np.isfinite([ctr_a, ctr_b, p]).all():
+            text = (
+                f"did not win the A/B test: click-through {ctr_b:.3f} against the champion's "
+                f"{ctr_a:.3f} (one-sided p = {p:.2f})"
+            )
+            if np.isfinite(mde):
+                text += f"; the test could detect a gain of about {mde:.3f} with 80% power"
+            return "rejected", [text]
+        return "rejected", ["did not win the A/B test"]
+    return "eligible", ["passed every gate"]
 
 
 def decide(rows: pd.DataFrame, ab_available: bool) -> tuple[str | None, pd.DataFrame]:
@@ -280,7 +390,11 @@ def decide(rows: pd.DataFrame, ab_available: bool) -> tuple[str | None, pd.DataF
     ----------
     rows : pandas.DataFrame
         ``challenger``, ``noninferior`` (bool), ``fair`` (bool), ``ab_won`` (bool or NaN),
-        ``ab_uplift`` (float or NaN).
+        ``ab_uplift`` (float or NaN); where present, the figures behind each gate
+        (``recall_champion``, ``recall_challenger``, ``difference_lower_bound``,
+        ``allowed_loss``, ``gap_champion``, ``gap_challenger``, ``gap_change_upper_bound``,
+        ``allowed_gap_growth``, ``ctr_champion``, ``ctr_challenger``, ``p_ab``,
+        ``ab_detectable``) are quoted in the reason.
     ab_available : bool
         Whether an A/B test could run (False on real data).
 
@@ -288,26 +402,14 @@ def decide(rows: pd.DataFrame, ab_available: bool) -> tuple[str | None, pd.DataF
     -------
     (str or None, pandas.DataFrame)
         The promoted challenger (None: the champion stays) and ``rows`` with a ``decision`` and a
-        ``reason`` column.
+        ``reason`` column (every failed offline gate is named, with its figures).
     """
     out = rows.copy()
     decisions, reasons = [], []
     for r in out.itertuples(index=False):
-        if not r.noninferior:
-            decisions.append("rejected")
-            reasons.append("accuracy not non-inferior to the champion")
-        elif not r.fair:
-            decisions.append("rejected")
-            reasons.append("widens the gap between customer groups beyond the guardrail")
-        elif not ab_available:
-            decisions.append("not promoted")
-            reasons.append("passed offline; no A/B test possible on this data")
-        elif not bool(r.ab_won):
-            decisions.append("rejected")
-            reasons.append("did not win the A/B test")
-        else:
-            decisions.append("eligible")
-            reasons.append("passed every gate")
+        decision, why = _reasons(r, ab_available)
+        decisions.append(decision)
+        reasons.append("; ".join(why))
     out["decision"] = decisions
     out["reason"] = reasons
     eligible = out[out["decision"] == "eligible"]

@@ -9,7 +9,10 @@ get distinct versions and a reader never sees half a record from a finished appe
 The chosen champion is exported in the models' own save format (``model.json`` + ``state.npz``,
 :meth:`recnb.models.base.Recommender.save`) to ``<run_dir>/registry/champions/v<version>/``, an
 immutable folder per version written under a temporary name and renamed into place; the record
-points at it and carries the sha256 of its ``state.npz``.
+points at it and carries the sha256 of its ``state.npz``. This copy is the registry's record of what
+served; the export that ``python -m recnb serve`` loads (manifest, checksums, id maps, training
+history, fallback) is written by stage 07 with :func:`recnb.serving.export_model` to
+``<run_dir>/models/champion/`` (serving is a sibling package, so this module does not write it).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@
 - :func:`drift_monitor`: the input drift scores of a log (:mod:`recnb.monitoring.signals`,
   :mod:`recnb.monitoring.drift`);
 - :func:`model_factory`: a model from a ``{"model": name, **params}`` spec;
-- :func:`champion_challenger`: the gate of :mod:`recnb.monitoring.gate` over several challengers.
+- :func:`champion_challenger`: the gate of :mod:`recnb.monitoring.gate` over several challengers;
+- :func:`serving_model`: the configuration the gate chose, fitted on the run's whole log, with the
+  training part its serving export needs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recnb.data.interactions import Interactions
 from recnb.data.schema import Dataset, validate_dataset
 from recnb.data.synthetic import ShopConfig, SyntheticShop
 from recnb.models.base import Recommender
@@ -41,6 +44,7 @@ __all__ = [
     "drift_monitor",
     "drill_shop",
     "model_factory",
+    "serving_model",
 ]
 
 
@@ -217,9 +221,11 @@ def champion_challenger(
             "gap_champion": fair["champion_gap"],
             "gap_challenger": fair["challenger_gap"],
             "gap_change_upper_bound": fair["upper_bound"],
+            "allowed_gap_growth": fairness_margin,
             "fair": fair["passed"],
             "ab_won": np.nan,
             "ab_uplift": np.nan,
+            "ab_detectable": np.nan,
             "ctr_champion": np.nan,
             "ctr_challenger": np.nan,
             "p_ab": np.nan,
@@ -243,6 +249,7 @@ def champion_challenger(
             row.update(
                 ab_won=ab["won"],
                 ab_uplift=ab["uplift"],
+                ab_detectable=ab["detectable"],
                 ctr_champion=ab["ctr_a"],
                 ctr_challenger=ab["ctr_b"],
                 p_ab=ab["p_value"],
@@ -253,3 +260,34 @@ def champion_challenger(
         rows.append(row)
     winner, table = decide(pd.DataFrame(rows), ab_available=shop is not None)
     return GateResult(table, winner, models, rec, shop is not None)
+
+
+def serving_model(
+    events: pd.DataFrame, spec: Mapping[str, Any], seed: int
+) -> tuple[Recommender, Interactions]:
+    """The chosen configuration fitted on a whole log, and the part it was fitted on.
+
+    The gate chooses a *configuration* (on the replayed log: on the shop, the drill with its
+    planted change); what serves is that configuration trained on everything the run saw, so the
+    exported model knows every customer and product of the run's data. The part's ``meta`` records
+    the signal (:func:`recnb.monitoring.deployment.build_interactions`), which the serving export
+    (:func:`recnb.serving.export_model`) writes into its spec.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The run's log (``customer_id``, ``product_id``, ``event``).
+    spec : mapping
+        ``{"model": registry name, **hyperparameters}`` (:func:`model_factory`).
+    seed : int
+        The run's seed.
+
+    Returns
+    -------
+    (Recommender, Interactions)
+        The fitted model and its training part.
+    """
+    train = build_interactions(events)
+    if train.matrix.nnz == 0:
+        raise ValueError("serving_model: the log has no event with a positive weight to train on")
+    return model_factory(spec, seed)().fit(train), train

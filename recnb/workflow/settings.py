@@ -696,7 +696,12 @@ class MonitoringSettings(StageSettings):
     )
     challengers: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {
-            "als_64": {"model": "als", "factors": 64, "iterations": 10},
+            "als_regularized": {
+                "model": "als",
+                "factors": 32,
+                "iterations": 10,
+                "regularization": 30.0,
+            },
             "item_knn": {"model": "item_knn"},
             "popularity": {"model": "popularity"},
         }

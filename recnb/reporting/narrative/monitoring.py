@@ -92,17 +92,33 @@ def gate_sentence(table: pd.DataFrame, winner: str | None, ab_available: bool) -
 
 
 def summary_paragraph(
-    stationary: str, drift: str | None, deployment: str, gate: str, champion_version: int
+    stationary: str,
+    drift: str | None,
+    deployment: str,
+    gate: str,
+    champion_version: int,
+    export_path: str | None = None,
 ) -> str:
-    """The stakeholder summary at the top of the report and on the index."""
+    """The stakeholder summary at the top of the report and on the index.
+
+    ``export_path``: the serving export's folder relative to the run (``models/champion``), which
+    ``python -m recnb serve`` picks up.
+    """
     lines = [stationary]
     if drift:
         lines.append(drift)
     if deployment:
         lines.append(deployment)
     lines.append(gate)
-    lines.append(
-        f"The serving model is recorded as version {champion_version} of this run's model "
-        f"registry, saved in the models' own format."
-    )
+    if export_path:
+        lines.append(
+            f"The serving model (that configuration trained on the whole log) is exported to "
+            f"`{export_path}`, which `python -m recnb serve` serves, and recorded as version "
+            f"{champion_version} of this run's model registry."
+        )
+    else:
+        lines.append(
+            f"The serving model is recorded as version {champion_version} of this run's model "
+            f"registry, saved in the models' own format."
+        )
     return " ".join(lines)
