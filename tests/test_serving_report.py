@@ -81,9 +81,12 @@ def test_summary_states_each_target_with_the_measured_figures():
     assert "With 1 process(es) at 200 requests/s" in text and "**12.0 ms**" in text
     assert "p99 < 20 ms at 200 requests/s is **met**" in text
     assert "**25.0 ms**" in text and "is **missed**" in text
-    # best 1100/s vs 2000/s batched: 1.8x -> met
-    assert "1,100 requests/s (2 process(es), 16 connections), is 1.8x below" in text
+    # best 1100/s vs the raw model's 1500 single-customer calls/s: 1.4x -> met
+    assert "1,100 requests/s (2 process(es), 16 connections), is 1.4x below" in text
+    assert "(1,500 calls/s, one customer per call, no HTTP)" in text
     assert "within 2x is **met**" in text
+    # the all-in-one-call rate is context, not the target's peer
+    assert "reaches 2,000 customers/s (2x the service)" in text
     assert "1.20 ms of CPU per request" in text and "about 833 requests/s" in text
     assert "Of 50 malformed requests 50 got a 4xx answer; 0 requests got a 5xx." in text
     assert "800 events/s with synchronous=FULL, 2,000 events/s with synchronous=NORMAL" in text
@@ -92,7 +95,8 @@ def test_summary_states_each_target_with_the_measured_figures():
 
 def test_summary_says_missed_and_counts_5xx():
     r = copy.deepcopy(RESULT)
-    r["serving"][1]["closed_loop"][0]["per_s"] = 600.0  # best is now 700/s: 2.9x
+    r["serving"][1]["closed_loop"][0]["per_s"] = 600.0  # best is now 700/s
+    r["raw"]["single"]["per_s"] = 2000.0  # 2000 / 700: 2.9x
     r["serving"][0]["closed_loop"][0].update({"5xx": 2, "malformed_not_4xx": 1})
     text = summary(r)
     assert "is 2.9x below" in text and "within 2x is **missed**" in text
