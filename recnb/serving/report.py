@@ -217,7 +217,11 @@ def write_report(run_dir: str | os.PathLike) -> Path:
         ax[0].set(xscale="log", yscale="log", xlabel="connections", ylabel="latency (ms)")
         ax[0].legend(fontsize=7)
         ax[1].axhline(result["raw"]["batched_customers_per_s"], color="grey", ls="--",
-                      label="model, batched")  # fmt: skip
+                      label="model, all customers in one call")  # fmt: skip
+        single = result["raw"]["single"]["per_s"]
+        ax[1].axhline(single, color="black", ls="-.", label="model, one customer per call")
+        ax[1].axhline(single / THROUGHPUT_RATIO_TARGET, color="black", ls=":", lw=1,
+                      label=f"target: within {THROUGHPUT_RATIO_TARGET:.0f}x of it")  # fmt: skip
         ax[1].set(xscale="log", yscale="log", xlabel="connections",
                   ylabel="requests (customers) / s")  # fmt: skip
         ax[1].legend(fontsize=7)
