@@ -56,8 +56,13 @@ def _frames(spark, model, inter):
     return uf, itf, seen
 
 
-def test_distributed_topk_equals_in_memory_lists(spark, fitted):
+@pytest.mark.parametrize("chunk_rows", [None, 3])
+def test_distributed_topk_equals_in_memory_lists(spark, fitted, monkeypatch, chunk_rows):
+    """Also with the scores of an Arrow batch taken 3 customers at a time (a worker's memory
+    stays flat in the batch size; the lists must not change)."""
     inter, model = fitted
+    if chunk_rows is not None:
+        monkeypatch.setattr(sals, "SCORE_CHUNK_BYTES", 4 * inter.n_products * chunk_rows)
     uf, itf, seen = _frames(spark, model, inter)
     k = 10
     everyone = spark.range(inter.n_customers).withColumnRenamed("id", "customer")

@@ -49,6 +49,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.ml.recommendation import ALSModel
     from pyspark.sql import DataFrame, SparkSession
 
+#: bytes of dense scores a Python worker holds at once in :func:`spark_recommend_topk` (256 MiB)
+SCORE_CHUNK_BYTES = 256 * 2**20
+
 __all__ = ["SparkALS", "factors_frame", "fit_als", "ratings_frame", "spark_recommend_topk"]
 
 
@@ -205,32 +208,39 @@ def spark_recommend_topk(
         users = users.withColumn("seen", F.lit(None).cast("array<long>"))
     users = users.select("customer", "features", "seen")
 
+    # rows scored at once: an Arrow batch holds up to 10,000 customers, and their dense score rows
+    # (4 bytes per product) would take 5 GB per Python worker at 125k products; chunks of at most
+    # SCORE_CHUNK_BYTES keep a worker's memory flat in the number of customers and products
+    chunk_rows = max(1, SCORE_CHUNK_BYTES // (4 * max(1, n_products)))
+
+    def score_chunk(b: pd.DataFrame, item_t: np.ndarray) -> pd.DataFrame:
+        u = np.stack(b["features"].to_numpy()).astype(np.float32)
+        s = u @ item_t
+        seen_col = b["seen"].to_numpy()
+        lengths = np.array([0 if x is None else len(x) for x in seen_col], dtype=np.int64)
+        if lengths.sum():
+            rows = np.repeat(np.arange(len(b)), lengths)
+            cols = np.concatenate(
+                [np.asarray(x, dtype=np.int64) for x in seen_col if x is not None and len(x)]
+            )
+            s[rows, cols] = -np.inf
+        idx, val = topk_dense(s, k)
+        keep = idx >= 0
+        r, c = np.nonzero(keep)
+        return pd.DataFrame(
+            {
+                "customer": b["customer"].to_numpy(dtype=np.int64)[r],
+                "rank": (c + 1).astype(np.int32),
+                "product": idx[r, c],
+                "score": val[r, c].astype(np.float32),
+            }
+        )
+
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         item_t = vt.value
         for b in batches:
-            if b.empty:
-                continue
-            u = np.stack(b["features"].to_numpy()).astype(np.float32)
-            s = u @ item_t
-            seen_col = b["seen"].to_numpy()
-            lengths = np.array([0 if x is None else len(x) for x in seen_col], dtype=np.int64)
-            if lengths.sum():
-                rows = np.repeat(np.arange(len(b)), lengths)
-                cols = np.concatenate(
-                    [np.asarray(x, dtype=np.int64) for x in seen_col if x is not None and len(x)]
-                )
-                s[rows, cols] = -np.inf
-            idx, val = topk_dense(s, k)
-            keep = idx >= 0
-            r, c = np.nonzero(keep)
-            yield pd.DataFrame(
-                {
-                    "customer": b["customer"].to_numpy(dtype=np.int64)[r],
-                    "rank": (c + 1).astype(np.int32),
-                    "product": idx[r, c],
-                    "score": val[r, c].astype(np.float32),
-                }
-            )
+            for start in range(0, len(b), chunk_rows):
+                yield score_chunk(b.iloc[start : start + chunk_rows], item_t)
 
     schema = "customer long, rank int, product long, score float"
     recs = users.mapInPandas(score, schema)
