@@ -19,8 +19,8 @@ where ``implicit`` uses one ``regularization`` for all. The same numbers therefo
 same model; ``benchmarks/bench_spark.py`` compares the two at settings tuned on validation.
 
 Top-k with seen-item exclusion. :func:`spark_recommend_topk` scores blocks of customers against
-all product factors inside ``mapInPandas`` (one float32 GEMM per Arrow batch, the product factors
-broadcast once per executor), sets each customer's seen products to ``-inf`` before selection and
+all product factors inside ``mapInPandas`` (one float32 GEMM per chunk of an Arrow batch, at most
+``SCORE_CHUNK_BYTES`` of scores at once, the product factors broadcast once per executor), sets each customer's seen products to ``-inf`` before selection and
 selects with :func:`recnb.models.topk.topk_dense`, the same selection and tie-break (higher score,
 then lower product index) as every in-memory model. It is exact whatever a customer's history.
 The alternative, MLlib's ``recommendForUserSubset(k + m)`` followed by a filter, returns short
